@@ -1,0 +1,130 @@
+/*  sluice/actor.h: what an actor kind is, and what actor code may call.
+
+    An actor kind is one folder under actors/ that exports one
+    `const sl_actor_kind_t` made with designated initialisers, registered by
+    one line in actors/kinds.h. The engine owns threads, sockets, batching,
+    partitioning, metrics and back-pressure: actor code sees events in and
+    events out, never a ZeroMQ socket.
+
+    Life of an instance (one per worker), all on the instance's own thread:
+      init(a, state)          once; non-zero fails the whole start (exit 1)
+      handle(a, state, ev)    per input event; ev's slices are valid only
+                              during the call; a negative return counts an
+                              error and drops the event
+      tick(a, state)          every tick interval (sl_actor_set_tick); a
+                              source returns SL_DONE when it has nothing more
+      exit(a, state)          once, after the last handle/tick
+    The state is state_size bytes, zeroed, with options filled from the
+    config map before init. The engine frees string options after exit. */
+#ifndef SLUICE_ACTOR_H
+#define SLUICE_ACTOR_H
+
+#include "sluice/common.h"
+#include "sluice/event.h"
+
+typedef struct sl_actor sl_actor_t;
+
+/*  Option types of a config map, and what they store at `offset`. */
+typedef enum {
+    SL_OPT_STR = 1,   /* char *      (NULL if unset and no default)   */
+    SL_OPT_INT,       /* int64_t                                        */
+    SL_OPT_BOOL,      /* int (0/1); YAML true/false                     */
+    SL_OPT_DOUBLE,    /* double                                         */
+    SL_OPT_SIZE,      /* int64_t bytes; accepts 512, 64k, 10MiB, 1GB    */
+    SL_OPT_DURATION,  /* int64_t microseconds; accepts 250ms, 5s, 1m, 100us; bare number = ms */
+    SL_OPT_STRLIST,   /* sl_strlist_t                                   */
+    SL_OPT_SECRET,    /* char *; like STR, never printed or logged      */
+    SL_OPT_JSON,      /* char *: any YAML value, as JSON text           */
+} sl_opt_type_t;
+
+#define SL_OPT_REQUIRED 0x1u
+
+typedef struct {
+    char **items;
+    int count;
+} sl_strlist_t;
+
+typedef struct {
+    const char *name;
+    sl_opt_type_t type;
+    const char *def;     /* default as YAML scalar text; NULL = none */
+    size_t offset;       /* offsetof(state, field) */
+    unsigned flags;      /* SL_OPT_REQUIRED */
+    const char *desc;
+} sl_opt_t;
+
+#define SL_OUTPUT_DURABLE 0x1u  /* a change-log output: followers read by
+                                   cursor, so a cycle through it is legal */
+
+typedef struct {
+    const char *name;
+    const char *desc;
+    unsigned flags;
+} sl_output_t;
+
+/*  Kind flags. */
+#define SL_KIND_SOURCE 0x1u     /* takes no inputs */
+
+typedef struct sl_actor_kind {
+    const char *name;
+    const char *description;
+    unsigned flags;
+    size_t state_size;
+    const sl_opt_t *options;    /* terminated by an entry with name NULL */
+    const sl_output_t *outputs; /* terminated by name NULL; NULL = a sink.
+                                   outputs[0] is the default output, named
+                                   by the actor's name alone in `inputs` */
+    int (*init)(sl_actor_t *a, void *state);
+    int (*handle)(sl_actor_t *a, void *state, const sl_event_t *ev);
+    int (*tick)(sl_actor_t *a, void *state);
+    void (*exit)(sl_actor_t *a, void *state);
+} sl_actor_kind_t;
+
+/*  Registry (actors/registry.c). */
+const sl_actor_kind_t *sl_actor_kind_find(const char *name);
+/*  NULL-terminated array of every registered kind, in name order. */
+const sl_actor_kind_t *const *sl_actor_kinds(void);
+/*  Index of output `name` in kind->outputs, or -1. */
+int sl_actor_kind_output(const sl_actor_kind_t *kind, const char *name);
+
+/*  --- Calls for actor code (only from the instance's own thread) --- */
+
+/*  Send an event on output `output` (index into kind->outputs). The engine
+    copies it (encodes) before returning, with hops = ev->hops + 1. Events
+    go to every consumer of the output; to the worker of a consumer chosen
+    by hash(tenant, key), so one key always reaches the same worker, in
+    order. May block while a downstream queue is full (back-pressure).
+    SL_ESTOPPED if the engine is stopping and the send could not complete. */
+int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev);
+
+/*  Call tick every `interval_us` microseconds; 0 = as often as possible
+    (a busy source), negative = never (the default). */
+void sl_actor_set_tick(sl_actor_t *a, int64_t interval_us);
+
+const char *sl_actor_name(const sl_actor_t *a);
+const char *sl_actor_node(const sl_actor_t *a);  /* NULL when single-node */
+int sl_actor_worker(const sl_actor_t *a);        /* 0 .. workers-1 */
+int sl_actor_workers(const sl_actor_t *a);
+/*  Non-zero once the engine asked this actor to stop: a long tick should
+    return early. */
+int sl_actor_stopping(const sl_actor_t *a);
+/*  Count an error against this instance in metrics (already done for
+    negative returns of handle and tick). */
+void sl_actor_count_error(sl_actor_t *a);
+
+/*  --- Config maps (core/config.c): used by the topology loader and by
+    `sluice actors`; actor code does not call these. --- */
+
+/*  Parse `text` as a value of `type` into `dst` (the field at offset).
+    For STRLIST pass items via sl_opt_set_list instead. Writes a reason such
+    as "expected an integer, got 'two'" on SL_EINVAL. Never echoes secrets. */
+int sl_opt_parse(const sl_opt_t *opt, const char *text, void *dst, char *err, size_t errlen);
+int sl_opt_set_list(const sl_opt_t *opt, char *const *items, int count, void *dst);
+/*  Fill every option of `kind` that has a default into state. */
+int sl_opt_apply_defaults(const sl_actor_kind_t *kind, void *state);
+/*  Free the strings an options fill allocated in state. */
+void sl_opt_free(const sl_actor_kind_t *kind, void *state);
+const sl_opt_t *sl_opt_find(const sl_actor_kind_t *kind, const char *name);
+const char *sl_opt_type_name(sl_opt_type_t type);
+
+#endif

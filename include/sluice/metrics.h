@@ -1,0 +1,72 @@
+/*  sluice/metrics.h: per actor instance counters and histograms, read by
+    the admin listener in Prometheus text format.
+
+    Writers are the instance's own thread (relaxed atomic adds: no locks on
+    the hot path); readers are the admin thread. The registry's list of
+    instances changes only on start, stop and reload, under its mutex. */
+#ifndef SLUICE_METRICS_H
+#define SLUICE_METRICS_H
+
+#include <stdatomic.h>
+#include <pthread.h>
+#include "sluice/common.h"
+
+/*  Log2 buckets in microseconds: bucket i counts values <= 2^i us, for
+    i in 0..SL_HIST_BUCKETS-2; the last bucket is +Inf. 2^25 us ~ 33 s. */
+#define SL_HIST_BUCKETS 27
+
+typedef struct {
+    _Atomic uint64_t buckets[SL_HIST_BUCKETS];
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_us;
+} sl_hist_t;
+
+void sl_hist_observe(sl_hist_t *h, uint64_t us);
+/*  Value at quantile q (0..1) by bucket upper bound, in us; 0 if empty. */
+uint64_t sl_hist_quantile(const sl_hist_t *h, double q);
+
+typedef struct sl_actor_metrics {
+    char actor[64];
+    char kind[32];
+    int worker;
+    _Atomic uint64_t events_in;
+    _Atomic uint64_t events_out;
+    _Atomic uint64_t dropped;     /* malformed or refused input */
+    _Atomic uint64_t errors;      /* handle/tick failures */
+    _Atomic uint64_t enqueued;    /* events sent to this instance by upstreams;
+                                     queue depth = enqueued - events_in */
+    _Atomic int ready;
+    int is_sink;                  /* e2e latency observed here */
+    sl_hist_t handle_us;
+    sl_hist_t e2e_us;
+    struct sl_actor_metrics *next;
+} sl_actor_metrics_t;
+
+typedef struct sl_metrics {
+    pthread_mutex_t lock;
+    sl_actor_metrics_t *head;
+    _Atomic uint64_t malformed;   /* messages that failed to decode */
+    _Atomic int ready;            /* engine: every actor signalled ready */
+    _Atomic int stopping;
+} sl_metrics_t;
+
+sl_metrics_t *sl_metrics_new(void);
+void sl_metrics_destroy(sl_metrics_t **m);
+/*  Add a zeroed instance entry; the registry owns it. NULL on ENOMEM. */
+sl_actor_metrics_t *sl_metrics_add(sl_metrics_t *m, const char *actor, const char *kind,
+                                   int worker, int is_sink);
+/*  Unlink and free an entry (on stop or reload). */
+void sl_metrics_remove(sl_metrics_t *m, sl_actor_metrics_t *am);
+/*  Append the Prometheus text exposition (version 0.0.4) of everything:
+      sluice_events_in_total{actor,kind,worker}      counter
+      sluice_events_out_total{...}                   counter
+      sluice_events_dropped_total{...}               counter
+      sluice_errors_total{...}                       counter
+      sluice_queue_depth{...}                        gauge
+      sluice_handle_seconds{...}                     histogram
+      sluice_e2e_latency_seconds{...}                histogram (sinks only)
+      sluice_malformed_messages_total                counter
+      sluice_ready                                   gauge  */
+int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
+
+#endif
