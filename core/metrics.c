@@ -1,0 +1,410 @@
+/*  Metrics registry and Prometheus text exposition (format 0.0.4).
+
+    Writers touch only atomics with relaxed order: a scrape may see a
+    histogram's buckets, sum and count from slightly different moments,
+    which Prometheus tolerates as long as each series is monotonic. To keep
+    _count equal to the +Inf bucket (a rule of the format), render derives
+    the count from the buckets it read instead of loading `count`. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/metrics.h"
+
+#define S_RELAXED memory_order_relaxed
+#define S_FINITE (SL_HIST_BUCKETS - 1) /* buckets with a finite bound */
+
+static int64_t s_start_us;
+
+/*  Taken when the library is loaded, before main: the closest this module
+    gets to the process start time without parsing /proc. */
+__attribute__((constructor)) static void s_start_init(void)
+{
+    s_start_us = sl_now_us();
+}
+
+void sl_hist_observe(sl_hist_t *h, uint64_t us)
+{
+    /* Bucket i holds values in (2^(i-1), 2^i]: i = ceil(log2(us)). */
+    unsigned i = us <= 1 ? 0 : 64u - (unsigned)__builtin_clzll(us - 1);
+    if (i >= S_FINITE) {
+        i = SL_HIST_BUCKETS - 1;
+    }
+    atomic_fetch_add_explicit(&h->buckets[i], 1, S_RELAXED);
+    atomic_fetch_add_explicit(&h->sum_us, us, S_RELAXED);
+    atomic_fetch_add_explicit(&h->count, 1, S_RELAXED);
+}
+
+uint64_t sl_hist_quantile(const sl_hist_t *h, double q)
+{
+    uint64_t b[SL_HIST_BUCKETS];
+    uint64_t total = 0;
+    for (int i = 0; i < SL_HIST_BUCKETS; i++) {
+        b[i] = atomic_load_explicit(&h->buckets[i], S_RELAXED);
+        total += b[i];
+    }
+    if (total == 0) {
+        return 0;
+    }
+    if (!(q > 0.0)) { /* also catches NaN */
+        q = 0.0;
+    } else if (q > 1.0) {
+        q = 1.0;
+    }
+    /* Rank of the wanted observation, 1-based: the smallest value with at
+       least q of all observations at or below it. */
+    double r = q * (double)total;
+    uint64_t rank = (uint64_t)r;
+    if ((double)rank < r) {
+        rank++;
+    }
+    if (rank == 0) {
+        rank = 1;
+    }
+    uint64_t seen = 0;
+    for (int i = 0; i < S_FINITE; i++) {
+        seen += b[i];
+        if (seen >= rank) {
+            return (uint64_t)1 << i;
+        }
+    }
+    /* In the +Inf bucket: like Prometheus' histogram_quantile, answer the
+       highest finite bound rather than a made-up value. */
+    return (uint64_t)1 << (S_FINITE - 1);
+}
+
+sl_metrics_t *sl_metrics_new(void)
+{
+    sl_metrics_t *m = calloc(1, sizeof *m);
+    if (!m) {
+        return NULL;
+    }
+    if (pthread_mutex_init(&m->lock, NULL) != 0) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void sl_metrics_destroy(sl_metrics_t **pm)
+{
+    if (!pm || !*pm) {
+        return;
+    }
+    sl_metrics_t *m = *pm;
+    sl_actor_metrics_t *am = m->head;
+    while (am) {
+        sl_actor_metrics_t *next = am->next;
+        free(am);
+        am = next;
+    }
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+    *pm = NULL;
+}
+
+sl_actor_metrics_t *sl_metrics_add(sl_metrics_t *m, const char *actor, const char *kind, int worker,
+                                   int is_sink)
+{
+    if (!m) {
+        return NULL;
+    }
+    sl_actor_metrics_t *am = calloc(1, sizeof *am);
+    if (!am) {
+        return NULL;
+    }
+    snprintf(am->actor, sizeof am->actor, "%s", actor ? actor : "");
+    snprintf(am->kind, sizeof am->kind, "%s", kind ? kind : "");
+    am->worker = worker;
+    am->is_sink = is_sink ? 1 : 0;
+
+    /* Append so the exposition lists instances in start order. */
+    pthread_mutex_lock(&m->lock);
+    sl_actor_metrics_t **pp = &m->head;
+    while (*pp) {
+        pp = &(*pp)->next;
+    }
+    *pp = am;
+    pthread_mutex_unlock(&m->lock);
+    return am;
+}
+
+void sl_metrics_remove(sl_metrics_t *m, sl_actor_metrics_t *am)
+{
+    if (!m || !am) {
+        return;
+    }
+    int found = 0;
+    pthread_mutex_lock(&m->lock);
+    for (sl_actor_metrics_t **pp = &m->head; *pp; pp = &(*pp)->next) {
+        if (*pp == am) {
+            *pp = am->next;
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&m->lock);
+    /* Freed after unlocking: render holds the lock while it reads entries,
+       so none can still be looking at this one. An entry that is not ours
+       is left alone rather than freed twice. */
+    if (found) {
+        free(am);
+    }
+}
+
+static int s_appendf(sl_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int s_appendf(sl_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    int rc = sl_buf_reserve(b, 128);
+    if (rc) {
+        return rc;
+    }
+    va_start(ap, fmt);
+    int n = vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        return SL_EINVAL;
+    }
+    if ((size_t)n >= b->cap - b->len) {
+        rc = sl_buf_reserve(b, (size_t)n + 1);
+        if (rc) {
+            return rc;
+        }
+        va_start(ap, fmt);
+        vsnprintf((char *)b->data + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+    return SL_OK;
+}
+
+/*  Label value escaping of the text format: backslash, double quote and
+    line feed. Actor names come from operators' files, so do not trust them. */
+static int s_label_value(sl_buf_t *b, const char *s)
+{
+    int rc = SL_OK;
+    for (; *s && rc == SL_OK; s++) {
+        switch (*s) {
+        case '\\':
+            rc = sl_buf_append(b, "\\\\", 2);
+            break;
+        case '"':
+            rc = sl_buf_append(b, "\\\"", 2);
+            break;
+        case '\n':
+            rc = sl_buf_append(b, "\\n", 2);
+            break;
+        default:
+            rc = sl_buf_append(b, s, 1);
+            break;
+        }
+    }
+    return rc;
+}
+
+/*  `{actor="..",kind="..",worker="N"` without the closing brace, so a
+    histogram can add its le label. */
+static int s_labels_open(sl_buf_t *b, const sl_actor_metrics_t *am)
+{
+    int rc = sl_buf_append(b, "{actor=\"", 8);
+    if (!rc) {
+        rc = s_label_value(b, am->actor);
+    }
+    if (!rc) {
+        rc = sl_buf_append(b, "\",kind=\"", 8);
+    }
+    if (!rc) {
+        rc = s_label_value(b, am->kind);
+    }
+    if (!rc) {
+        rc = s_appendf(b, "\",worker=\"%d\"", am->worker);
+    }
+    return rc;
+}
+
+static int s_family(sl_buf_t *b, const char *name, const char *type, const char *help)
+{
+    return s_appendf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+typedef enum {
+    S_EVENTS_IN,
+    S_EVENTS_OUT,
+    S_DROPPED,
+    S_ERRORS,
+    S_QUEUE_DEPTH,
+} s_scalar_t;
+
+static uint64_t s_scalar_value(const sl_actor_metrics_t *am, s_scalar_t which)
+{
+    switch (which) {
+    case S_EVENTS_IN:
+        return atomic_load_explicit(&am->events_in, S_RELAXED);
+    case S_EVENTS_OUT:
+        return atomic_load_explicit(&am->events_out, S_RELAXED);
+    case S_DROPPED:
+        return atomic_load_explicit(&am->dropped, S_RELAXED);
+    case S_ERRORS:
+        return atomic_load_explicit(&am->errors, S_RELAXED);
+    case S_QUEUE_DEPTH: {
+        /* events_in first: an event is enqueued before it is taken in, so
+           read in this order the difference cannot go negative. Clamp
+           anyway in case a writer does not follow that order. */
+        uint64_t in = atomic_load_explicit(&am->events_in, S_RELAXED);
+        uint64_t enq = atomic_load_explicit(&am->enqueued, S_RELAXED);
+        return enq > in ? enq - in : 0;
+    }
+    }
+    return 0;
+}
+
+static int s_render_scalar(sl_metrics_t *m, sl_buf_t *b, const char *name, const char *type,
+                           const char *help, s_scalar_t which)
+{
+    int rc = s_family(b, name, type, help);
+    for (sl_actor_metrics_t *am = m->head; am && !rc; am = am->next) {
+        rc = sl_buf_append(b, name, strlen(name));
+        if (!rc) {
+            rc = s_labels_open(b, am);
+        }
+        if (!rc) {
+            rc = s_appendf(b, "} %llu\n", (unsigned long long)s_scalar_value(am, which));
+        }
+    }
+    return rc;
+}
+
+static int s_render_hist_one(sl_buf_t *b, const char *name, const sl_actor_metrics_t *am,
+                             const sl_hist_t *h)
+{
+    int rc = SL_OK;
+    uint64_t cum = 0;
+    for (int i = 0; i < SL_HIST_BUCKETS && !rc; i++) {
+        cum += atomic_load_explicit(&h->buckets[i], S_RELAXED);
+        rc = s_appendf(b, "%s_bucket", name);
+        if (!rc) {
+            rc = s_labels_open(b, am);
+        }
+        if (rc) {
+            break;
+        }
+        if (i < S_FINITE) {
+            /* 2^i us has at most six decimals in seconds: print exactly. */
+            uint64_t us = (uint64_t)1 << i;
+            rc = s_appendf(b, ",le=\"%llu.%06llu\"} %llu\n", (unsigned long long)(us / 1000000),
+                           (unsigned long long)(us % 1000000), (unsigned long long)cum);
+        } else {
+            rc = s_appendf(b, ",le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+        }
+    }
+    uint64_t sum = atomic_load_explicit(&h->sum_us, S_RELAXED);
+    if (!rc) {
+        rc = s_appendf(b, "%s_sum", name);
+    }
+    if (!rc) {
+        rc = s_labels_open(b, am);
+    }
+    if (!rc) {
+        rc = s_appendf(b, "} %llu.%06llu\n", (unsigned long long)(sum / 1000000),
+                       (unsigned long long)(sum % 1000000));
+    }
+    if (!rc) {
+        rc = s_appendf(b, "%s_count", name);
+    }
+    if (!rc) {
+        rc = s_labels_open(b, am);
+    }
+    if (!rc) {
+        rc = s_appendf(b, "} %llu\n", (unsigned long long)cum);
+    }
+    return rc;
+}
+
+int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
+{
+    if (!m || !out) {
+        return SL_EINVAL;
+    }
+    size_t start_len = out->len;
+    int rc;
+
+    pthread_mutex_lock(&m->lock);
+    rc = s_render_scalar(m, out, "sluice_events_in_total", "counter",
+                         "Events taken in by an actor instance.", S_EVENTS_IN);
+    if (rc) {
+        goto fail;
+    }
+    rc = s_render_scalar(m, out, "sluice_events_out_total", "counter",
+                         "Events sent on by an actor instance.", S_EVENTS_OUT);
+    if (rc) {
+        goto fail;
+    }
+    rc = s_render_scalar(m, out, "sluice_events_dropped_total", "counter",
+                         "Input events dropped as malformed or refused.", S_DROPPED);
+    if (rc) {
+        goto fail;
+    }
+    rc = s_render_scalar(m, out, "sluice_errors_total", "counter",
+                         "Failures of an actor instance's handle or tick callback.", S_ERRORS);
+    if (rc) {
+        goto fail;
+    }
+    rc = s_render_scalar(m, out, "sluice_queue_depth", "gauge",
+                         "Events sent to an actor instance and not yet taken in.", S_QUEUE_DEPTH);
+    if (rc) {
+        goto fail;
+    }
+
+    rc = s_family(out, "sluice_handle_seconds", "histogram",
+                  "Time an actor instance spent handling one event.");
+    for (sl_actor_metrics_t *am = m->head; am && !rc; am = am->next) {
+        rc = s_render_hist_one(out, "sluice_handle_seconds", am, &am->handle_us);
+    }
+    if (rc) {
+        goto fail;
+    }
+    rc = s_family(out, "sluice_e2e_latency_seconds", "histogram",
+                  "Time from ingest to a sink having applied the event.");
+    for (sl_actor_metrics_t *am = m->head; am && !rc; am = am->next) {
+        if (am->is_sink) {
+            rc = s_render_hist_one(out, "sluice_e2e_latency_seconds", am, &am->e2e_us);
+        }
+    }
+    if (rc) {
+        goto fail;
+    }
+    pthread_mutex_unlock(&m->lock);
+
+    int ready = atomic_load_explicit(&m->ready, S_RELAXED) &&
+                !atomic_load_explicit(&m->stopping, S_RELAXED);
+    rc = s_appendf(
+        out,
+        "# HELP sluice_malformed_messages_total Messages that failed to decode.\n"
+        "# TYPE sluice_malformed_messages_total counter\n"
+        "sluice_malformed_messages_total %llu\n"
+        "# HELP sluice_ready 1 once every actor signalled ready, 0 while starting or stopping.\n"
+        "# TYPE sluice_ready gauge\n"
+        "sluice_ready %d\n"
+        "# HELP sluice_up 1 while the process runs.\n"
+        "# TYPE sluice_up gauge\n"
+        "sluice_up 1\n"
+        "# HELP process_start_time_seconds Start time of the process since the Unix epoch in "
+        "seconds.\n"
+        "# TYPE process_start_time_seconds gauge\n"
+        "process_start_time_seconds %lld.%06lld\n",
+        (unsigned long long)atomic_load_explicit(&m->malformed, S_RELAXED), ready,
+        (long long)(s_start_us / 1000000), (long long)(s_start_us % 1000000));
+    if (rc) {
+        out->len = start_len;
+    }
+    return rc;
+
+fail:
+    pthread_mutex_unlock(&m->lock);
+    /* A half-written exposition would be misread by the scraper. */
+    out->len = start_len;
+    return rc;
+}
