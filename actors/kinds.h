@@ -1,0 +1,8 @@
+/*  Every actor kind, one line each: SL_ACTOR(symbol). A new kind is one
+    folder under actors/ exporting `const sl_actor_kind_t sl_actor_<symbol>`
+    plus one line here. Keep in name order. */
+SL_ACTOR(blackhole)
+SL_ACTOR(generate)
+SL_ACTOR(jsonl_in)
+SL_ACTOR(jsonl_out)
+SL_ACTOR(relay)

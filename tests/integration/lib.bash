@@ -1,0 +1,99 @@
+# Shared helpers for integration tests (sourced; ctest runs only *.sh).
+# Every wait is a bounded poll, never a fixed sleep.
+set -euo pipefail
+
+: "${SLUICE:?SLUICE must point at the sluice binary}"
+: "${SL_SOURCE_DIR:?}"
+T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-it.XXXXXX")
+PIDS=()
+
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+    echo "FAIL: $*" >&2
+    for f in "$T"/*.log; do
+        [ -f "$f" ] || continue
+        echo "--- $f (last 30 lines)" >&2
+        tail -n 30 "$f" >&2
+    done
+    exit 1
+}
+
+# wait_for SECONDS COMMAND...: poll COMMAND every 50 ms until it succeeds.
+wait_for() {
+    local limit=$1
+    shift
+    local end=$((SECONDS + limit))
+    until "$@"; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# free_port: a TCP port nobody listens on now (base for a node's ports).
+free_port() {
+    local p
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# start NAME ARGS...: run sluice in the background, logs in $T/NAME.log;
+# sets LAST_PID.
+start() {
+    local name=$1
+    shift
+    "$SLUICE" "$@" 2>"$T/$name.log" &
+    LAST_PID=$!
+    PIDS+=("$LAST_PID")
+}
+
+# wait_exit PID SECONDS: wait for PID to exit within SECONDS; sets RC to
+# its exit status. Fails if it is still running. (Not in a subshell: only
+# the parent shell can collect the status.)
+wait_exit() {
+    local pid=$1 limit=$2
+    local end=$((SECONDS + limit))
+    while kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; do
+        if [ "$SECONDS" -ge "$end" ]; then
+            return 1
+        fi
+        sleep 0.05
+    done
+    RC=0
+    wait "$pid" || RC=$?
+}
+
+# lines FILE: number of lines (0 if missing).
+lines() {
+    if [ -f "$1" ]; then wc -l <"$1" | tr -d ' '; else echo 0; fi
+}
+
+# check_order FILE: every key's seq values are strictly increasing and no
+# seq appears twice. Prints the number of events checked.
+check_order() {
+    awk '
+    {
+        if (!match($0, /"qualified_name": *"[^"]*"/)) { print "no qualified_name: " $0 > "/dev/stderr"; bad = 1; exit 1 }
+        qn = substr($0, RSTART, RLENGTH)
+        if (!match($0, /"seq": *[0-9]+/)) { print "no seq: " $0 > "/dev/stderr"; bad = 1; exit 1 }
+        s = substr($0, RSTART, RLENGTH); sub(/"seq": */, "", s); s += 0
+        if ((qn in last) && s <= last[qn]) { print "out of order for " qn ": " s " after " last[qn] > "/dev/stderr"; bad = 1; exit 1 }
+        if (s in seen) { print "duplicate seq " s > "/dev/stderr"; bad = 1; exit 1 }
+        last[qn] = s; seen[s] = 1; n++
+    }
+    END { if (!bad) print n + 0 }' "$1"
+}

@@ -1,0 +1,13 @@
+/*  The sluice command line: one function per subcommand. Each returns the
+    process exit code: 0 success, 1 failure, 2 usage. */
+#ifndef SLUICE_CLI_H
+#define SLUICE_CLI_H
+
+int sl_cmd_check(int argc, char **argv);
+int sl_cmd_run(int argc, char **argv);
+int sl_cmd_actors(int argc, char **argv);
+
+/*  1 if argv has -h or --help. */
+int sl_cli_wants_help(int argc, char **argv);
+
+#endif

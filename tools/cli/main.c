@@ -1,0 +1,59 @@
+/*  sluice: the command line. */
+#include <stdio.h>
+#include <string.h>
+
+#include "sluice/common.h"
+#include "tools/cli/cli.h"
+
+static const char *s_usage =
+    "usage: sluice COMMAND [ARGS]\n"
+    "\n"
+    "commands:\n"
+    "  check FILE                 validate a topology file; exit 0 valid, 1 invalid, 2 usage\n"
+    "  run FILE [--node NAME]     run a topology (one node of it with --node)\n"
+    "  actors [KIND]              options of each actor kind\n"
+    "  version                    print the version\n"
+    "\n"
+    "Every command takes --help.\n";
+
+int sl_cli_wants_help(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(s_usage, stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(s_usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "check") == 0) {
+        return sl_cmd_check(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "run") == 0) {
+        return sl_cmd_run(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "actors") == 0) {
+        return sl_cmd_actors(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (sl_cli_wants_help(argc - 1, argv + 1)) {
+            puts("usage: sluice version\n\nPrints the version of sluice.");
+            return 0;
+        }
+        printf("sluice %s\n", SLUICE_VERSION);
+        return 0;
+    }
+    fprintf(stderr, "sluice: unknown command '%s'\n\n%s", cmd, s_usage);
+    return 2;
+}

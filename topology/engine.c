@@ -1,0 +1,1398 @@
+/*  The engine: actor instances as zactor threads linked by ZeroMQ PUSH/PULL.
+    See include/sluice/engine.h for the model; the why of batching and of the
+    drain protocol is in docs/RATIONALE.md. */
+#include <assert.h>
+#include <czmq.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/actor.h"
+#include "sluice/engine.h"
+#include "sluice/log.h"
+
+#define S_BATCH_EVENTS 128          /* events per ZeroMQ message, at most */
+#define S_BATCH_BYTES (64 * 1024)   /* bytes per ZeroMQ message, about */
+#define S_BURST_MESSAGES 32         /* messages read before flushing outputs */
+#define S_HWM 256                   /* messages queued per link */
+#define S_CTL_BYTE 0xc1             /* never a msgpack value: control message */
+#define S_CTL_EOS 'E'
+#define S_ID_MAX 160
+
+/* ------------------------------------------------------------------------ */
+/*  Link specification: computed by the engine, handed to the instance.     */
+
+typedef struct {
+    char endpoint[256];
+    sl_actor_metrics_t *metrics; /* consumer's entry (local consumers) */
+} s_target_spec_t;
+
+typedef struct {
+    int n_targets;
+    s_target_spec_t *targets; /* one per consumer worker */
+    int durable;
+} s_link_spec_t;
+
+typedef struct {
+    int n_links;
+    s_link_spec_t *links;
+} s_output_spec_t;
+
+typedef struct {
+    int n_outputs;
+    s_output_spec_t *outputs;
+    int n_expected;
+    char **expected; /* ids "actor/worker" of upstreams waited for */
+} s_spec_t;
+
+static void s_spec_free(s_spec_t *s)
+{
+    if (!s) {
+        return;
+    }
+    for (int o = 0; o < s->n_outputs; o++) {
+        for (int l = 0; l < s->outputs[o].n_links; l++) {
+            free(s->outputs[o].links[l].targets);
+        }
+        free(s->outputs[o].links);
+    }
+    free(s->outputs);
+    for (int i = 0; i < s->n_expected; i++) {
+        free(s->expected[i]);
+    }
+    free(s->expected);
+    free(s);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Instance (thread side state lives here too; only the thread touches it  */
+/*  after start, except the atomics).                                       */
+
+typedef struct {
+    void *sock;
+    char endpoint[256];
+    sl_actor_metrics_t *metrics;
+    sl_buf_t batch;
+    uint32_t count;  /* events in batch */
+    int durable;
+} s_target_t;
+
+typedef struct {
+    int n_targets;
+    s_target_t **targets;
+} s_link_t;
+
+typedef struct {
+    int n_links;
+    s_link_t *links;
+} s_output_t;
+
+struct sl_actor {
+    sl_engine_t *engine;
+    const sl_actor_kind_t *kind;
+    char name[128];
+    char node[64];
+    char id[S_ID_MAX];   /* "name/worker" */
+    int worker;
+    int workers;
+    int gen;
+    char fingerprint_hash[17];
+    void *state;
+    sl_plan_actor_t *pa; /* valid during init only (plan may be replaced) */
+    char inproc[256];
+    char tcp[256];       /* "" if no remote upstream */
+    zactor_t *zactor;
+    sl_actor_metrics_t *m;
+    s_spec_t *spec;      /* initial spec; then owned by the thread */
+    atomic_int stopping;
+    atomic_int finished;
+    atomic_int init_rc;
+    int is_source;
+    int follows_stop;    /* no upstream to wait for: finish on drain */
+    /* thread side */
+    void *pull;
+    void *pipe;
+    int n_outputs;
+    s_output_t *outputs;
+    int n_targets_all;
+    s_target_t **all;   /* every target, for flushing */
+    char **expected;
+    int n_expected;
+    char **seen;
+    int n_seen;
+    int64_t tick_us;
+    int64_t next_tick;
+    int pending;        /* some target has unsent events */
+    int done;           /* finished: outputs closed */
+    int term;           /* $TERM received */
+};
+
+struct sl_engine {
+    char *node;
+    sl_metrics_t *metrics;
+    sl_plan_t *plan;
+    sl_actor_t **inst;
+    int n_inst;
+    int draining;
+    /* generation per actor name, kept across reloads */
+    char **gen_names;
+    int *gen_values;
+    int n_gen;
+    /* metrics entries by "actor/worker", kept for restarts */
+    char **m_ids;
+    sl_actor_metrics_t **m_entries;
+    int n_m;
+};
+
+/* ------------------------------------------------------------------------ */
+/*  Calls for actor code                                                    */
+
+const char *sl_actor_name(const sl_actor_t *a)
+{
+    return a->name;
+}
+
+const char *sl_actor_node(const sl_actor_t *a)
+{
+    return a->node[0] ? a->node : NULL;
+}
+
+int sl_actor_worker(const sl_actor_t *a)
+{
+    return a->worker;
+}
+
+int sl_actor_workers(const sl_actor_t *a)
+{
+    return a->workers;
+}
+
+int sl_actor_stopping(const sl_actor_t *a)
+{
+    return atomic_load_explicit(&((sl_actor_t *)a)->stopping, memory_order_relaxed);
+}
+
+void sl_actor_set_tick(sl_actor_t *a, int64_t interval_us)
+{
+    a->tick_us = interval_us;
+    a->next_tick = sl_mono_us() + (interval_us > 0 ? interval_us : 0);
+}
+
+void sl_actor_count_error(sl_actor_t *a)
+{
+    atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
+}
+
+/*  FNV-1a of tenant and key: stable across processes and releases, so the
+    same key reaches the same worker wherever the producer runs. */
+static uint32_t s_partition(const sl_event_t *ev)
+{
+    uint32_t h = 2166136261u;
+    for (uint32_t i = 0; i < ev->tenant.len; i++) {
+        h = (h ^ (uint8_t)ev->tenant.ptr[i]) * 16777619u;
+    }
+    h = (h ^ 0xffu) * 16777619u;
+    for (uint32_t i = 0; i < ev->key.len; i++) {
+        h = (h ^ (uint8_t)ev->key.ptr[i]) * 16777619u;
+    }
+    return h;
+}
+
+static int s_target_send_nowait(sl_actor_t *a, s_target_t *t);
+
+int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev)
+{
+    if (output < 0 || output >= a->n_outputs) {
+        return SL_EINVAL;
+    }
+    if (a->done) {
+        return SL_ESTOPPED;
+    }
+    s_output_t *out = &a->outputs[output];
+    if (out->n_links == 0) {
+        return SL_OK;
+    }
+    sl_event_t copy = *ev;
+    copy.version = SL_EVENT_VERSION;
+    copy.hops = ev->hops + 1;
+    uint32_t h = 0;
+    int hashed = 0;
+    for (int l = 0; l < out->n_links; l++) {
+        s_link_t *link = &out->links[l];
+        if (link->n_targets == 0) {
+            continue;
+        }
+        s_target_t *t = link->targets[0];
+        if (link->n_targets > 1) {
+            if (!hashed) {
+                h = s_partition(&copy);
+                hashed = 1;
+            }
+            t = link->targets[h % (uint32_t)link->n_targets];
+        }
+        if (t->count == 0) {
+            sl_buf_reset(&t->batch);
+            int rc = sl_batch_begin(&t->batch);
+            if (rc) {
+                return rc;
+            }
+        }
+        int rc = sl_event_encode(&copy, &t->batch);
+        if (rc) {
+            return rc;
+        }
+        t->count++;
+        a->pending = 1;
+        if (t->count >= S_BATCH_EVENTS || t->batch.len >= S_BATCH_BYTES) {
+            /* Never block inside handle: a full queue leaves the batch to
+               the main loop, which waits for room and for commands. */
+            s_target_send_nowait(a, t);
+        }
+    }
+    atomic_fetch_add_explicit(&a->m->events_out, 1, memory_order_relaxed);
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Thread side: targets, flushing, control messages                         */
+
+static void *s_ctx(void)
+{
+    return zsys_init();
+}
+
+static s_target_t *s_target_new(const s_target_spec_t *ts, int durable)
+{
+    s_target_t *t = calloc(1, sizeof *t);
+    if (!t) {
+        return NULL;
+    }
+    t->sock = zmq_socket(s_ctx(), ZMQ_PUSH);
+    if (!t->sock) {
+        free(t);
+        return NULL;
+    }
+    /* Over TCP, what is queued when the process ends must still go out:
+       linger (bounded). Inproc pipes are read to the end by the peer. */
+    int hwm = S_HWM, linger = strncmp(ts->endpoint, "tcp://", 6) == 0 ? 10000 : 0, immediate = 0;
+    zmq_setsockopt(t->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(t->sock, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt(t->sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
+    if (zmq_connect(t->sock, ts->endpoint) != 0) {
+        sl_error(NULL, "connect %s: %s", ts->endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(t->sock);
+        free(t);
+        return NULL;
+    }
+    snprintf(t->endpoint, sizeof t->endpoint, "%s", ts->endpoint);
+    t->metrics = ts->metrics;
+    t->durable = durable;
+    return t;
+}
+
+static void s_target_destroy(s_target_t **tp)
+{
+    s_target_t *t = *tp;
+    if (!t) {
+        return;
+    }
+    if (t->sock) {
+        zmq_close(t->sock);
+    }
+    sl_buf_free(&t->batch);
+    free(t);
+    *tp = NULL;
+}
+
+/*  Try to send the target's batch without waiting. SL_OK when sent (or
+    nothing to send), SL_EAGAIN when the queue is full. A durable target
+    that is full drops the batch: its follower reads the log by cursor. */
+static int s_target_send_nowait(sl_actor_t *a, s_target_t *t)
+{
+    if (t->count == 0) {
+        return SL_OK;
+    }
+    sl_batch_end(&t->batch, t->count);
+    if (zmq_send(t->sock, t->batch.data, t->batch.len, ZMQ_DONTWAIT) < 0) {
+        if (t->durable) {
+            sl_debug(a->name, "durable output full: %u events left to the log", t->count);
+            t->count = 0;
+            return SL_OK;
+        }
+        return SL_EAGAIN;
+    }
+    if (t->metrics) {
+        atomic_fetch_add_explicit(&t->metrics->enqueued, t->count, memory_order_relaxed);
+    }
+    t->count = 0;
+    sl_buf_reset(&t->batch);
+    return SL_OK;
+}
+
+static int s_handle_command(sl_actor_t *a);
+
+/*  Send every pending batch, waiting for room; while waiting, commands from
+    the engine are served (a relink may replace targets, $TERM ends it). */
+static void s_flush_all(sl_actor_t *a)
+{
+    if (!a->pending) {
+        return;
+    }
+restart:
+    for (int i = 0; i < a->n_targets_all; i++) {
+        s_target_t *t = a->all[i];
+        while (t->count > 0) {
+            if (s_target_send_nowait(a, t) == SL_OK) {
+                break;
+            }
+            zmq_pollitem_t items[2] = {
+                {a->pipe, 0, ZMQ_POLLIN, 0},
+                {t->sock, 0, ZMQ_POLLOUT, 0},
+            };
+            if (zmq_poll(items, 2, 1000) < 0) {
+                continue;
+            }
+            if (items[0].revents & ZMQ_POLLIN) {
+                s_handle_command(a);
+                if (a->term) {
+                    return;
+                }
+                goto restart; /* targets may have changed */
+            }
+        }
+    }
+    a->pending = 0;
+}
+
+static int s_send_eos(sl_actor_t *a)
+{
+    char msg[2 + S_ID_MAX];
+    msg[0] = (char)S_CTL_BYTE;
+    msg[1] = S_CTL_EOS;
+    size_t n = strlen(a->id);
+    memcpy(msg + 2, a->id, n);
+    for (int i = 0; i < a->n_targets_all && !a->term; i++) {
+        s_target_t *t = a->all[i];
+        for (;;) {
+            if (zmq_send(t->sock, msg, n + 2, ZMQ_DONTWAIT) >= 0) {
+                break;
+            }
+            if (t->durable) {
+                break;
+            }
+            zmq_pollitem_t items[2] = {
+                {a->pipe, 0, ZMQ_POLLIN, 0},
+                {t->sock, 0, ZMQ_POLLOUT, 0},
+            };
+            zmq_poll(items, 2, 1000);
+            if (items[0].revents & ZMQ_POLLIN) {
+                s_handle_command(a);
+                if (a->term) {
+                    return SL_ESTOPPED;
+                }
+                i = -1; /* targets may have changed: send to all again */
+                break;
+            }
+        }
+    }
+    return SL_OK;
+}
+
+static void s_free_links(sl_actor_t *a)
+{
+    for (int i = 0; i < a->n_targets_all; i++) {
+        s_target_destroy(&a->all[i]);
+    }
+    free(a->all);
+    a->all = NULL;
+    a->n_targets_all = 0;
+    for (int o = 0; o < a->n_outputs; o++) {
+        for (int l = 0; l < a->outputs[o].n_links; l++) {
+            free(a->outputs[o].links[l].targets);
+        }
+        free(a->outputs[o].links);
+    }
+    free(a->outputs);
+    a->outputs = NULL;
+    a->n_outputs = 0;
+}
+
+/*  Replace the instance's links with those of `spec` (owned, freed here).
+    Targets whose endpoint stays are kept with their pending events; the
+    others are closed, and what they held is dropped with them: it was for
+    an actor that is being removed or restarted. */
+static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
+{
+    int rc = SL_OK;
+    s_target_t **old = a->all;
+    int n_old = a->n_targets_all;
+    s_output_t *old_outputs = a->outputs;
+    int old_n_outputs = a->n_outputs;
+
+    int total = 0;
+    for (int o = 0; o < spec->n_outputs; o++) {
+        for (int l = 0; l < spec->outputs[o].n_links; l++) {
+            total += spec->outputs[o].links[l].n_targets;
+        }
+    }
+    s_output_t *outs = calloc((size_t)spec->n_outputs + 1, sizeof *outs);
+    s_target_t **all = calloc((size_t)total + 1, sizeof *all);
+    if (!outs || !all) {
+        free(outs);
+        free(all);
+        s_spec_free(spec);
+        return SL_ENOMEM;
+    }
+    int k = 0;
+    for (int o = 0; o < spec->n_outputs; o++) {
+        s_output_spec_t *os = &spec->outputs[o];
+        outs[o].links = calloc((size_t)os->n_links + 1, sizeof(s_link_t));
+        if (!outs[o].links) {
+            rc = SL_ENOMEM;
+            continue;
+        }
+        outs[o].n_links = os->n_links;
+        for (int l = 0; l < os->n_links; l++) {
+            s_link_spec_t *ls = &os->links[l];
+            s_link_t *link = &outs[o].links[l];
+            link->targets = calloc((size_t)ls->n_targets + 1, sizeof(s_target_t *));
+            if (!link->targets) {
+                rc = SL_ENOMEM;
+                continue;
+            }
+            for (int t = 0; t < ls->n_targets; t++) {
+                s_target_t *found = NULL;
+                for (int i = 0; i < n_old; i++) {
+                    if (old[i] && strcmp(old[i]->endpoint, ls->targets[t].endpoint) == 0) {
+                        found = old[i];
+                        old[i] = NULL;
+                        break;
+                    }
+                }
+                if (!found) {
+                    found = s_target_new(&ls->targets[t], ls->durable);
+                }
+                if (!found) {
+                    rc = SL_EIO;
+                    continue;
+                }
+                found->metrics = ls->targets[t].metrics;
+                link->targets[link->n_targets++] = found;
+                all[k++] = found;
+            }
+        }
+    }
+    for (int i = 0; i < n_old; i++) {
+        s_target_destroy(&old[i]);
+    }
+    free(old);
+    for (int o = 0; o < old_n_outputs; o++) {
+        for (int l = 0; l < old_outputs[o].n_links; l++) {
+            free(old_outputs[o].links[l].targets);
+        }
+        free(old_outputs[o].links);
+    }
+    free(old_outputs);
+    a->outputs = outs;
+    a->n_outputs = spec->n_outputs;
+    a->all = all;
+    a->n_targets_all = k;
+    a->pending = 0;
+    for (int i = 0; i < k; i++) {
+        if (all[i]->count) {
+            a->pending = 1;
+        }
+    }
+    for (int i = 0; i < a->n_expected; i++) {
+        free(a->expected[i]);
+    }
+    free(a->expected);
+    a->expected = spec->expected;
+    a->n_expected = spec->n_expected;
+    spec->expected = NULL;
+    spec->n_expected = 0;
+    s_spec_free(spec);
+    return rc;
+}
+
+/*  1 if every upstream waited for has sent end-of-stream. */
+static int s_all_seen(const sl_actor_t *a)
+{
+    for (int i = 0; i < a->n_expected; i++) {
+        int found = 0;
+        for (int j = 0; j < a->n_seen && !found; j++) {
+            found = strcmp(a->expected[i], a->seen[j]) == 0;
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void s_note_eos(sl_actor_t *a, const char *id, size_t len)
+{
+    char buf[S_ID_MAX];
+    if (len >= sizeof buf) {
+        len = sizeof buf - 1;
+    }
+    memcpy(buf, id, len);
+    buf[len] = 0;
+    for (int j = 0; j < a->n_seen; j++) {
+        if (strcmp(a->seen[j], buf) == 0) {
+            return;
+        }
+    }
+    char **seen = realloc(a->seen, ((size_t)a->n_seen + 1) * sizeof *seen);
+    if (!seen) {
+        return;
+    }
+    a->seen = seen;
+    a->seen[a->n_seen] = strdup(buf);
+    if (a->seen[a->n_seen]) {
+        a->n_seen++;
+    }
+}
+
+/*  Serve one command from the engine. */
+static int s_handle_command(sl_actor_t *a)
+{
+    zmsg_t *msg = zmsg_recv(a->pipe);
+    if (!msg) {
+        a->term = 1;
+        return SL_ESTOPPED;
+    }
+    char *cmd = zmsg_popstr(msg);
+    if (cmd && strcmp(cmd, "$TERM") == 0) {
+        a->term = 1;
+    } else if (cmd && strcmp(cmd, "RELINK") == 0) {
+        zframe_t *f = zmsg_pop(msg);
+        if (f && zframe_size(f) == sizeof(void *)) {
+            s_spec_t *spec;
+            memcpy(&spec, zframe_data(f), sizeof spec);
+            if (s_apply_spec(a, spec) != SL_OK) {
+                sl_error(a->name, "relink incomplete: some outputs are not connected");
+            }
+        }
+        zframe_destroy(&f);
+    } else if (cmd && strcmp(cmd, "STOP") == 0) {
+        atomic_store(&a->stopping, 1);
+    }
+    free(cmd);
+    zmsg_destroy(&msg);
+    return SL_OK;
+}
+
+/*  Handle one received message: a batch of events or a control message. */
+static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
+{
+    const uint8_t *p = zmq_msg_data(msg);
+    size_t len = zmq_msg_size(msg);
+    if (len >= 2 && p[0] == S_CTL_BYTE) {
+        if (p[1] == S_CTL_EOS) {
+            s_note_eos(a, (const char *)p + 2, len - 2);
+        }
+        return;
+    }
+    sl_batch_reader_t r;
+    if (sl_batch_reader_init(&r, p, len) != SL_OK) {
+        atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->m->dropped, 1, memory_order_relaxed);
+        sl_warn(a->name, "dropped a malformed message of %zu bytes", len);
+        return;
+    }
+    int64_t t0 = sl_mono_us();
+    int64_t now_wall = a->m->is_sink ? sl_now_us() : 0;
+    uint64_t n = 0;
+    sl_event_t ev;
+    int rc;
+    while ((rc = sl_batch_reader_next(&r, &ev)) == 1) {
+        n++;
+        if (a->kind->handle && a->kind->handle(a, a->state, &ev) < 0) {
+            atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
+        }
+        if (now_wall && ev.ingest_us > 0 && now_wall >= ev.ingest_us) {
+            sl_hist_observe(&a->m->e2e_us, (uint64_t)(now_wall - ev.ingest_us));
+        }
+    }
+    if (rc < 0) {
+        atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->m->dropped, r.remaining + 1u, memory_order_relaxed);
+        sl_warn(a->name, "dropped the rest of a malformed batch after %llu events: %s",
+                (unsigned long long)n, sl_strerror(rc));
+    }
+    if (n) {
+        atomic_fetch_add_explicit(&a->m->events_in, n, memory_order_relaxed);
+        uint64_t per = (uint64_t)(sl_mono_us() - t0) / n;
+        sl_hist_observe(&a->m->handle_us, per);
+    }
+}
+
+/*  Done: drain outputs, tell consumers, run exit, tell the engine. */
+static void s_finish(sl_actor_t *a)
+{
+    if (a->done) {
+        return;
+    }
+    s_flush_all(a);
+    if (!a->term) {
+        s_send_eos(a);
+    }
+    a->done = 1;
+    if (a->kind->exit) {
+        a->kind->exit(a, a->state);
+    }
+    atomic_store(&a->finished, 1);
+    if (!a->term) {
+        zstr_send(a->pipe, "DONE");
+    }
+}
+
+static void s_thread(zsock_t *pipe, void *arg)
+{
+    sl_actor_t *a = arg;
+    a->pipe = zsock_resolve(pipe);
+    a->tick_us = -1;
+    int rc = SL_OK;
+
+    a->pull = zmq_socket(s_ctx(), ZMQ_PULL);
+    if (!a->pull) {
+        rc = SL_EIO;
+        goto ready;
+    }
+    int hwm = S_HWM, linger = 0;
+    zmq_setsockopt(a->pull, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt(a->pull, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_bind(a->pull, a->inproc) != 0) {
+        sl_error(a->name, "bind %s: %s", a->inproc, zmq_strerror(zmq_errno()));
+        rc = SL_EIO;
+        goto ready;
+    }
+    if (a->tcp[0] && zmq_bind(a->pull, a->tcp) != 0) {
+        sl_error(a->name, "bind %s: %s", a->tcp, zmq_strerror(zmq_errno()));
+        rc = SL_EIO;
+        goto ready;
+    }
+    rc = s_apply_spec(a, a->spec);
+    a->spec = NULL;
+    if (rc) {
+        goto ready;
+    }
+    if (a->kind->state_size) {
+        a->state = calloc(1, a->kind->state_size);
+        if (!a->state) {
+            rc = SL_ENOMEM;
+            goto ready;
+        }
+    }
+    rc = sl_plan_actor_fill(a->pa, a->state);
+    if (rc == SL_OK && a->kind->init) {
+        rc = a->kind->init(a, a->state);
+    }
+    if (rc) {
+        sl_opt_free(a->kind, a->state);
+        free(a->state);
+        a->state = NULL;
+    }
+ready:
+    atomic_store(&a->init_rc, rc ? rc : SL_OK);
+    atomic_store(&a->m->ready, rc == SL_OK);
+    zsock_signal(pipe, rc == SL_OK ? 0 : 1);
+    if (rc) {
+        a->done = 1;
+        atomic_store(&a->finished, 1);
+    }
+
+    zmq_msg_t msg;
+    zmq_msg_init(&msg);
+    while (!a->term) {
+        if (a->done) {
+            /* finished: only wait for $TERM */
+            s_handle_command(a);
+            continue;
+        }
+        if (a->pending) {
+            s_flush_all(a);
+            if (a->term) {
+                break;
+            }
+        }
+        if (a->n_expected > 0 && a->n_seen > 0 && s_all_seen(a)) {
+            s_finish(a);
+            continue;
+        }
+        if ((a->follows_stop || a->is_source) && atomic_load(&a->stopping)) {
+            s_finish(a);
+            continue;
+        }
+        long timeout = -1;
+        int64_t now = sl_mono_us();
+        if (a->tick_us >= 0 && a->kind->tick) {
+            timeout = a->next_tick <= now ? 0 : (long)((a->next_tick - now + 999) / 1000);
+        }
+        if (a->follows_stop && timeout < 0) {
+            timeout = 100; /* notice a drain without a command */
+        }
+        zmq_pollitem_t items[2] = {
+            {a->pipe, 0, ZMQ_POLLIN, 0},
+            {a->pull, 0, ZMQ_POLLIN, 0},
+        };
+        int np = zmq_poll(items, 2, timeout);
+        if (np < 0) {
+            continue;
+        }
+        if (items[0].revents & ZMQ_POLLIN) {
+            s_handle_command(a);
+            continue;
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            for (int i = 0; i < S_BURST_MESSAGES; i++) {
+                if (zmq_msg_recv(&msg, a->pull, ZMQ_DONTWAIT) < 0) {
+                    break;
+                }
+                s_handle_message(a, &msg);
+            }
+        }
+        if (a->tick_us >= 0 && a->kind->tick && sl_mono_us() >= a->next_tick) {
+            a->next_tick = sl_mono_us() + a->tick_us;
+            int trc = a->kind->tick(a, a->state);
+            if (trc == SL_DONE) {
+                if (a->is_source) {
+                    s_finish(a);
+                }
+            } else if (trc < 0) {
+                atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
+            }
+        }
+    }
+    zmq_msg_close(&msg);
+    if (!a->done) {
+        a->done = 1;
+        if (a->kind->exit && a->state) {
+            a->kind->exit(a, a->state);
+        }
+        atomic_store(&a->finished, 1);
+    }
+    atomic_store(&a->m->ready, 0);
+    s_free_links(a);
+    if (a->pull) {
+        zmq_close(a->pull);
+        a->pull = NULL;
+    }
+    if (a->state) {
+        sl_opt_free(a->kind, a->state);
+        free(a->state);
+        a->state = NULL;
+    }
+    for (int i = 0; i < a->n_expected; i++) {
+        free(a->expected[i]);
+    }
+    free(a->expected);
+    a->expected = NULL;
+    for (int i = 0; i < a->n_seen; i++) {
+        free(a->seen[i]);
+    }
+    free(a->seen);
+    a->seen = NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Engine side: plan -> instances and link specifications                  */
+
+static int s_gen_get(sl_engine_t *e, const char *name)
+{
+    for (int i = 0; i < e->n_gen; i++) {
+        if (strcmp(e->gen_names[i], name) == 0) {
+            return e->gen_values[i];
+        }
+    }
+    return 0;
+}
+
+static void s_gen_bump(sl_engine_t *e, const char *name)
+{
+    for (int i = 0; i < e->n_gen; i++) {
+        if (strcmp(e->gen_names[i], name) == 0) {
+            e->gen_values[i]++;
+            return;
+        }
+    }
+    char **names = realloc(e->gen_names, ((size_t)e->n_gen + 1) * sizeof *names);
+    if (!names) {
+        return;
+    }
+    e->gen_names = names;
+    int *vals = realloc(e->gen_values, ((size_t)e->n_gen + 1) * sizeof *vals);
+    if (!vals) {
+        return;
+    }
+    e->gen_values = vals;
+    e->gen_names[e->n_gen] = strdup(name);
+    if (!e->gen_names[e->n_gen]) {
+        return;
+    }
+    e->gen_values[e->n_gen] = 1;
+    e->n_gen++;
+}
+
+static sl_actor_metrics_t *s_metrics_for(sl_engine_t *e, const sl_plan_actor_t *pa, int w)
+{
+    char id[S_ID_MAX];
+    snprintf(id, sizeof id, "%s/%d", pa->name, w);
+    for (int i = 0; i < e->n_m; i++) {
+        if (strcmp(e->m_ids[i], id) == 0) {
+            return e->m_entries[i];
+        }
+    }
+    sl_actor_metrics_t *m =
+        sl_metrics_add(e->metrics, pa->name, pa->kind->name, w, pa->kind->outputs == NULL);
+    if (!m) {
+        return NULL;
+    }
+    char **ids = realloc(e->m_ids, ((size_t)e->n_m + 1) * sizeof *ids);
+    sl_actor_metrics_t **ents = ids ? realloc(e->m_entries, ((size_t)e->n_m + 1) * sizeof *ents)
+                                    : NULL;
+    if (ids) {
+        e->m_ids = ids;
+    }
+    if (!ents) {
+        return m;
+    }
+    e->m_entries = ents;
+    e->m_ids[e->n_m] = strdup(id);
+    e->m_entries[e->n_m] = m;
+    if (e->m_ids[e->n_m]) {
+        e->n_m++;
+    }
+    return m;
+}
+
+static int s_runs_here(const sl_engine_t *e, const sl_plan_actor_t *pa)
+{
+    return e->node == NULL || (pa->node && strcmp(pa->node, e->node) == 0);
+}
+
+/*  TCP port of instance `w` of actor `pa`: its node's base port plus its
+    index among the node's instances in file order. */
+static int s_tcp_port(const sl_plan_t *plan, const sl_plan_actor_t *pa, int w)
+{
+    const sl_plan_node_t *node = pa->node ? sl_plan_node(plan, pa->node) : NULL;
+    int k = 0;
+    for (int i = 0; i < plan->n_actors; i++) {
+        const sl_plan_actor_t *x = &plan->actors[i];
+        if (x == pa) {
+            break;
+        }
+        if (x->node && pa->node && strcmp(x->node, pa->node) == 0) {
+            k += x->workers;
+        }
+    }
+    return (node ? node->port : 7600) + k + w;
+}
+
+static const char *s_host(const sl_plan_t *plan, const sl_plan_actor_t *pa)
+{
+    const sl_plan_node_t *node = pa->node ? sl_plan_node(plan, pa->node) : NULL;
+    return node && node->host ? node->host : "127.0.0.1";
+}
+
+/*  1 if a link from `from` to `to` crosses processes. */
+static int s_remote(const sl_engine_t *e, const sl_plan_actor_t *from, const sl_plan_actor_t *to)
+{
+    if (e->node == NULL) {
+        return 0;
+    }
+    return !(from->node && to->node && strcmp(from->node, to->node) == 0);
+}
+
+static void s_endpoint(const sl_engine_t *e, const sl_plan_actor_t *from,
+                       const sl_plan_actor_t *to, int w, char *out, size_t outlen)
+{
+    if (s_remote(e, from, to)) {
+        snprintf(out, outlen, "tcp://%s:%d", s_host(e->plan, to), s_tcp_port(e->plan, to, w));
+    } else {
+        snprintf(out, outlen, "inproc://sl/%s/%d/%d", to->name, s_gen_get((sl_engine_t *)e, to->name),
+                 w);
+    }
+}
+
+/*  1 if `to` can be reached from `from` following inputs downstream. */
+static int s_reaches(const sl_plan_t *plan, const sl_plan_actor_t *from, const sl_plan_actor_t *to)
+{
+    int n = plan->n_actors;
+    char *seen = calloc((size_t)n, 1);
+    int *stack = calloc((size_t)n + 1, sizeof *stack);
+    int found = 0, sp = 0;
+    if (!seen || !stack) {
+        goto done;
+    }
+    stack[sp++] = (int)(from - plan->actors);
+    while (sp > 0 && !found) {
+        int cur = stack[--sp];
+        for (int i = 0; i < n && !found; i++) {
+            const sl_plan_actor_t *c = &plan->actors[i];
+            for (int j = 0; j < c->n_inputs; j++) {
+                if (strcmp(c->inputs[j].actor, plan->actors[cur].name) != 0) {
+                    continue;
+                }
+                if (c == to) {
+                    found = 1;
+                    break;
+                }
+                if (!seen[i]) {
+                    seen[i] = 1;
+                    stack[sp++] = i;
+                }
+                break;
+            }
+        }
+    }
+done:
+    free(seen);
+    free(stack);
+    return found;
+}
+
+static s_spec_t *s_spec_build(sl_engine_t *e, const sl_plan_actor_t *pa, int w, int *follows_stop)
+{
+    const sl_plan_t *plan = e->plan;
+    s_spec_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        return NULL;
+    }
+    int n_out = 0;
+    while (pa->kind->outputs && pa->kind->outputs[n_out].name) {
+        n_out++;
+    }
+    s->n_outputs = n_out;
+    s->outputs = calloc((size_t)n_out + 1, sizeof *s->outputs);
+    if (!s->outputs) {
+        goto fail;
+    }
+    for (int o = 0; o < n_out; o++) {
+        s_output_spec_t *os = &s->outputs[o];
+        os->links = calloc((size_t)plan->n_actors + 1, sizeof *os->links);
+        if (!os->links) {
+            goto fail;
+        }
+        for (int i = 0; i < plan->n_actors; i++) {
+            const sl_plan_actor_t *c = &plan->actors[i];
+            for (int j = 0; j < c->n_inputs; j++) {
+                if (strcmp(c->inputs[j].actor, pa->name) != 0 || c->inputs[j].output_index != o) {
+                    continue;
+                }
+                s_link_spec_t *ls = &os->links[os->n_links++];
+                ls->durable = (pa->kind->outputs[o].flags & SL_OUTPUT_DURABLE) != 0;
+                ls->targets = calloc((size_t)c->workers, sizeof *ls->targets);
+                if (!ls->targets) {
+                    goto fail;
+                }
+                ls->n_targets = c->workers;
+                for (int t = 0; t < c->workers; t++) {
+                    s_endpoint(e, pa, c, t, ls->targets[t].endpoint, sizeof ls->targets[t].endpoint);
+                    ls->targets[t].metrics = s_remote(e, pa, c) ? NULL : s_metrics_for(e, c, t);
+                }
+                break;
+            }
+        }
+    }
+    /* Upstreams to wait for at end of stream: all but the edges that close
+       a cycle (a non-durable edge from an actor this one reaches). */
+    int cap = 0;
+    for (int j = 0; j < pa->n_inputs; j++) {
+        const sl_plan_actor_t *u = sl_plan_actor(plan, pa->inputs[j].actor);
+        if (u) {
+            cap += u->workers;
+        }
+    }
+    s->expected = calloc((size_t)cap + 1, sizeof *s->expected);
+    if (!s->expected) {
+        goto fail;
+    }
+    for (int j = 0; j < pa->n_inputs; j++) {
+        const sl_plan_actor_t *u = sl_plan_actor(plan, pa->inputs[j].actor);
+        if (!u) {
+            continue;
+        }
+        int durable = (u->kind->outputs[pa->inputs[j].output_index].flags & SL_OUTPUT_DURABLE) != 0;
+        if (!durable && s_reaches(plan, pa, u)) {
+            continue;
+        }
+        for (int uw = 0; uw < u->workers; uw++) {
+            char id[S_ID_MAX];
+            snprintf(id, sizeof id, "%s/%d", u->name, uw);
+            s->expected[s->n_expected] = strdup(id);
+            if (!s->expected[s->n_expected]) {
+                goto fail;
+            }
+            s->n_expected++;
+        }
+    }
+    if (follows_stop) {
+        *follows_stop = !(pa->kind->flags & SL_KIND_SOURCE) && s->n_expected == 0;
+    }
+    (void)w;
+    return s;
+fail:
+    s_spec_free(s);
+    return NULL;
+}
+
+static void s_instance_destroy(sl_actor_t **ap)
+{
+    sl_actor_t *a = *ap;
+    if (!a) {
+        return;
+    }
+    atomic_store(&a->stopping, 1);
+    zactor_destroy(&a->zactor);
+    s_spec_free(a->spec);
+    free(a);
+    *ap = NULL;
+}
+
+/*  Create and start one instance; on init failure returns NULL with err. */
+static sl_actor_t *s_instance_start(sl_engine_t *e, sl_plan_actor_t *pa, int w, char *err,
+                                    size_t errlen)
+{
+    sl_actor_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    a->engine = e;
+    a->kind = pa->kind;
+    a->pa = pa;
+    a->worker = w;
+    a->workers = pa->workers;
+    a->gen = s_gen_get(e, pa->name);
+    a->is_source = (pa->kind->flags & SL_KIND_SOURCE) != 0;
+    snprintf(a->name, sizeof a->name, "%s", pa->name);
+    snprintf(a->node, sizeof a->node, "%s", pa->node ? pa->node : "");
+    snprintf(a->id, sizeof a->id, "%s/%d", pa->name, w);
+    snprintf(a->inproc, sizeof a->inproc, "inproc://sl/%s/%d/%d", pa->name, a->gen, w);
+    if (e->node) {
+        for (int i = 0; i < pa->n_inputs; i++) {
+            const sl_plan_actor_t *u = sl_plan_actor(e->plan, pa->inputs[i].actor);
+            if (u && s_remote(e, u, pa)) {
+                snprintf(a->tcp, sizeof a->tcp, "tcp://%s:%d", s_host(e->plan, pa),
+                         s_tcp_port(e->plan, pa, w));
+                break;
+            }
+        }
+    }
+    a->m = s_metrics_for(e, pa, w);
+    a->spec = s_spec_build(e, pa, w, &a->follows_stop);
+    if (!a->m || !a->spec) {
+        snprintf(err, errlen, "actor '%s': out of memory", pa->name);
+        s_spec_free(a->spec);
+        free(a);
+        return NULL;
+    }
+    a->zactor = zactor_new(s_thread, a);
+    if (!a->zactor) {
+        snprintf(err, errlen, "actor '%s': cannot start a thread", pa->name);
+        s_spec_free(a->spec);
+        free(a);
+        return NULL;
+    }
+    a->pa = NULL;
+    int rc = atomic_load(&a->init_rc);
+    if (rc != SL_OK) {
+        snprintf(err, errlen, "actor '%s' (%s) failed to start: %s", pa->name, pa->kind->name,
+                 sl_strerror(rc));
+        s_instance_destroy(&a);
+        return NULL;
+    }
+    return a;
+}
+
+static int s_inst_push(sl_engine_t *e, sl_actor_t *a)
+{
+    sl_actor_t **v = realloc(e->inst, ((size_t)e->n_inst + 1) * sizeof *v);
+    if (!v) {
+        return SL_ENOMEM;
+    }
+    e->inst = v;
+    e->inst[e->n_inst++] = a;
+    return SL_OK;
+}
+
+sl_engine_t *sl_engine_new(const char *node, sl_metrics_t *metrics)
+{
+    sl_engine_t *e = calloc(1, sizeof *e);
+    if (!e) {
+        return NULL;
+    }
+    if (node) {
+        e->node = strdup(node);
+        if (!e->node) {
+            free(e);
+            return NULL;
+        }
+    }
+    e->metrics = metrics;
+    zsys_handler_set(NULL);
+    zsys_init();
+    return e;
+}
+
+/*  Start the instances of actors for which `want(pa)` holds, consumers
+    before producers, so inproc endpoints are bound before they are
+    connected to. */
+static int s_start_set(sl_engine_t *e, const char *only_names_mask, char *err, size_t errlen)
+{
+    int rc = SL_OK;
+    for (int i = e->plan->n_actors - 1; i >= 0; i--) {
+        sl_plan_actor_t *pa = &e->plan->actors[i];
+        if (!s_runs_here(e, pa) || (only_names_mask && !only_names_mask[i])) {
+            continue;
+        }
+        for (int w = 0; w < pa->workers; w++) {
+            char why[512];
+            sl_actor_t *a = s_instance_start(e, pa, w, why, sizeof why);
+            if (!a) {
+                if (rc == SL_OK) {
+                    snprintf(err, errlen, "%s", why);
+                }
+                rc = SL_EINVAL;
+                continue;
+            }
+            if (s_inst_push(e, a) != SL_OK) {
+                s_instance_destroy(&a);
+                rc = SL_ENOMEM;
+            }
+        }
+    }
+    return rc;
+}
+
+static void s_update_ready(sl_engine_t *e)
+{
+    int ready = 1;
+    for (int i = 0; i < e->n_inst; i++) {
+        if (atomic_load(&e->inst[i]->init_rc) != SL_OK) {
+            ready = 0;
+        }
+    }
+    atomic_store(&e->metrics->ready, ready && !e->draining);
+}
+
+int sl_engine_start(sl_engine_t *e, sl_plan_t **plan, char *err, size_t errlen)
+{
+    assert(e && plan && *plan);
+    e->plan = *plan;
+    *plan = NULL;
+    int rc = s_start_set(e, NULL, err, errlen);
+    if (rc != SL_OK) {
+        for (int i = 0; i < e->n_inst; i++) {
+            s_instance_destroy(&e->inst[i]);
+        }
+        e->n_inst = 0;
+        return rc;
+    }
+    s_update_ready(e);
+    sl_info(NULL, "started %d actor instances of topology '%s'", e->n_inst, e->plan->name);
+    return SL_OK;
+}
+
+static void s_send_relink(sl_actor_t *a, s_spec_t *spec)
+{
+    zmsg_t *msg = zmsg_new();
+    zmsg_addstr(msg, "RELINK");
+    zmsg_addmem(msg, &spec, sizeof spec);
+    if (zmsg_send(&msg, a->zactor) != 0) {
+        zmsg_destroy(&msg);
+        s_spec_free(spec);
+    }
+}
+
+int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen)
+{
+    sl_plan_t *old = e->plan;
+    sl_plan_t *plan = *planp;
+    *planp = NULL;
+    int n = plan->n_actors;
+    char *start = calloc((size_t)n + 1, 1);
+    if (!start) {
+        sl_plan_destroy(&plan);
+        return SL_ENOMEM;
+    }
+    int added = 0, removed = 0, changed = 0, kept = 0;
+
+    /* 1. Which instances go: removed actors, changed ones, workers beyond a
+          new count. Mark them; they stop after their upstreams relink. */
+    sl_actor_t **going = calloc((size_t)e->n_inst + 1, sizeof *going);
+    int n_going = 0;
+    if (!going) {
+        free(start);
+        sl_plan_destroy(&plan);
+        return SL_ENOMEM;
+    }
+    for (int i = 0; i < e->n_inst; i++) {
+        sl_actor_t *a = e->inst[i];
+        const sl_plan_actor_t *np = sl_plan_actor(plan, a->name);
+        const sl_plan_actor_t *op = sl_plan_actor(old, a->name);
+        int stays = np && op && s_runs_here(e, np) &&
+                    strcmp(np->fingerprint, op->fingerprint) == 0;
+        if (!stays) {
+            going[n_going++] = a;
+            e->inst[i] = NULL;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        sl_plan_actor_t *np = &plan->actors[i];
+        const sl_plan_actor_t *op = sl_plan_actor(old, np->name);
+        if (!s_runs_here(e, np)) {
+            continue;
+        }
+        if (!op || !s_runs_here(e, op)) {
+            start[i] = 1;
+            added++;
+        } else if (strcmp(np->fingerprint, op->fingerprint) != 0) {
+            start[i] = 1;
+            changed++;
+            s_gen_bump(e, np->name); /* new endpoints: nothing mixes with the old */
+        } else {
+            kept++;
+        }
+    }
+    for (int i = 0; old && i < old->n_actors; i++) {
+        const sl_plan_actor_t *np = sl_plan_actor(plan, old->actors[i].name);
+        if (s_runs_here(e, &old->actors[i]) && (!np || !s_runs_here(e, np))) {
+            removed++;
+        }
+    }
+    /* compact the instance list */
+    int k = 0;
+    for (int i = 0; i < e->n_inst; i++) {
+        if (e->inst[i]) {
+            e->inst[k++] = e->inst[i];
+        }
+    }
+    e->n_inst = k;
+
+    /* 2. Start new and changed actors against the new plan. */
+    e->plan = plan;
+    int rc = s_start_set(e, start, err, errlen);
+
+    /* 3. Relink the instances that stay: their consumers may have changed. */
+    for (int i = 0; i < e->n_inst; i++) {
+        sl_actor_t *a = e->inst[i];
+        const sl_plan_actor_t *pa = sl_plan_actor(plan, a->name);
+        int idx = (int)(pa - plan->actors);
+        if (start[idx]) {
+            continue;
+        }
+        int follows = 0;
+        s_spec_t *spec = s_spec_build(e, pa, a->worker, &follows);
+        if (spec) {
+            s_send_relink(a, spec);
+        }
+    }
+
+    /* 4. Stop what goes. */
+    for (int i = 0; i < n_going; i++) {
+        s_instance_destroy(&going[i]);
+    }
+    free(going);
+    free(start);
+    sl_plan_destroy(&old);
+    s_update_ready(e);
+    sl_info(NULL, "reloaded topology '%s': %d added, %d changed, %d removed, %d unchanged",
+            plan->name, added, changed, removed, kept);
+    return rc;
+}
+
+void sl_engine_drain(sl_engine_t *e)
+{
+    if (e->draining) {
+        return;
+    }
+    e->draining = 1;
+    atomic_store(&e->metrics->stopping, 1);
+    atomic_store(&e->metrics->ready, 0);
+    for (int i = 0; i < e->n_inst; i++) {
+        sl_actor_t *a = e->inst[i];
+        if (a->is_source || a->follows_stop) {
+            atomic_store(&a->stopping, 1);
+            zstr_send(a->zactor, "STOP");
+        }
+    }
+}
+
+int sl_engine_poll(sl_engine_t *e, int timeout_ms, int extra_fd)
+{
+    int n = e->n_inst;
+    zmq_pollitem_t *items = calloc((size_t)n + 1, sizeof *items);
+    if (!items) {
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        items[i].socket = zsock_resolve(e->inst[i]->zactor);
+        items[i].events = ZMQ_POLLIN;
+    }
+    int m = n;
+    if (extra_fd >= 0) {
+        items[m].fd = extra_fd;
+        items[m].events = ZMQ_POLLIN;
+        m++;
+    }
+    int extra = 0;
+    if (zmq_poll(items, m, timeout_ms) > 0) {
+        for (int i = 0; i < n; i++) {
+            if (items[i].revents & ZMQ_POLLIN) {
+                char *s = zstr_recv(e->inst[i]->zactor);
+                free(s); /* "DONE": finished is read from the atomic */
+            }
+        }
+        if (extra_fd >= 0 && (items[n].revents & ZMQ_POLLIN)) {
+            extra = 1;
+        }
+    }
+    free(items);
+    return extra;
+}
+
+int sl_engine_running(const sl_engine_t *e)
+{
+    int running = 0;
+    for (int i = 0; i < e->n_inst; i++) {
+        running += !atomic_load(&e->inst[i]->finished);
+    }
+    return running;
+}
+
+int sl_engine_finished(const sl_engine_t *e)
+{
+    return sl_engine_running(e) == 0;
+}
+
+void sl_engine_destroy(sl_engine_t **ep)
+{
+    sl_engine_t *e = *ep;
+    if (!e) {
+        return;
+    }
+    /* Instances start consumers first; stop producers first, so no
+       consumer is torn down under a sender still flushing to it. */
+    for (int i = e->n_inst - 1; i >= 0; i--) {
+        s_instance_destroy(&e->inst[i]);
+    }
+    free(e->inst);
+    sl_plan_destroy(&e->plan);
+    for (int i = 0; i < e->n_gen; i++) {
+        free(e->gen_names[i]);
+    }
+    free(e->gen_names);
+    free(e->gen_values);
+    for (int i = 0; i < e->n_m; i++) {
+        free(e->m_ids[i]);
+    }
+    free(e->m_ids);
+    free(e->m_entries);
+    free(e->node);
+    free(e);
+    *ep = NULL;
+}
