@@ -31,6 +31,7 @@ typedef struct {
     sl_pos_t node_pos;    /* of the `node` value */
     sl_pos_t inputs_pos;  /* of the `inputs` key */
     unsigned secret;      /* SL_TOPO_SECRET_* */
+    int inputs_bad;       /* `inputs` written but unreadable: already reported */
 } sl_topo_actor_extra_t;
 
 typedef struct {

@@ -654,6 +654,7 @@ static void s_inputs(s_load_t *l, sl_plan_actor_t *a, sl_topo_actor_extra_t *x, 
                      yaml_node_t *v)
 {
     x->inputs_pos = s_pos(k);
+    x->inputs_bad = 1;
     if (v->type != YAML_SEQUENCE_NODE) {
         sl_topo_error(l->c, s_pos(v),
                       "actor '%s': inputs: expected a list of actor or actor.output, got %s",
@@ -662,6 +663,7 @@ static void s_inputs(s_load_t *l, sl_plan_actor_t *a, sl_topo_actor_extra_t *x, 
     }
     int count = (int)(v->data.sequence.items.top - v->data.sequence.items.start);
     if (count == 0) {
+        x->inputs_bad = 0;
         return;
     }
     if (a->kind && (a->kind->flags & SL_KIND_SOURCE)) {
@@ -684,6 +686,7 @@ static void s_inputs(s_load_t *l, sl_plan_actor_t *a, sl_topo_actor_extra_t *x, 
     if (secret) {
         x->secret |= SL_TOPO_SECRET_INPUTS;
     }
+    x->inputs_bad = a->n_inputs < count;
 }
 
 static void s_kind_list(char *out, size_t len)
@@ -796,14 +799,9 @@ static void s_actor(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *nam
             s_val_free(&sv);
         } else if (a->kind) {
             s_option(l, a, key, pk, pv);
-        } else if (!have_kind) {
-            /* without a kind there is no config map to check options
-               against; say which keys an actor always has */
-            sl_topo_error(l->c, s_pos(pk),
-                          "actor '%s': '%s' is an option, but the actor has no kind (keys: kind, "
-                          "node, inputs, workers, and the kind's options)",
-                          name, key);
         }
+        /* without a kind there is no config map to check the other keys
+           against: the missing kind is the one error to report */
     }
     for (const sl_opt_t *o = a->kind ? a->kind->options : NULL; o && o->name; o++) {
         if (!(o->flags & SL_OPT_REQUIRED)) {

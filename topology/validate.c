@@ -1,6 +1,7 @@
 /*  Checks that need the whole file: nodes, inputs, cycles, ports; then each
     actor's fingerprint. Works on a plan that may be partly broken (an
     unknown kind, a missing node), so every check tolerates NULLs. */
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,13 +137,9 @@ static void s_check_inputs(sl_topo_ctx_t *c, sl_plan_t *plan)
                 }
             }
         }
-        if (a->kind && !(a->kind->flags & SL_KIND_SOURCE) && a->n_inputs == 0 &&
-            !c->actor_extra[i].inputs_pos.line) {
-            sl_topo_error(c, a->pos, "actor '%s' (%s) has no inputs (only source kinds may have "
-                          "none)", a->name, a->kind->name);
-        } else if (a->kind && !(a->kind->flags & SL_KIND_SOURCE) && a->n_inputs == 0 &&
-                   c->actor_extra[i].inputs_pos.line) {
-            sl_topo_error(c, c->actor_extra[i].inputs_pos,
+        sl_topo_actor_extra_t *x = &c->actor_extra[i];
+        if (a->kind && !(a->kind->flags & SL_KIND_SOURCE) && a->n_inputs == 0 && !x->inputs_bad) {
+            sl_topo_error(c, x->inputs_pos.line ? x->inputs_pos : a->pos,
                           "actor '%s' (%s) has no inputs (only source kinds may have none)",
                           a->name, a->kind->name);
         }
@@ -325,17 +322,34 @@ static void s_check_ports(sl_topo_ctx_t *c, const sl_plan_t *plan)
 /* --- fingerprints -------------------------------------------------------
     Canonical text of what makes an actor run the way it does. Secrets enter
     as a BLAKE2b hash, so a changed secret still restarts the actor while
-    the text stays printable. */
+    the text stays printable. The hash is keyed with a per-process random
+    key: fingerprints are only compared within one process (reload), and an
+    unkeyed hash of a short password could be guessed offline. */
+
+static unsigned char s_fp_key[crypto_generichash_KEYBYTES];
+static int s_fp_ready = 0;
+static pthread_once_t s_fp_once = PTHREAD_ONCE_INIT;
+
+static void s_fp_init(void)
+{
+    if (sodium_init() < 0) {
+        return;
+    }
+    randombytes_buf(s_fp_key, sizeof s_fp_key);
+    s_fp_ready = 1;
+}
 
 static int s_fp_value(sl_buf_t *b, const char *text, int secret)
 {
     if (secret) {
         unsigned char h[16];
         char hex[33];
-        if (sodium_init() < 0) {
+        pthread_once(&s_fp_once, s_fp_init);
+        if (!s_fp_ready) {
             return SL_EINVAL;
         }
-        crypto_generichash(h, sizeof h, (const unsigned char *)text, strlen(text), NULL, 0);
+        crypto_generichash(h, sizeof h, (const unsigned char *)text, strlen(text), s_fp_key,
+                           sizeof s_fp_key);
         sodium_bin2hex(hex, sizeof hex, h, sizeof h);
         int rc = sl_buf_append(b, "secret:", 7);
         return rc ? rc : sl_buf_append(b, hex, 32);
