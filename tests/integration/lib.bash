@@ -97,3 +97,59 @@ check_order() {
     }
     END { if (!bad) print n + 0 }' "$1"
 }
+
+# free_ports N: the first of N consecutive TCP ports nobody listens on now
+# (a node binds base+k for its k-th actor instance).
+free_ports() {
+    local n=$1 p k ok
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        ok=1
+        for k in $(seq 0 $((n - 1))); do
+            if (exec 3<>/dev/tcp/127.0.0.1/$((p + k))) 2>/dev/null; then
+                ok=0
+                break
+            fi
+        done
+        if [ "$ok" = 1 ]; then
+            echo "$p"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# seq_contiguous FILE: the seq values in FILE are exactly 0..M-1, each
+# once (any order). Prints M; fails (with the first problem on stderr)
+# otherwise.
+seq_contiguous() {
+    awk '
+    {
+        if (!match($0, /"seq": *[0-9]+/)) { print "no seq: " $0 > "/dev/stderr"; bad = 1; exit 1 }
+        s = substr($0, RSTART, RLENGTH); sub(/"seq": */, "", s); s += 0
+        if (s in seen) { print "duplicate seq " s > "/dev/stderr"; bad = 1; exit 1 }
+        seen[s] = 1; n++; if (s > max) max = s
+    }
+    END {
+        if (bad) exit 1
+        if (n == 0) { print 0; exit 0 }
+        for (i = 0; i <= max; i++) if (!(i in seen)) { print "gap: seq " i " missing (max " max ", " n " events)" > "/dev/stderr"; exit 1 }
+        print n
+    }' "$1"
+}
+
+# log_has FILE PATTERN: grep -q -E, for wait_for.
+log_has() {
+    grep -q -E -- "$2" "$1" 2>/dev/null
+}
+
+# lines_at_least FILE N: FILE has N lines or more, for wait_for.
+lines_at_least() {
+    [ "$(lines "$1")" -ge "$2" ]
+}
+
+# http_get URL: prints the HTTP status (000 if no connection); the body
+# is left in $T/http.body.
+http_get() {
+    curl -s -m 5 -o "$T/http.body" -w '%{http_code}' "$1" 2>/dev/null || true
+}
