@@ -1,0 +1,471 @@
+#!/usr/bin/env bash
+# sluice benchmarks (make bench). See docs/performance.md for what each
+# number means and for the results of a run.
+#
+#   SLUICE=./build/release/sluice BENCH_DIR=./build/release bash tools/bench/run.sh
+#
+# Environment (defaults in brackets):
+#   REPS [3]           runs per point; the median is reported
+#   MIN_SECONDS [3]    each throughput run lasts at least this long (a pilot
+#                      run sizes the event count)
+#   LAT_RATE [20000]   fixed rate (events or messages per second) of the
+#                      latency runs
+#   LAT_WINDOW [5]     seconds of latency sampling (between two scrapes)
+#   KS ["1 3 5"]       relay counts
+#   BENCH_OUT [$BENCH_DIR/bench]  where results.md, results.jsonl and logs go
+#   ONLY                run only these sections (raw, inproc, tcp, latency, memory)
+#
+# Every wait is a bounded poll; the only fixed waits are the measurement
+# windows (latency sampling, idle memory settling).
+set -euo pipefail
+
+: "${SLUICE:?SLUICE must point at the sluice binary}"
+: "${BENCH_DIR:?BENCH_DIR must hold the bench executables (raw_zmq)}"
+SLUICE=$(cd "$(dirname "$SLUICE")" && pwd)/$(basename "$SLUICE")
+BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
+SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
+REPS=${REPS:-3}
+MIN_SECONDS=${MIN_SECONDS:-3}
+LAT_RATE=${LAT_RATE:-20000}
+LAT_WINDOW=${LAT_WINDOW:-5}
+KS=${KS:-"1 3 5"}
+ONLY=${ONLY:-"raw inproc tcp latency memory"}
+OUT=${BENCH_OUT:-$BENCH_DIR/bench}
+RUN_BOUND=300 # seconds any one sluice run may take before it is a failure
+
+mkdir -p "$OUT"
+T=$(mktemp -d "${TMPDIR:-/tmp}/sluice-bench.XXXXXX")
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    rm -rf "$T"
+}
+trap cleanup EXIT
+JSONL=$OUT/results.jsonl
+MD=$OUT/results.md
+: >"$JSONL"
+
+log() { echo "bench: $*" >&2; }
+die() {
+    echo "bench: FAIL: $*" >&2
+    exit 1
+}
+want() { [[ " $ONLY " == *" $1 "* ]]; }
+
+# --- helpers ------------------------------------------------------------
+
+# jget KEY JSON: the value of KEY in a flat one-line JSON object.
+jget() {
+    sed -n "s/.*\"$1\":\"\{0,1\}\([^,\"}]*\).*/\1/p" <<<"$2"
+}
+
+# median V...: median of numbers (the middle one; mean of the middle two).
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        if (NR == 0) { print "nan"; exit }
+        if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# calc EXPR: awk arithmetic.
+calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
+
+# wait_for SECONDS COMMAND...: poll every 50 ms until COMMAND succeeds.
+wait_for() {
+    local limit=$1
+    shift
+    local end=$((SECONDS + limit))
+    until "$@"; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+}
+
+# wait_gone PID SECONDS: poll until PID has exited (or is a zombie).
+wait_gone() {
+    local pid=$1 limit=$2
+    local end=$((SECONDS + limit))
+    while kill -0 "$pid" 2>/dev/null && [ "$(ps -o stat= -p "$pid" | cut -c1)" != Z ]; do
+        [ "$SECONDS" -lt "$end" ] || return 1
+        sleep 0.05
+    done
+}
+
+# port_free P: nobody listens on 127.0.0.1:P.
+port_free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
+
+# free_ports N: first of N consecutive free TCP ports.
+free_ports() {
+    local n=$1 p i ok
+    for _ in $(seq 1 200); do
+        p=$((20000 + RANDOM % 30000))
+        ok=1
+        for ((i = 0; i < n; i++)); do
+            port_free $((p + i)) || { ok=0; break; }
+        done
+        [ "$ok" = 1 ] && { echo "$p"; return 0; }
+    done
+    return 1
+}
+
+http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
+
+# topo FILE K MODE COUNT RATE ADMIN_A ADMIN_B: generate -> K relays ->
+# blackhole. MODE 1p: one process; 2p: nodes a (generate + floor(K/2)
+# relays) and b (the rest + blackhole) on 127.0.0.1, ports from free_ports.
+topo() {
+    local f=$1 k=$2 mode=$3 count=$4 rate=$5 admin_a=${6:-} admin_b=${7:-}
+    local na="" nb="" prev=gen i half=$((k / 2))
+    {
+        echo "version: 1"
+        echo "name: bench-k$k-$mode"
+        if [ "$mode" = 2p ]; then
+            local pa pb
+            pa=$(free_ports $((k + 2))) || die "no free ports"
+            pb=$(free_ports $((k + 2))) || die "no free ports"
+            [ $((pa + k + 2)) -le "$pb" ] || [ $((pb + k + 2)) -le "$pa" ] || pb=$((pa + k + 2))
+            na=", node: a"
+            nb=", node: b"
+            echo "nodes:"
+            echo "  a: { host: 127.0.0.1, port: $pa${admin_a:+, admin: \"$admin_a\"} }"
+            echo "  b: { host: 127.0.0.1, port: $pb${admin_b:+, admin: \"$admin_b\"} }"
+        elif [ -n "$admin_a" ]; then
+            echo "admin: \"$admin_a\""
+        fi
+        echo "actors:"
+        echo "  gen: { kind: generate$na, count: $count, rate: $rate, body_bytes: 300, keys: 16 }"
+        for ((i = 1; i <= k; i++)); do
+            if [ "$i" -le "$half" ]; then
+                echo "  r$i: { kind: relay$na, inputs: [$prev] }"
+            else
+                echo "  r$i: { kind: relay$nb, inputs: [$prev] }"
+            fi
+            prev=r$i
+        done
+        echo "  sink: { kind: blackhole$nb, inputs: [$prev] }"
+    } >"$f"
+    "$SLUICE" check "$f" >/dev/null || die "sluice check rejected $f"
+}
+
+# now_ns: monotonic-enough wall clock in nanoseconds.
+now_ns() { date +%s%N; }
+
+# run_pipeline FILE MODE TAG: run to completion; prints "wall_s cpu_s"
+# (cpu_s: user+sys of the sluice processes).
+run_pipeline() {
+    local f=$1 mode=$2 tag=$3 t0 t1 rc=0
+    if [ "$mode" = 1p ]; then
+        local tf=$T/$tag.time
+        t0=$(now_ns)
+        { TIMEFORMAT='%3U %3S'; time timeout -s KILL "$RUN_BOUND" "$SLUICE" run "$f" 2>"$OUT/$tag.log"; } 2>"$tf" || rc=$?
+        t1=$(now_ns)
+        [ "$rc" = 0 ] || die "$tag: sluice exited $rc (log: $OUT/$tag.log)"
+        echo "$(calc "($t1 - $t0) / 1e9") $(awk '{ print $1 + $2 }' "$tf")"
+    else
+        local pa pb rca=0 rcb=0
+        t0=$(now_ns)
+        ( TIMEFORMAT='%3U %3S'; { time timeout -s KILL "$RUN_BOUND" "$SLUICE" run "$f" --node b 2>"$OUT/$tag.b.log"; } 2>"$T/$tag.b.time" ) &
+        pb=$!
+        PIDS+=("$pb")
+        ( TIMEFORMAT='%3U %3S'; { time timeout -s KILL "$RUN_BOUND" "$SLUICE" run "$f" --node a 2>"$OUT/$tag.a.log"; } 2>"$T/$tag.a.time" ) &
+        pa=$!
+        PIDS+=("$pa")
+        wait "$pa" || rca=$?
+        wait "$pb" || rcb=$?
+        t1=$(now_ns)
+        [ "$rca" = 0 ] || die "$tag: node a exited $rca (log: $OUT/$tag.a.log)"
+        [ "$rcb" = 0 ] || die "$tag: node b exited $rcb (log: $OUT/$tag.b.log)"
+        echo "$(calc "($t1 - $t0) / 1e9") $(cat "$T/$tag.a.time" "$T/$tag.b.time" | awk '{ s += $1 + $2 } END { print s }')"
+    fi
+}
+
+# metric_hist FILE: "le cumulative" lines of the sink's e2e histogram
+# (summed over sink workers) from a /metrics scrape.
+metric_hist() {
+    awk '/^sluice_e2e_latency_seconds_bucket\{/ && /actor="sink"/ {
+        match($0, /le="[^"]*"/); le = substr($0, RSTART + 4, RLENGTH - 5)
+        c[le] += $NF; if (!(le in seen)) { seen[le] = 1; order[++n] = le } }
+        END { for (i = 1; i <= n; i++) print order[i], c[order[i]] }' "$1"
+}
+
+# sink_in FILE: events_in of the sink (all workers) in a scrape.
+sink_in() {
+    awk '/^sluice_events_in_total\{/ && /actor="sink"/ { s += $NF } END { print s + 0 }' "$1"
+}
+
+# hist_quantiles BEFORE AFTER: "p50_s p99_s n" over the observations made
+# between two scrapes (cumulative buckets subtracted), by bucket upper bound.
+hist_quantiles() {
+    paste -d' ' <(metric_hist "$1") <(metric_hist "$2") | awk '
+        { le[NR] = $3; d[NR] = $4 - $2 }
+        END {
+            n = d[NR]
+            if (n <= 0) { print "nan nan 0"; exit }
+            split("0.5 0.99", qs, " ")
+            for (j = 1; j <= 2; j++) {
+                rank = qs[j] * n; if (rank != int(rank)) rank = int(rank) + 1
+                for (i = 1; i <= NR; i++) if (d[i] >= rank) { out[j] = le[i]; break }
+            }
+            print out[1], out[2], n
+        }'
+}
+
+# --- machine --------------------------------------------------------------
+
+CPU=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+CORES=$(nproc)
+KERNEL=$(uname -srm)
+log "machine: $CPU, $CORES cores, $KERNEL"
+cat >"$MD" <<EOF
+## Results of $(date -u +%Y-%m-%dT%H:%MZ)
+
+- machine: $CPU, $CORES cores (nproc), $KERNEL
+- sluice: $("$SLUICE" version 2>/dev/null | head -1) ($(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo '?'))
+- command: \`SLUICE=$SLUICE BENCH_DIR=$BENCH_DIR bash tools/bench/run.sh\`
+  (REPS=$REPS MIN_SECONDS=$MIN_SECONDS LAT_RATE=$LAT_RATE LAT_WINDOW=$LAT_WINDOW KS="$KS")
+- every number is the median of $REPS runs; ratios are of medians from this run
+
+EOF
+
+declare -A R # results by name
+
+# --- 1. raw libzmq ceiling ------------------------------------------------
+
+if want raw; then
+    for tr in inproc tcp; do
+        thr=() p50=() p99=() p50b=() p99b=()
+        for ((i = 1; i <= REPS; i++)); do
+            port=$(free_ports 1) || die "no free port"
+            line=$("$BENCH_DIR/raw_zmq" --transport "$tr" --port "$port" --mode thr --size 300 --seconds "$MIN_SECONDS")
+            echo "$line" >>"$JSONL"
+            thr+=("$(jget msgs_per_s "$line")")
+            port=$(free_ports 1) || die "no free port"
+            line=$("$BENCH_DIR/raw_zmq" --transport "$tr" --port "$port" --mode lat --size 300 --rate "$LAT_RATE" --seconds "$LAT_WINDOW")
+            echo "$line" >>"$JSONL"
+            p50+=("$(jget p50_us "$line")")
+            p99+=("$(jget p99_us "$line")")
+            p50b+=("$(jget p50_bucket_us "$line")")
+            p99b+=("$(jget p99_bucket_us "$line")")
+        done
+        R[raw_$tr]=$(median "${thr[@]}")
+        R[raw_${tr}_p50]=$(median "${p50[@]}")
+        R[raw_${tr}_p99]=$(median "${p99[@]}")
+        R[raw_${tr}_p50b]=$(median "${p50b[@]}")
+        R[raw_${tr}_p99b]=$(median "${p99b[@]}")
+        log "raw $tr: ${R[raw_$tr]} msg/s (runs: ${thr[*]}); p50 ${R[raw_${tr}_p50]} us p99 ${R[raw_${tr}_p99]} us at $LAT_RATE msg/s"
+    done
+    {
+        echo "### 1. Ceiling: raw libzmq PUSH/PULL, one hop, 300-byte messages"
+        echo
+        echo "| transport | msg/s (median) | p50 one-way | p99 one-way | p50 / p99 rounded up to a log2 bucket |"
+        echo "| --- | ---: | ---: | ---: | ---: |"
+        for tr in inproc tcp; do
+            printf '| %s | %.0f | %s us | %s us | %s us / %s us |\n' "$tr" "${R[raw_$tr]}" \
+                "${R[raw_${tr}_p50]}" "${R[raw_${tr}_p99]}" "${R[raw_${tr}_p50b]}" "${R[raw_${tr}_p99b]}"
+        done
+        echo
+        echo "Latency at a fixed $LAT_RATE msg/s for $LAT_WINDOW s, every message timed (exact quantiles)."
+        echo
+    } >>"$MD"
+fi
+
+# --- 2. sluice throughput -------------------------------------------------
+
+# sluice_thr K MODE: pilot, then REPS timed runs; sets R[sl_MODE_K] etc.
+sluice_thr() {
+    local k=$1 mode=$2 f=$T/k$1-$2.yaml pilot=300000 out wall cpu count
+    topo "$f" "$k" "$mode" "$pilot" 0
+    out=$(run_pipeline "$f" "$mode" "pilot-k$k-$mode")
+    wall=${out%% *}
+    # size the count so a run lasts >= MIN_SECONDS (+30% margin), in 10k steps
+    count=$(calc "int($pilot / $wall * $MIN_SECONDS * 1.3 / 10000 + 1) * 10000")
+    [ "$count" -ge "$pilot" ] || count=$pilot
+    topo "$f" "$k" "$mode" "$count" 0
+    local rates=() cpus=() walls=()
+    for ((i = 1; i <= REPS; i++)); do
+        out=$(run_pipeline "$f" "$mode" "thr-k$k-$mode-$i")
+        wall=${out%% *}
+        cpu=${out##* }
+        rates+=("$(calc "$count / $wall")")
+        walls+=("$wall")
+        cpus+=("$(calc "$cpu / $count * 1e9")") # CPU ns per event
+        echo "{\"bench\":\"sluice\",\"mode\":\"thr\",\"procs\":\"$mode\",\"relays\":$k,\"count\":$count,\"wall_s\":$wall,\"cpu_s\":$cpu,\"events_per_s\":$(calc "$count / $wall")}" >>"$JSONL"
+    done
+    R[sl_${mode}_$k]=$(median "${rates[@]}")
+    R[sl_${mode}_${k}_cpu]=$(median "${cpus[@]}")
+    R[sl_${mode}_${k}_wall]=$(median "${walls[@]}")
+    R[sl_${mode}_${k}_count]=$count
+    log "sluice k=$k $mode: ${R[sl_${mode}_$k]} events/s over $count events (runs: ${rates[*]})"
+}
+
+for mode in 1p 2p; do
+    if { [ "$mode" = 1p ] && want inproc; } || { [ "$mode" = 2p ] && want tcp; }; then
+        for k in $KS; do
+            sluice_thr "$k" "$mode"
+        done
+    fi
+done
+
+# --- 3. sluice latency ----------------------------------------------------
+
+# sluice_lat K MODE: run at LAT_RATE, scrape the sink's histogram before and
+# after a LAT_WINDOW, SIGTERM; sets R[lat_MODE_K_p50] etc. (seconds).
+sluice_lat() {
+    local k=$1 mode=$2 f=$T/lat-k$1-$2.yaml port_a port_b admin pa pb=""
+    local p50s=() p99s=() rates=()
+    for ((i = 1; i <= REPS; i++)); do
+        port_a=$(free_ports 1) || die "no free port"
+        port_b=$(free_ports 1) || die "no free port"
+        [ "$port_b" != "$port_a" ] || port_b=$((port_a + 1))
+        if [ "$mode" = 1p ]; then
+            topo "$f" "$k" 1p 0 "$LAT_RATE" "127.0.0.1:$port_a"
+            admin=127.0.0.1:$port_a
+            "$SLUICE" run "$f" 2>"$OUT/lat-k$k-$mode-$i.log" &
+            pa=$!
+            PIDS+=("$pa")
+        else
+            topo "$f" "$k" 2p 0 "$LAT_RATE" "127.0.0.1:$port_a" "127.0.0.1:$port_b"
+            admin=127.0.0.1:$port_b # the sink runs on b
+            "$SLUICE" run "$f" --node b 2>"$OUT/lat-k$k-$mode-$i.b.log" &
+            pb=$!
+            PIDS+=("$pb")
+            "$SLUICE" run "$f" --node a 2>"$OUT/lat-k$k-$mode-$i.a.log" &
+            pa=$!
+            PIDS+=("$pa")
+            wait_for 30 http_ok "http://127.0.0.1:$port_a/readyz" || die "lat k=$k $mode: node a not ready"
+        fi
+        wait_for 30 http_ok "http://$admin/readyz" || die "lat k=$k $mode: not ready"
+        # first events must have reached the sink before the window opens
+        wait_for 30 bash -c "curl -fsS --max-time 2 http://$admin/metrics > $T/m0 && \
+            awk '/^sluice_events_in_total\{/ && /actor=\"sink\"/ { s += \$NF } END { exit !(s > 0) }' $T/m0" ||
+            die "lat k=$k $mode: no events at the sink"
+        sleep 1 # settle after start-up (not a correctness wait)
+        curl -fsS --max-time 5 "http://$admin/metrics" >"$T/m1"
+        local t1 t2
+        t1=$(now_ns)
+        sleep "$LAT_WINDOW" # the measurement window
+        curl -fsS --max-time 5 "http://$admin/metrics" >"$T/m2"
+        t2=$(now_ns)
+        read -r p50 p99 n < <(hist_quantiles "$T/m1" "$T/m2")
+        p50s+=("$p50")
+        p99s+=("$p99")
+        rates+=("$(calc "($(sink_in "$T/m2") - $(sink_in "$T/m1")) / (($t2 - $t1) / 1e9)")")
+        echo "{\"bench\":\"sluice\",\"mode\":\"lat\",\"procs\":\"$mode\",\"relays\":$k,\"rate\":$LAT_RATE,\"observed\":$n,\"p50_le_s\":$p50,\"p99_le_s\":$p99}" >>"$JSONL"
+        kill -TERM "$pa"
+        wait_gone "$pa" 60 || die "lat k=$k $mode: no exit after SIGTERM"
+        wait "$pa" || die "lat k=$k $mode: exit status $? after SIGTERM"
+        if [ -n "$pb" ]; then
+            # b finishes by itself once a's end-of-stream arrives
+            wait_gone "$pb" 60 || { kill -TERM "$pb"; wait_gone "$pb" 30 || die "node b did not exit"; }
+            wait "$pb" || die "lat k=$k $mode: node b exit status $?"
+        fi
+    done
+    R[lat_${mode}_${k}_p50]=$(median "${p50s[@]}")
+    R[lat_${mode}_${k}_p99]=$(median "${p99s[@]}")
+    R[lat_${mode}_${k}_rate]=$(median "${rates[@]}")
+    log "sluice latency k=$k $mode at $LAT_RATE ev/s: p50 <= ${R[lat_${mode}_${k}_p50]} s, p99 <= ${R[lat_${mode}_${k}_p99]} s (achieved ${R[lat_${mode}_${k}_rate]} ev/s)"
+}
+
+if want latency; then
+    for mode in 1p 2p; do
+        for k in $KS; do
+            sluice_lat "$k" "$mode"
+        done
+    done
+fi
+
+us() { [ "$1" = nan ] && echo "n/a" || calc "$1 * 1e6"; }
+
+{
+    echo "### 2. sluice: generate (300-byte bodies) -> k relays -> blackhole"
+    echo
+    echo "| pipeline | events/run | wall (median) | events/s (median) | CPU per event (all threads) | vs raw single hop | p50 e2e | p99 e2e | rate reached |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for mode in 1p 2p; do
+        if [ "$mode" = 1p ]; then raw=${R[raw_inproc]:-}; name="1 process"; else raw=${R[raw_tcp]:-}; name="2 processes (TCP)"; fi
+        for k in $KS; do
+            [ -n "${R[sl_${mode}_$k]:-}" ] || [ -n "${R[lat_${mode}_${k}_p50]:-}" ] || continue
+            thr=${R[sl_${mode}_$k]:-}
+            ratio="n/a"
+            [ -n "$thr" ] && [ -n "$raw" ] && ratio=$(calc "sprintf(\"%.1f%%\", 100 * $thr / $raw)")
+            printf '| %s, k=%s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$k" \
+                "${R[sl_${mode}_${k}_count]:-n/a}" \
+                "$([ -n "$thr" ] && calc "sprintf(\"%.2f s\", ${R[sl_${mode}_${k}_wall]})" || echo n/a)" \
+                "$([ -n "$thr" ] && calc "sprintf(\"%.0f\", $thr)" || echo n/a)" \
+                "$([ -n "$thr" ] && calc "sprintf(\"%.0f ns\", ${R[sl_${mode}_${k}_cpu]})" || echo n/a)" \
+                "$ratio" \
+                "$([ -n "${R[lat_${mode}_${k}_p50]:-}" ] && echo "<= $(us "${R[lat_${mode}_${k}_p50]}") us" || echo n/a)" \
+                "$([ -n "${R[lat_${mode}_${k}_p99]:-}" ] && echo "<= $(us "${R[lat_${mode}_${k}_p99]}") us" || echo n/a)" \
+                "$([ -n "${R[lat_${mode}_${k}_rate]:-}" ] && calc "sprintf(\"%.0f/s\", ${R[lat_${mode}_${k}_rate]})" || echo n/a)"
+        done
+    done
+    echo
+    echo "events/s = count / wall time from launch to exit (both processes for TCP; nothing subtracted)."
+    echo "Latency: sink's sluice_e2e_latency_seconds over a ${LAT_WINDOW} s window at $LAT_RATE events/s (difference of two"
+    echo "scrapes); the histogram has log2 buckets (1, 2, 4, ... us), so a quantile is reported as its bucket's upper bound:"
+    echo "the true value lies between half of it and it."
+    echo
+} >>"$MD"
+
+# --- 3. targets -------------------------------------------------------------
+
+verdict() { awk "BEGIN { exit !($1) }" </dev/null && echo PASS || echo FAIL; }
+{
+    echo "### 3. Targets"
+    echo
+    echo "| target | measured | verdict |"
+    echo "| --- | ---: | --- |"
+    if [ -n "${R[sl_1p_5]:-}" ] && [ -n "${R[raw_inproc]:-}" ]; then
+        r=$(calc "100 * ${R[sl_1p_5]} / ${R[raw_inproc]}")
+        printf '| 5 in-process hops >= 40%% of raw inproc single hop | %.0f / %.0f = %.1f%% | %s |\n' \
+            "${R[sl_1p_5]}" "${R[raw_inproc]}" "$r" "$(verdict "$r >= 40")"
+    fi
+    if [ -n "${R[raw_tcp]:-}" ]; then
+        for k in $KS; do
+            [ -n "${R[sl_2p_$k]:-}" ] || continue
+            r=$(calc "100 * ${R[sl_2p_$k]} / ${R[raw_tcp]}")
+            printf '| 2-process pipeline (k=%s) >= 50%% of raw TCP | %.0f / %.0f = %.1f%% | %s |\n' \
+                "$k" "${R[sl_2p_$k]}" "${R[raw_tcp]}" "$r" "$(verdict "$r >= 50")"
+        done
+    fi
+} >>"$MD"
+
+# --- 4. idle memory -----------------------------------------------------------
+
+if want memory; then
+    edge=$SRC_DIR/deploy/topologies/edge.yaml
+    addr=$(sed -n 's/^admin: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$edge")
+    rss=() hwm=()
+    for ((i = 1; i <= REPS; i++)); do
+        f=$edge
+        if ! port_free "${addr##*:}"; then
+            p=$(free_ports 1) || die "no free port"
+            sed "s/^admin: .*/admin: 127.0.0.1:$p/" "$edge" >"$T/edge.yaml"
+            f=$T/edge.yaml
+            addr=127.0.0.1:$p
+        fi
+        mkdir -p "$T/edge-cwd"
+        (cd "$T/edge-cwd" && exec "$SLUICE" run "$f" 2>"$OUT/edge-$i.log") &
+        pid=$!
+        PIDS+=("$pid")
+        wait_for 30 http_ok "http://$addr/readyz" || die "edge: /readyz never 200"
+        sleep 3 # idle settling window
+        rss+=("$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")")
+        hwm+=("$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")")
+        kill -TERM "$pid"
+        wait_gone "$pid" 30 || die "edge: no exit after SIGTERM"
+        wait "$pid" || true
+        addr=$(sed -n 's/^admin: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$edge")
+    done
+    R[rss]=$(median "${rss[@]}")
+    R[hwm]=$(median "${hwm[@]}")
+    echo "{\"bench\":\"memory\",\"topology\":\"edge.yaml\",\"vmrss_kib\":${R[rss]},\"vmhwm_kib\":${R[hwm]}}" >>"$JSONL"
+    log "edge idle VmRSS ${R[rss]} KiB (runs: ${rss[*]}), VmHWM ${R[hwm]} KiB"
+    printf '| edge.yaml idle VmRSS < 8 MiB | %s KiB = %.2f MiB (VmHWM %s KiB) | %s |\n' "${R[rss]}" \
+        "$(calc "${R[rss]} / 1024")" "${R[hwm]}" "$(verdict "${R[rss]} < 8192")" >>"$MD"
+fi
+echo >>"$MD"
+
+cat "$MD"
+log "results in $MD and $JSONL"
