@@ -20,7 +20,8 @@
       "hops"     uint    number of actor hops so far
       "body"     map     the event body
     Decoders ignore unknown keys (forward compatibility) and reject an
-    envelope whose "v" is missing or greater than SL_EVENT_VERSION. */
+    envelope whose "v" is missing or greater than SL_EVENT_VERSION, or whose
+    "id" is missing. */
 #ifndef SLUICE_EVENT_H
 #define SLUICE_EVENT_H
 
@@ -58,7 +59,8 @@ void sl_uuid_format(const uint8_t id[16], char out[37]);
 int sl_uuid_parse(const char *text, size_t len, uint8_t id[16]);
 
 /*  Append one event as a msgpack map to `out`. SL_ENOMEM, SL_ERANGE
-    (a field longer than its bound). The body must be a msgpack map. */
+    (a field longer than its bound). The body must be a msgpack map
+    (SL_EINVAL if its first byte is not a map header). */
 int sl_event_encode(const sl_event_t *ev, sl_buf_t *out);
 
 /*  Decode one msgpack map at p[0..len). On success *used is the number of
@@ -82,12 +84,14 @@ typedef struct {
 /*  SL_EPROTO if the message starts with neither a map nor an array. */
 int sl_batch_reader_init(sl_batch_reader_t *r, const void *msg, size_t len);
 /*  1 and *ev filled; 0 at the end; negative if the next event is
-    malformed (the rest of the message is then unreadable). */
+    malformed or bytes follow the last event (the rest of the message is
+    then unreadable; later calls return SL_ESTATE). */
 int sl_batch_reader_next(sl_batch_reader_t *r, sl_event_t *ev);
 
 /*  Writing a batch: sl_batch_begin() writes a fixed 5-byte array32 header,
     events are appended with sl_event_encode(), sl_batch_end() patches the
-    count in. */
+    count in. The batch is a whole message: `out` must be empty at begin
+    (the count is patched at offset 0). */
 int sl_batch_begin(sl_buf_t *out);
 void sl_batch_end(sl_buf_t *out, uint32_t count);
 
