@@ -68,8 +68,12 @@ median() {
         if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# calc EXPR: awk arithmetic.
-calc() { awk "BEGIN { printf \"%s\", $1 }" </dev/null; }
+# calc EXPR: awk arithmetic (plain decimal, no exponent).
+calc() { awk "BEGIN { printf \"%.10g\", $1 }" </dev/null; }
+# fmt FORMAT EXPR: awk printf of one number.
+fmt() { awk "BEGIN { printf \"$1\", $2 }" </dev/null; }
+# k_runs NUMBERS: "a / b / c" rounded, for the tables.
+k_runs() { printf '%s\n' "$@" | awk '{ printf "%s%.0f", (NR > 1 ? " / " : ""), $1 }'; }
 
 # wait_for SECONDS COMMAND...: poll every 50 ms until COMMAND succeeds.
 wait_for() {
@@ -99,7 +103,7 @@ port_free() { ! (exec 3<>/dev/tcp/127.0.0.1/"$1") 2>/dev/null; }
 free_ports() {
     local n=$1 p i ok
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((20000 + RANDOM % 12000)) # below the ephemeral range (32768+)
         ok=1
         for ((i = 0; i < n; i++)); do
             port_free $((p + i)) || { ok=0; break; }
@@ -225,6 +229,7 @@ cat >"$MD" <<EOF
 - command: \`SLUICE=$SLUICE BENCH_DIR=$BENCH_DIR bash tools/bench/run.sh\`
   (REPS=$REPS MIN_SECONDS=$MIN_SECONDS LAT_RATE=$LAT_RATE LAT_WINDOW=$LAT_WINDOW KS="$KS")
 - every number is the median of $REPS runs; ratios are of medians from this run
+- load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews absolute numbers)
 
 EOF
 
@@ -249,6 +254,7 @@ if want raw; then
             p99b+=("$(jget p99_bucket_us "$line")")
         done
         R[raw_$tr]=$(median "${thr[@]}")
+        R[raw_${tr}_runs]=$(k_runs "${thr[@]}")
         R[raw_${tr}_p50]=$(median "${p50[@]}")
         R[raw_${tr}_p99]=$(median "${p99[@]}")
         R[raw_${tr}_p50b]=$(median "${p50b[@]}")
@@ -258,10 +264,10 @@ if want raw; then
     {
         echo "### 1. Ceiling: raw libzmq PUSH/PULL, one hop, 300-byte messages"
         echo
-        echo "| transport | msg/s (median) | p50 one-way | p99 one-way | p50 / p99 rounded up to a log2 bucket |"
-        echo "| --- | ---: | ---: | ---: | ---: |"
+        echo "| transport | msg/s (median) | runs (msg/s) | p50 one-way | p99 one-way | p50 / p99 rounded up to a log2 bucket |"
+        echo "| --- | ---: | ---: | ---: | ---: | ---: |"
         for tr in inproc tcp; do
-            printf '| %s | %.0f | %s us | %s us | %s us / %s us |\n' "$tr" "${R[raw_$tr]}" \
+            printf '| %s | %.0f | %s | %s us | %s us | %s us / %s us |\n' "$tr" "${R[raw_$tr]}" "${R[raw_${tr}_runs]}" \
                 "${R[raw_${tr}_p50]}" "${R[raw_${tr}_p99]}" "${R[raw_${tr}_p50b]}" "${R[raw_${tr}_p99b]}"
         done
         echo
@@ -293,6 +299,7 @@ sluice_thr() {
         echo "{\"bench\":\"sluice\",\"mode\":\"thr\",\"procs\":\"$mode\",\"relays\":$k,\"count\":$count,\"wall_s\":$wall,\"cpu_s\":$cpu,\"events_per_s\":$(calc "$count / $wall")}" >>"$JSONL"
     done
     R[sl_${mode}_$k]=$(median "${rates[@]}")
+    R[sl_${mode}_${k}_runs]=$(k_runs "${rates[@]}")
     R[sl_${mode}_${k}_cpu]=$(median "${cpus[@]}")
     R[sl_${mode}_${k}_wall]=$(median "${walls[@]}")
     R[sl_${mode}_${k}_count]=$count
@@ -380,24 +387,25 @@ us() { [ "$1" = nan ] && echo "n/a" || calc "$1 * 1e6"; }
 {
     echo "### 2. sluice: generate (300-byte bodies) -> k relays -> blackhole"
     echo
-    echo "| pipeline | events/run | wall (median) | events/s (median) | CPU per event (all threads) | vs raw single hop | p50 e2e | p99 e2e | rate reached |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| pipeline | events/run | wall (median) | events/s (median) | runs (events/s) | CPU per event (all threads) | vs raw single hop | p50 e2e | p99 e2e | rate reached |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     for mode in 1p 2p; do
         if [ "$mode" = 1p ]; then raw=${R[raw_inproc]:-}; name="1 process"; else raw=${R[raw_tcp]:-}; name="2 processes (TCP)"; fi
         for k in $KS; do
             [ -n "${R[sl_${mode}_$k]:-}" ] || [ -n "${R[lat_${mode}_${k}_p50]:-}" ] || continue
             thr=${R[sl_${mode}_$k]:-}
             ratio="n/a"
-            [ -n "$thr" ] && [ -n "$raw" ] && ratio=$(calc "sprintf(\"%.1f%%\", 100 * $thr / $raw)")
-            printf '| %s, k=%s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$k" \
+            [ -n "$thr" ] && [ -n "$raw" ] && ratio=$(fmt "%.1f%%" "100 * $thr / $raw")
+            printf '| %s, k=%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$k" \
                 "${R[sl_${mode}_${k}_count]:-n/a}" \
-                "$([ -n "$thr" ] && calc "sprintf(\"%.2f s\", ${R[sl_${mode}_${k}_wall]})" || echo n/a)" \
-                "$([ -n "$thr" ] && calc "sprintf(\"%.0f\", $thr)" || echo n/a)" \
-                "$([ -n "$thr" ] && calc "sprintf(\"%.0f ns\", ${R[sl_${mode}_${k}_cpu]})" || echo n/a)" \
+                "$([ -n "$thr" ] && fmt "%.2f s" "${R[sl_${mode}_${k}_wall]}" || echo n/a)" \
+                "$([ -n "$thr" ] && fmt "%.0f" "$thr" || echo n/a)" \
+                "${R[sl_${mode}_${k}_runs]:-n/a}" \
+                "$([ -n "$thr" ] && fmt "%.0f ns" "${R[sl_${mode}_${k}_cpu]}" || echo n/a)" \
                 "$ratio" \
                 "$([ -n "${R[lat_${mode}_${k}_p50]:-}" ] && echo "<= $(us "${R[lat_${mode}_${k}_p50]}") us" || echo n/a)" \
                 "$([ -n "${R[lat_${mode}_${k}_p99]:-}" ] && echo "<= $(us "${R[lat_${mode}_${k}_p99]}") us" || echo n/a)" \
-                "$([ -n "${R[lat_${mode}_${k}_rate]:-}" ] && calc "sprintf(\"%.0f/s\", ${R[lat_${mode}_${k}_rate]})" || echo n/a)"
+                "$([ -n "${R[lat_${mode}_${k}_rate]:-}" ] && fmt "%.0f/s" "${R[lat_${mode}_${k}_rate]}" || echo n/a)"
         done
     done
     echo
@@ -436,7 +444,7 @@ verdict() { awk "BEGIN { exit !($1) }" </dev/null && echo PASS || echo FAIL; }
 if want memory; then
     edge=$SRC_DIR/deploy/topologies/edge.yaml
     addr=$(sed -n 's/^admin: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$edge")
-    rss=() hwm=()
+    rss=() hwm=() anon=() file=() libs=()
     for ((i = 1; i <= REPS; i++)); do
         f=$edge
         if ! port_free "${addr##*:}"; then
@@ -453,6 +461,9 @@ if want memory; then
         sleep 3 # idle settling window
         rss+=("$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")")
         hwm+=("$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")")
+        anon+=("$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status")")
+        file+=("$(awk '/^RssFile:/ { print $2 }' "/proc/$pid/status")")
+        libs+=("$(awk '$6 ~ /\.so/ { print $6 }' "/proc/$pid/maps" | sort -u | wc -l)")
         kill -TERM "$pid"
         wait_gone "$pid" 30 || die "edge: no exit after SIGTERM"
         wait "$pid" || true
@@ -460,12 +471,16 @@ if want memory; then
     done
     R[rss]=$(median "${rss[@]}")
     R[hwm]=$(median "${hwm[@]}")
+    R[anon]=$(median "${anon[@]}")
+    R[file]=$(median "${file[@]}")
+    R[libs]=$(median "${libs[@]}")
     echo "{\"bench\":\"memory\",\"topology\":\"edge.yaml\",\"vmrss_kib\":${R[rss]},\"vmhwm_kib\":${R[hwm]}}" >>"$JSONL"
     log "edge idle VmRSS ${R[rss]} KiB (runs: ${rss[*]}), VmHWM ${R[hwm]} KiB"
-    printf '| edge.yaml idle VmRSS < 8 MiB | %s KiB = %.2f MiB (VmHWM %s KiB) | %s |\n' "${R[rss]}" \
-        "$(calc "${R[rss]} / 1024")" "${R[hwm]}" "$(verdict "${R[rss]} < 8192")" >>"$MD"
+    printf '| edge.yaml idle VmRSS < 8 MiB | %s KiB = %.2f MiB (VmHWM %s KiB; RssAnon %s KiB + RssFile %s KiB, %s shared libraries mapped) | %s |\n' "${R[rss]}" \
+        "$(calc "${R[rss]} / 1024")" "${R[hwm]}" "${R[anon]}" "${R[file]}" "${R[libs]}" "$(verdict "${R[rss]} < 8192")" >>"$MD"
 fi
 echo >>"$MD"
+echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$MD"
 
 cat "$MD"
 log "results in $MD and $JSONL"
