@@ -354,8 +354,18 @@ typedef struct {
     int8_t ext; /* S_EXT type */
 } s_head_t;
 
-static uint64_t s_get_be(const uint8_t *p, int n)
+static inline uint64_t s_get_be(const uint8_t *p, int n)
 {
+    if (n == 8) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        return __builtin_bswap64(w);
+    }
+    if (n == 4) {
+        uint32_t w;
+        memcpy(&w, p, 4);
+        return __builtin_bswap32(w);
+    }
     uint64_t v = 0;
     for (int i = 0; i < n; i++) {
         v = v << 8 | p[i];
@@ -716,6 +726,196 @@ static int s_key_field(const uint8_t *k, uint64_t n)
 #undef S_IS
 }
 
+/*  Fast path for the canonical layout sl_event_encode() writes (13 keys in
+    a fixed order): keys are compared as constants instead of looked up, and
+    values in the forms the encoder uses are read inline. Anything else, and
+    every error, goes to the general decoder, which gives the exact error.
+    Returns 1 decoded, 0 not canonical (nothing written that matters). */
+#define S_NEED(n)                                                                                  \
+    do {                                                                                           \
+        if ((size_t)(end - o) < (size_t)(n)) {                                                    \
+            return 0;                                                                              \
+        }                                                                                          \
+    } while (0)
+#define S_FKEY(lit)                                                                                \
+    do {                                                                                           \
+        S_NEED(sizeof(lit));                                                                       \
+        if (o[0] != (0xa0 | (sizeof(lit) - 1)) || !s_same(o + 1, lit, sizeof(lit) - 1)) {        \
+            return 0;                                                                              \
+        }                                                                                          \
+        o += sizeof(lit);                                                                          \
+    } while (0)
+
+/*  Inline byte compare: keys are 1..8 bytes, and a libc memcmp call per key
+    cost more than the rest of the decode (measured). */
+static inline int s_same(const uint8_t *a, const char *b, size_t n)
+{
+    unsigned diff = 0;
+    for (size_t i = 0; i < n; i++) {
+        diff |= (unsigned)(a[i] ^ (uint8_t)b[i]);
+    }
+    return diff == 0;
+}
+
+static inline int s_fast_str(const uint8_t **op, const uint8_t *end, sl_slice_t *out)
+{
+    const uint8_t *o = *op;
+    size_t n;
+    S_NEED(1);
+    if ((o[0] & 0xe0) == 0xa0) {
+        n = o[0] & 0x1f;
+        o += 1;
+    } else if (o[0] == 0xd9) {
+        S_NEED(2);
+        n = o[1];
+        o += 2;
+    } else if (o[0] == 0xda) {
+        S_NEED(3);
+        n = (size_t)o[1] << 8 | o[2];
+        o += 3;
+    } else {
+        return 0;
+    }
+    if (n > SL_EVENT_MAX_STR) {
+        return 0;
+    }
+    S_NEED(n);
+    *out = (sl_slice_t){n ? (const char *)o : s_empty, (uint32_t)n};
+    *op = o + n;
+    return 1;
+}
+
+static inline int s_fast_int(const uint8_t **op, const uint8_t *end, int64_t *out)
+{
+    const uint8_t *o = *op;
+    S_NEED(1);
+    uint8_t b = o[0];
+    if (b <= 0x7f) {
+        *out = b;
+        *op = o + 1;
+        return 1;
+    }
+    if (b >= 0xcc && b <= 0xcf) {
+        int n = 1 << (b - 0xcc);
+        S_NEED(1 + n);
+        uint64_t v = s_get_be(o + 1, n);
+        if (v > INT64_MAX) {
+            return 0;
+        }
+        *out = (int64_t)v;
+        *op = o + 1 + n;
+        return 1;
+    }
+    if (b >= 0xd0 && b <= 0xd3) {
+        int n = 1 << (b - 0xd0);
+        S_NEED(1 + n);
+        uint64_t v = s_get_be(o + 1, n);
+        *out = (int64_t)(v << (64 - 8 * n)) >> (64 - 8 * n);
+        *op = o + 1 + n;
+        return 1;
+    }
+    if (b >= 0xe0) {
+        *out = (int8_t)b;
+        *op = o + 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int s_decode_canonical(const uint8_t *p, size_t len, size_t *used, sl_event_t *ev)
+{
+    const uint8_t *o = p, *end = p + len;
+    int64_t v;
+    S_NEED(1);
+    if (o[0] != 0x8d) {
+        return 0;
+    }
+    o++;
+    S_FKEY("v");
+    S_NEED(1);
+    if (o[0] < 1 || o[0] > SL_EVENT_VERSION) {
+        return 0;
+    }
+    ev->version = o[0];
+    o++;
+    S_FKEY("id");
+    S_NEED(18);
+    if (o[0] != 0xc4 || o[1] != 16) {
+        return 0;
+    }
+    memcpy(ev->id, o + 2, 16);
+    o += 18;
+    S_FKEY("tenant");
+    if (!s_fast_str(&o, end, &ev->tenant)) {
+        return 0;
+    }
+    S_FKEY("kind");
+    if (!s_fast_str(&o, end, &ev->kind)) {
+        return 0;
+    }
+    S_FKEY("schema");
+    if (!s_fast_str(&o, end, &ev->schema)) {
+        return 0;
+    }
+    S_FKEY("schema_v");
+    if (!s_fast_int(&o, end, &v) || v < 0 || v > UINT32_MAX) {
+        return 0;
+    }
+    ev->schema_version = (uint32_t)v;
+    S_FKEY("source");
+    if (!s_fast_str(&o, end, &ev->source)) {
+        return 0;
+    }
+    S_FKEY("key");
+    if (!s_fast_str(&o, end, &ev->key)) {
+        return 0;
+    }
+    S_FKEY("time");
+    if (!s_fast_int(&o, end, &ev->time_us)) {
+        return 0;
+    }
+    S_FKEY("ingest");
+    if (!s_fast_int(&o, end, &ev->ingest_us)) {
+        return 0;
+    }
+    S_FKEY("trace");
+    S_NEED(18);
+    if (o[0] != 0xc4 || o[1] != 16) {
+        return 0;
+    }
+    memcpy(ev->trace, o + 2, 16);
+    o += 18;
+    S_FKEY("hops");
+    if (!s_fast_int(&o, end, &v) || v < 0 || v > UINT32_MAX) {
+        return 0;
+    }
+    ev->hops = (uint32_t)v;
+    S_FKEY("body");
+    S_NEED(1);
+    if (o[0] == 0x80) {
+        ev->body = (sl_slice_t){s_empty, 0};
+        o++;
+    } else {
+        if (!((o[0] & 0xf0) == 0x80 || o[0] == 0xde || o[0] == 0xdf)) {
+            return 0;
+        }
+        size_t start = (size_t)(o - p);
+        size_t off = start;
+        size_t lim = len - start > SL_EVENT_MAX_BODY ? start + SL_EVENT_MAX_BODY : len;
+        if (s_skip(p, lim, &off, SL_EVENT_MAX_DEPTH) != SL_OK) {
+            return 0;
+        }
+        ev->body = (sl_slice_t){(const char *)o, (uint32_t)(off - start)};
+        o = p + off;
+    }
+    if (used) {
+        *used = (size_t)(o - p);
+    }
+    return 1;
+}
+#undef S_FKEY
+#undef S_NEED
+
 int sl_event_decode(const uint8_t *p, size_t len, size_t *used, sl_event_t *ev)
 {
     size_t off = 0;
@@ -724,6 +924,9 @@ int sl_event_decode(const uint8_t *p, size_t len, size_t *used, sl_event_t *ev)
     unsigned seen = 0;
     int64_t v;
 
+    if (p && s_decode_canonical(p, len, used, ev)) {
+        return SL_OK;
+    }
     memset(ev, 0, sizeof *ev);
     ev->tenant = ev->kind = ev->schema = ev->source = ev->key = ev->body = (sl_slice_t){s_empty, 0};
     if (!p) {
