@@ -326,7 +326,10 @@ int sl_event_encode(const sl_event_t *ev, sl_buf_t *out)
     o = S_KEY(o, "trace");
     o = s_put_bin16(o, ev->trace);
     o = S_KEY(o, "hops");
-    o = s_put_uint(o, ev->hops);
+    /*  Always uint32: a hop that forwards an event unchanged patches these
+        four bytes in place instead of encoding the event again. */
+    *o++ = 0xce;
+    o = s_put_be(o, ev->hops, 4);
     o = S_KEY(o, "body");
     if (ev->body.len == 0) {
         *o++ = 0x80;

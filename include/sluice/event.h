@@ -17,7 +17,9 @@
       "time"     int     time at the source, microseconds since the epoch
       "ingest"   int     time received at ingest, microseconds since the epoch
       "trace"    bin 16  trace id (all zero if none)
-      "hops"     uint    number of actor hops so far
+      "hops"     uint    number of actor hops so far (the encoder always
+                         writes uint32, 0xce + 4 bytes, so a forwarding
+                         hop can patch it in place)
       "body"     map     the event body
     Decoders ignore unknown keys (forward compatibility) and reject an
     envelope whose "v" is missing or greater than SL_EVENT_VERSION, or whose
