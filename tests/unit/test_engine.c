@@ -31,6 +31,14 @@
 
 #define S_BOUND_US (60 * 1000000LL) /* every wait: at most a minute */
 
+/*  Checks of behaviour the engine gets wrong today (see the test report);
+    build with -DSL_TEST_KNOWN_BUGS to run them all, or one at a time. */
+#ifdef SL_TEST_KNOWN_BUGS
+#define SL_TEST_BUG_DROPPED_COUNT 1
+#define SL_TEST_BUG_UNKNOWN_CONTROL 1
+#define SL_TEST_BUG_RELOAD_LOSS 1
+#endif
+
 /* ------------------------------------------------------------------------ */
 /*  Helpers                                                                 */
 
@@ -335,23 +343,26 @@ static void test_malformed_input(void **state)
     sl_batch_end(&b, 2);
     s_send(inj, b.data, cut);
     s_wait_atomic(f->engine, &f->metrics->malformed, 2);
+    sl_buf_free(&b);
     assert_true(atomic_load(&mid->dropped) >= 1 + 2);
-#ifdef SL_TEST_KNOWN_BUGS
+#ifdef SL_TEST_BUG_DROPPED_COUNT
     /* A truncated batch of 2 drops 2 events; the engine counts 3 today
        (s_handle_message adds r.remaining + 1, but the reader does not
        decrement remaining for the event that failed). */
     assert_int_equal(atomic_load(&mid->dropped), 1 + 2);
 #endif
-    sl_buf_free(&b);
+    uint64_t dropped_before_ctl = atomic_load(&mid->dropped);
 
     /* 3. a control message (0xc1) of a type nobody knows */
     static const uint8_t ctl[] = {0xc1, 'Z', 'g', 'e', 'n', '/', '0'};
     s_send(inj, ctl, sizeof ctl);
-#ifdef SL_TEST_KNOWN_BUGS
+#ifdef SL_TEST_BUG_UNKNOWN_CONTROL
     /* Not counted by the engine today (see the report): s_handle_message
        ignores a control message of an unknown type without a trace. */
     s_wait_atomic(f->engine, &f->metrics->malformed, 3);
-    assert_int_equal(atomic_load(&mid->dropped), 1 + 2 + 1);
+    assert_int_equal(atomic_load(&mid->dropped), dropped_before_ctl + 1);
+#else
+    (void)dropped_before_ctl;
 #endif
 
     /* 4. a valid event after all that: the relay still handles it */
@@ -363,7 +374,7 @@ static void test_malformed_input(void **state)
     s_run_to_end(f->engine);
     zmq_close(inj);
     f->inj = NULL;
-#ifdef SL_TEST_KNOWN_BUGS
+#ifdef SL_TEST_BUG_UNKNOWN_CONTROL
     assert_int_equal(atomic_load(&f->metrics->malformed), 3);
 #else
     assert_true(atomic_load(&f->metrics->malformed) >= 2);
@@ -515,16 +526,22 @@ static void test_start_failure_leaves_nothing(void **state)
 /* ------------------------------------------------------------------------ */
 /*  Reload with changed options                                             */
 
+#ifdef SL_TEST_BUG_RELOAD_LOSS
+#define S_RELOAD_RATE 0 /* flat out: the replaced sink has a full queue */
+#else
+#define S_RELOAD_RATE 3000
+#endif
+
 static const char *s_reload_yaml(char *buf, size_t len, const char *dir, const char *outname)
 {
     snprintf(buf, len,
              "version: 1\n"
              "name: reload\n"
              "actors:\n"
-             "  gen: { kind: generate, rate: 3000, keys: 8, body_bytes: 64 }\n"
+             "  gen: { kind: generate, rate: %d, keys: 8, body_bytes: 64 }\n"
              "  mid: { kind: relay, inputs: [gen] }\n"
              "  out: { kind: jsonl_out, inputs: [mid], path: %s/%s }\n",
-             dir, outname);
+             S_RELOAD_RATE, dir, outname);
     return buf;
 }
 
@@ -621,7 +638,7 @@ static void test_reload_restarts_only_changed(void **state)
     uint64_t mid_out = atomic_load(&mid->events_out);
     print_message("reload: A %d events (max seq %lld), B %d from seq %lld, relay sent %llu\n", na,
                   a_max, nb, b_min, (unsigned long long)mid_out);
-#ifdef SL_TEST_KNOWN_BUGS
+#ifdef SL_TEST_BUG_RELOAD_LOSS
     /* DESIGN.md: "a reload (SIGHUP) applies the difference without losing
        an event". Today events queued for the replaced instance are lost. */
     assert_int_equal(b_min, a_max + 1);
