@@ -124,6 +124,19 @@ struct sl_actor {
     int64_t tick_us;
     int64_t next_tick;
     int pending;        /* some target has unsent events */
+    /* Forwarding: while every event of the message being handled is emitted
+       unchanged, once, in order, to one single-worker consumer, nothing is
+       encoded: the message itself goes on with its hop counts patched. */
+    zmq_msg_t *cur_msg;
+    const sl_event_t *cur_ev;
+    uint32_t cur_index;
+    int fwd_ok;
+    uint32_t fwd_n;
+    s_target_t *fwd_target;
+    uint32_t *ev_start;  /* per event of the message: offsets, and where */
+    uint32_t *ev_end;    /* its hops value is (0 = not patchable) */
+    uint32_t *ev_hops;
+    uint32_t ev_cap;
     int done;           /* finished: outputs closed */
     int term;           /* $TERM received */
 };
@@ -200,6 +213,87 @@ static uint32_t s_partition(const sl_event_t *ev)
 }
 
 static int s_target_send_nowait(sl_actor_t *a, s_target_t *t);
+static int s_fwd_materialize(sl_actor_t *a, int patched);
+
+/*  Open the target's batch if it is not. A batch buffer is handed to
+    ZeroMQ when sent (no copy), so each batch starts a new one, sized once. */
+static int s_target_begin(s_target_t *t)
+{
+    if (t->count > 0) {
+        return SL_OK;
+    }
+    sl_buf_reset(&t->batch);
+    int rc = sl_buf_reserve(&t->batch, S_BATCH_BYTES + 8192);
+    if (rc) {
+        return rc;
+    }
+    return sl_batch_begin(&t->batch);
+}
+
+static void s_put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+static uint32_t s_get_be32(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*  Forwarding broke off (or the message cannot go on whole): copy the events
+    forwarded so far into the target's batch, with their hop counts raised
+    (unless the message was already patched), and stop forwarding. */
+static int s_fwd_materialize(sl_actor_t *a, int patched)
+{
+    a->fwd_ok = 0;
+    if (a->fwd_n == 0) {
+        return SL_OK;
+    }
+    s_target_t *t = a->fwd_target;
+    const uint8_t *base = zmq_msg_data(a->cur_msg);
+    for (uint32_t i = 0; i < a->fwd_n; i++) {
+        int rc = s_target_begin(t);
+        if (rc) {
+            return rc;
+        }
+        size_t n = a->ev_end[i] - a->ev_start[i];
+        rc = sl_buf_append(&t->batch, base + a->ev_start[i], n);
+        if (rc) {
+            return rc;
+        }
+        if (!patched) {
+            uint8_t *h = t->batch.data + t->batch.len - n + (a->ev_hops[i] - a->ev_start[i]);
+            s_put_be32(h, s_get_be32(h) + 1);
+        }
+        t->count++;
+        a->pending = 1;
+        if (t->count >= S_BATCH_EVENTS || t->batch.len >= S_BATCH_BYTES) {
+            s_target_send_nowait(a, t);
+        }
+    }
+    a->fwd_n = 0;
+    return SL_OK;
+}
+
+/*  Where the 4 bytes of the hops value of an event in canonical layout are
+    (offset in the message), or 0 if the layout is not the encoder's. */
+static uint32_t s_hops_at(const uint8_t *base, uint32_t start, uint32_t end, const sl_event_t *ev)
+{
+    static const uint8_t hops_key[6] = {0xa4, 'h', 'o', 'p', 's', 0xce};
+    static const uint8_t body_key[5] = {0xa4, 'b', 'o', 'd', 'y'};
+    uint32_t body = ev->body.len ? (uint32_t)((const uint8_t *)ev->body.ptr - base) : end - 1;
+    if (body < start + 15 || body > end) {
+        return 0;
+    }
+    uint32_t h = body - 5 - 4;
+    if (memcmp(base + h - 6, hops_key, 6) != 0 || memcmp(base + body - 5, body_key, 5) != 0) {
+        return 0;
+    }
+    return h;
+}
 
 int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev)
 {
@@ -212,6 +306,20 @@ int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev)
     s_output_t *out = &a->outputs[output];
     if (out->n_links == 0) {
         return SL_OK;
+    }
+    if (a->fwd_ok) {
+        if (ev == a->cur_ev && a->fwd_n == a->cur_index && out->n_links == 1 &&
+            out->links[0].n_targets == 1 &&
+            (!a->fwd_target || a->fwd_target == out->links[0].targets[0])) {
+            a->fwd_target = out->links[0].targets[0];
+            a->fwd_n++;
+            atomic_fetch_add_explicit(&a->m->events_out, 1, memory_order_relaxed);
+            return SL_OK;
+        }
+        int rc = s_fwd_materialize(a, 0);
+        if (rc) {
+            return rc;
+        }
     }
     sl_event_t copy = *ev;
     copy.version = SL_EVENT_VERSION;
@@ -231,14 +339,11 @@ int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev)
             }
             t = link->targets[h % (uint32_t)link->n_targets];
         }
-        if (t->count == 0) {
-            sl_buf_reset(&t->batch);
-            int rc = sl_batch_begin(&t->batch);
-            if (rc) {
-                return rc;
-            }
+        int rc = s_target_begin(t);
+        if (rc) {
+            return rc;
         }
-        int rc = sl_event_encode(&copy, &t->batch);
+        rc = sl_event_encode(&copy, &t->batch);
         if (rc) {
             return rc;
         }
@@ -305,6 +410,11 @@ static void s_target_destroy(s_target_t **tp)
     *tp = NULL;
 }
 
+static void s_free_batch(void *data, void *hint)
+{
+    free(data);
+}
+
 /*  Try to send the target's batch without waiting. SL_OK when sent (or
     nothing to send), SL_EAGAIN when the queue is full. A durable target
     that is full drops the batch: its follower reads the log by cursor. */
@@ -314,10 +424,28 @@ static int s_target_send_nowait(sl_actor_t *a, s_target_t *t)
         return SL_OK;
     }
     sl_batch_end(&t->batch, t->count);
-    if (zmq_send(t->sock, t->batch.data, t->batch.len, ZMQ_DONTWAIT) < 0) {
+    zmq_msg_t m;
+    if (zmq_msg_init_data(&m, t->batch.data, t->batch.len, s_free_batch, NULL) != 0) {
+        return SL_ENOMEM;
+    }
+    if (zmq_msg_send(&m, t->sock, ZMQ_DONTWAIT) < 0) {
+        /*  Not taken: closing the message frees the buffer, so keep a copy
+            (rare: the main loop waits for room before trying again). */
+        size_t len = zmq_msg_size(&m);
+        uint8_t *keep = malloc(len + 8192);
+        if (keep) {
+            memcpy(keep, zmq_msg_data(&m), len);
+        }
+        zmq_msg_close(&m);
+        t->batch = (sl_buf_t){keep, keep ? len : 0, keep ? len + 8192 : 0};
+        if (!keep) {
+            t->count = 0;
+            return SL_ENOMEM;
+        }
         if (t->durable) {
             sl_debug(a->name, "durable output full: %u events left to the log", t->count);
             t->count = 0;
+            sl_buf_reset(&t->batch);
             return SL_OK;
         }
         return SL_EAGAIN;
@@ -326,7 +454,7 @@ static int s_target_send_nowait(sl_actor_t *a, s_target_t *t)
         atomic_fetch_add_explicit(&t->metrics->enqueued, t->count, memory_order_relaxed);
     }
     t->count = 0;
-    sl_buf_reset(&t->batch);
+    t->batch = (sl_buf_t){0};
     return SL_OK;
 }
 
@@ -585,6 +713,60 @@ static int s_handle_command(sl_actor_t *a)
 }
 
 /*  Handle one received message: a batch of events or a control message. */
+static int s_ev_reserve(sl_actor_t *a, uint32_t n)
+{
+    if (n <= a->ev_cap) {
+        return SL_OK;
+    }
+    uint32_t cap = a->ev_cap ? a->ev_cap : 256;
+    while (cap < n) {
+        cap *= 2;
+    }
+    uint32_t *s1 = realloc(a->ev_start, cap * sizeof *s1);
+    if (s1) {
+        a->ev_start = s1;
+    }
+    uint32_t *s2 = realloc(a->ev_end, cap * sizeof *s2);
+    if (s2) {
+        a->ev_end = s2;
+    }
+    uint32_t *s3 = realloc(a->ev_hops, cap * sizeof *s3);
+    if (s3) {
+        a->ev_hops = s3;
+    }
+    if (!s1 || !s2 || !s3) {
+        return SL_ENOMEM;
+    }
+    a->ev_cap = cap;
+    return SL_OK;
+}
+
+/*  The whole message was forwarded: send it on as it is, hop counts raised
+    in place, after what the target already had pending (order). */
+static void s_fwd_whole(sl_actor_t *a, uint32_t n)
+{
+    s_target_t *t = a->fwd_target;
+    if (t->count > 0 && s_target_send_nowait(a, t) != SL_OK) {
+        s_fwd_materialize(a, 0);
+        return;
+    }
+    uint8_t *base = zmq_msg_data(a->cur_msg);
+    for (uint32_t i = 0; i < n; i++) {
+        uint8_t *h = base + a->ev_hops[i];
+        s_put_be32(h, s_get_be32(h) + 1);
+    }
+    if (zmq_msg_send(a->cur_msg, t->sock, ZMQ_DONTWAIT) < 0) {
+        s_fwd_materialize(a, 1);
+        return;
+    }
+    if (t->metrics) {
+        atomic_fetch_add_explicit(&t->metrics->enqueued, n, memory_order_relaxed);
+    }
+    a->fwd_ok = 0;
+    a->fwd_n = 0;
+}
+
+/*  Handle one received message: a batch of events or a control message. */
 static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
 {
     const uint8_t *p = zmq_msg_data(msg);
@@ -596,7 +778,7 @@ static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
         return;
     }
     sl_batch_reader_t r;
-    if (sl_batch_reader_init(&r, p, len) != SL_OK) {
+    if (len > UINT32_MAX || sl_batch_reader_init(&r, p, len) != SL_OK) {
         atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&a->m->dropped, 1, memory_order_relaxed);
         sl_warn(a->name, "dropped a malformed message of %zu bytes", len);
@@ -604,23 +786,59 @@ static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
     }
     int64_t t0 = sl_mono_us();
     int64_t now_wall = a->m->is_sink ? sl_now_us() : 0;
-    uint64_t n = 0;
+    uint32_t n = 0;
     sl_event_t ev;
     int rc;
-    while ((rc = sl_batch_reader_next(&r, &ev)) == 1) {
+    a->cur_msg = msg;
+    a->cur_ev = &ev;
+    a->fwd_n = 0;
+    a->fwd_target = NULL;
+    a->fwd_ok = s_ev_reserve(a, r.remaining) == SL_OK;
+    for (;;) {
+        uint32_t start = (uint32_t)r.off;
+        rc = sl_batch_reader_next(&r, &ev);
+        if (rc != 1) {
+            break;
+        }
+        a->cur_index = n;
+        if (a->fwd_ok) {
+            uint32_t hops = s_hops_at(p, start, (uint32_t)r.off, &ev);
+            if (hops == 0 || n >= a->ev_cap) {
+                s_fwd_materialize(a, 0);
+            } else {
+                a->ev_start[n] = start;
+                a->ev_end[n] = (uint32_t)r.off;
+                a->ev_hops[n] = hops;
+            }
+        }
         n++;
         if (a->kind->handle && a->kind->handle(a, a->state, &ev) < 0) {
             atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
+        }
+        if (a->fwd_ok && a->fwd_n != n) {
+            s_fwd_materialize(a, 0); /* this event was not forwarded */
         }
         if (now_wall && ev.ingest_us > 0 && now_wall >= ev.ingest_us) {
             sl_hist_observe(&a->m->e2e_us, (uint64_t)(now_wall - ev.ingest_us));
         }
     }
+    if (a->fwd_ok) {
+        if (rc == 0 && a->fwd_n == n && n > 0) {
+            s_fwd_whole(a, n);
+        } else {
+            s_fwd_materialize(a, 0);
+        }
+    }
+    a->cur_ev = NULL;
+    a->cur_msg = NULL;
     if (rc < 0) {
         atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&a->m->dropped, r.remaining + 1u, memory_order_relaxed);
-        sl_warn(a->name, "dropped the rest of a malformed batch after %llu events: %s",
-                (unsigned long long)n, sl_strerror(rc));
+        /* the events not delivered, the broken one included (at least 1:
+           trailing bytes after the last event count as one) */
+        atomic_fetch_add_explicit(&a->m->dropped, r.remaining ? r.remaining : 1u,
+                                  memory_order_relaxed);
+        sl_warn(a->name, "dropped the rest of a malformed batch after %u events: %s", n,
+                sl_strerror(rc));
     }
     if (n) {
         atomic_fetch_add_explicit(&a->m->events_in, n, memory_order_relaxed);
@@ -795,6 +1013,10 @@ ready:
     }
     free(a->seen);
     a->seen = NULL;
+    free(a->ev_start);
+    free(a->ev_end);
+    free(a->ev_hops);
+    a->ev_start = a->ev_end = a->ev_hops = NULL;
 }
 
 /* ------------------------------------------------------------------------ */
