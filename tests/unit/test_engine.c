@@ -8,7 +8,9 @@
         nothing running;
       - sl_engine_reload with changed options restarts only that actor: the
         others keep their endpoints, their state and their counting metrics.
-    Every wait is a bounded poll of the engine. */
+    Every wait is a bounded poll of the engine. Each test names its actors
+    differently: a closed socket releases its inproc endpoint a little
+    after sl_engine_destroy returns (ZeroMQ closes asynchronously). */
 #include <czmq.h>
 #include <dirent.h>
 #include <setjmp.h>
@@ -431,9 +433,9 @@ static void test_workers_keep_key_order(void **state)
              "version: 1\n"
              "name: workers\n"
              "actors:\n"
-             "  gen: { kind: generate, count: %d, keys: 64, body_bytes: 100 }\n"
-             "  mid: { kind: relay, inputs: [gen], workers: 3 }\n"
-             "  out: { kind: jsonl_out, inputs: [mid], path: %s }\n",
+             "  wgen: { kind: generate, count: %d, keys: 64, body_bytes: 100 }\n"
+             "  wmid: { kind: relay, inputs: [wgen], workers: 3 }\n"
+             "  wout: { kind: jsonl_out, inputs: [wmid], path: %s }\n",
              N, out);
     sl_plan_t *plan = s_plan(yaml);
     f->engine = sl_engine_new(NULL, f->metrics);
@@ -445,12 +447,12 @@ static void test_workers_keep_key_order(void **state)
 
     uint64_t sum = 0;
     for (int w = 0; w < 3; w++) {
-        uint64_t in = s_in(f->metrics, "mid", w);
+        uint64_t in = s_in(f->metrics, "wmid", w);
         assert_true(in > 0); /* 64 keys spread over every worker */
         sum += in;
     }
     assert_int_equal(sum, N);
-    assert_int_equal(s_in(f->metrics, "out", 0), N);
+    assert_int_equal(s_in(f->metrics, "wout", 0), N);
 
     s_line_t *lines;
     int n = s_read_out(out, &lines);
@@ -489,9 +491,9 @@ static void test_start_failure_leaves_nothing(void **state)
              "version: 1\n"
              "name: start-failure\n"
              "actors:\n"
-             "  gen: { kind: generate, keys: 4 }\n"
-             "  mid: { kind: relay, inputs: [gen], workers: 2 }\n"
-             "  out: { kind: jsonl_out, inputs: [mid], path: %s }\n",
+             "  sgen: { kind: generate, keys: 4 }\n"
+             "  smid: { kind: relay, inputs: [sgen], workers: 2 }\n"
+             "  sout: { kind: jsonl_out, inputs: [smid], path: %s }\n",
              never);
     sl_plan_t *plan = s_plan(yaml);
     zsys_init();
@@ -502,7 +504,7 @@ static void test_start_failure_leaves_nothing(void **state)
     int rc = sl_engine_start(f->engine, &plan, err, sizeof err);
     assert_int_equal(rc, SL_EINVAL);
     assert_null(plan);
-    assert_non_null(strstr(err, "'out'"));
+    assert_non_null(strstr(err, "'sout'"));
     assert_non_null(strstr(err, "jsonl_out"));
     assert_int_equal(sl_engine_running(f->engine), 0);
     assert_int_equal(atomic_load(&f->metrics->ready), 0);
@@ -517,8 +519,8 @@ static void test_start_failure_leaves_nothing(void **state)
         usleep(10 * 1000);
     }
     /* nothing holds the endpoints: they can be bound again */
-    const char *eps[] = {"inproc://sl/gen/0/0", "inproc://sl/mid/0/0", "inproc://sl/mid/0/1",
-                         "inproc://sl/out/0/0"};
+    const char *eps[] = {"inproc://sl/sgen/0/0", "inproc://sl/smid/0/0", "inproc://sl/smid/0/1",
+                         "inproc://sl/sout/0/0"};
     for (size_t i = 0; i < sizeof eps / sizeof eps[0]; i++) {
         void *s = zmq_socket(zsys_init(), ZMQ_PULL);
         assert_non_null(s);
@@ -556,9 +558,9 @@ static const char *s_reload_yaml(char *buf, size_t len, const char *dir, const c
              "version: 1\n"
              "name: reload\n"
              "actors:\n"
-             "  gen: { kind: generate, rate: %d, keys: 8, body_bytes: 64 }\n"
-             "  mid: { kind: relay, inputs: [gen] }\n"
-             "  out: { kind: jsonl_out, inputs: [mid], path: %s/%s }\n",
+             "  rgen: { kind: generate, rate: %d, keys: 8, body_bytes: 64 }\n"
+             "  rmid: { kind: relay, inputs: [rgen] }\n"
+             "  rout: { kind: jsonl_out, inputs: [rmid], path: %s/%s }\n",
              S_RELOAD_RATE, dir, outname);
     return buf;
 }
@@ -582,11 +584,11 @@ static void test_reload_restarts_only_changed(void **state)
     char err[512] = "";
     assert_int_equal(sl_engine_start(f->engine, &plan, err, sizeof err), SL_OK);
 
-    sl_actor_metrics_t *gen = s_metrics(f->metrics, "gen", 0);
-    sl_actor_metrics_t *mid = s_metrics(f->metrics, "mid", 0);
+    sl_actor_metrics_t *gen = s_metrics(f->metrics, "rgen", 0);
+    sl_actor_metrics_t *mid = s_metrics(f->metrics, "rmid", 0);
     assert_non_null(gen);
     assert_non_null(mid);
-    s_wait_atomic(f->engine, &s_metrics(f->metrics, "out", 0)->events_in, 300);
+    s_wait_atomic(f->engine, &s_metrics(f->metrics, "rout", 0)->events_in, 300);
     uint64_t gen_before = atomic_load(&gen->events_out);
     uint64_t mid_before = atomic_load(&mid->events_in);
 
@@ -597,8 +599,8 @@ static void test_reload_restarts_only_changed(void **state)
     assert_int_equal(sl_engine_running(f->engine), 3);
 
     /* the kept actors keep their metrics entries, which keep counting */
-    assert_ptr_equal(s_metrics(f->metrics, "gen", 0), gen);
-    assert_ptr_equal(s_metrics(f->metrics, "mid", 0), mid);
+    assert_ptr_equal(s_metrics(f->metrics, "rgen", 0), gen);
+    assert_ptr_equal(s_metrics(f->metrics, "rmid", 0), mid);
     assert_true(atomic_load(&gen->events_out) >= gen_before);
     assert_true(atomic_load(&mid->events_in) >= mid_before);
     s_wait_atomic(f->engine, &gen->events_out, gen_before + 600);
@@ -606,7 +608,7 @@ static void test_reload_restarts_only_changed(void **state)
 
     /* the relay was not restarted: its generation-0 input still works,
        and what goes in there now reaches the new output */
-    void *inj = s_injector(f, "inproc://sl/mid/0/0");
+    void *inj = s_injector(f, "inproc://sl/rmid/0/0");
     sl_buf_t one = {0};
     s_encode_event(&one, "inj://kept", 5);
     s_send(inj, one.data, one.len);
