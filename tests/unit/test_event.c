@@ -258,7 +258,7 @@ static void test_roundtrip_every_field(void **state)
         INT64_MIN, INT64_MAX};
     for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
         ev.time_us = times[i];
-        ev.ingest_us = -times[i] / 2;
+        ev.ingest_us = -(times[i] / 2); /* -(INT64_MIN) would overflow */
         ev.hops = (uint32_t)i * 1000;
         sl_buf_reset(&out);
         assert_int_equal(sl_event_encode(&ev, &out), 0);
