@@ -491,7 +491,7 @@ static int s_json_str(sl_buf_t *out, const char *s, size_t n)
         }
         run = ++i;
     }
-    if (rc == SL_OK) {
+    if (rc == SL_OK && n > run) {
         rc = sl_json_escape(out, s + run, n - run);
     }
     return rc ? rc : sl_buf_append(out, "\"", 1);
