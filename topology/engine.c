@@ -2,6 +2,7 @@
     See include/sluice/engine.h for the model; the why of batching and of the
     drain protocol is in docs/RATIONALE.md. */
 #include <assert.h>
+#include <errno.h>
 #include <czmq.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 
 typedef struct {
     char endpoint[256];
+    char consumer[S_ID_MAX];     /* "actor/worker" of the consumer */
     sl_actor_metrics_t *metrics; /* consumer's entry (local consumers) */
 } s_target_spec_t;
 
@@ -72,6 +74,7 @@ static void s_spec_free(s_spec_t *s)
 typedef struct {
     void *sock;
     char endpoint[256];
+    char consumer[S_ID_MAX];
     sl_actor_metrics_t *metrics;
     sl_buf_t batch;
     uint32_t count;  /* events in batch */
@@ -138,6 +141,7 @@ struct sl_actor {
     uint32_t *ev_hops;
     uint32_t ev_cap;
     int done;           /* finished: outputs closed */
+    int retiring;       /* replaced on reload: drain the input, no EOS */
     int term;           /* $TERM received */
 };
 
@@ -391,6 +395,7 @@ static s_target_t *s_target_new(const s_target_spec_t *ts, int durable)
         return NULL;
     }
     snprintf(t->endpoint, sizeof t->endpoint, "%s", ts->endpoint);
+    snprintf(t->consumer, sizeof t->consumer, "%s", ts->consumer);
     t->metrics = ts->metrics;
     t->durable = durable;
     return t;
@@ -600,6 +605,19 @@ static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
                 }
                 if (!found) {
                     found = s_target_new(&ls->targets[t], ls->durable);
+                    /*  The consumer was restarted under a new endpoint: what
+                        was pending for its predecessor goes to it. */
+                    for (int i = 0; found && i < n_old; i++) {
+                        if (old[i] && old[i]->count > 0 &&
+                            strcmp(old[i]->consumer, found->consumer) == 0) {
+                            sl_buf_t tmp = found->batch;
+                            found->batch = old[i]->batch;
+                            found->count = old[i]->count;
+                            old[i]->batch = tmp;
+                            old[i]->count = 0;
+                            break;
+                        }
+                    }
                 }
                 if (!found) {
                     rc = SL_EIO;
@@ -612,6 +630,10 @@ static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
         }
     }
     for (int i = 0; i < n_old; i++) {
+        if (old[i] && old[i]->count > 0) {
+            sl_warn(a->name, "%u events for %s dropped: its consumer is gone", old[i]->count,
+                    old[i]->consumer);
+        }
         s_target_destroy(&old[i]);
     }
     free(old);
@@ -704,6 +726,11 @@ static int s_handle_command(sl_actor_t *a)
             }
         }
         zframe_destroy(&f);
+        /*  The engine waits for this: after it, nothing more is sent to the
+            endpoints this instance let go. */
+        zstr_send(a->pipe, "RELINKED");
+    } else if (cmd && strcmp(cmd, "RETIRE") == 0) {
+        a->retiring = 1;
     } else if (cmd && strcmp(cmd, "STOP") == 0) {
         atomic_store(&a->stopping, 1);
     }
@@ -771,10 +798,14 @@ static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
 {
     const uint8_t *p = zmq_msg_data(msg);
     size_t len = zmq_msg_size(msg);
-    if (len >= 2 && p[0] == S_CTL_BYTE) {
-        if (p[1] == S_CTL_EOS) {
+    if (len >= 1 && p[0] == S_CTL_BYTE) {
+        if (len >= 2 && p[1] == S_CTL_EOS) {
             s_note_eos(a, (const char *)p + 2, len - 2);
+            return;
         }
+        atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&a->m->dropped, 1, memory_order_relaxed);
+        sl_warn(a->name, "dropped an unknown control message of %zu bytes", len);
         return;
     }
     sl_batch_reader_t r;
@@ -854,7 +885,7 @@ static void s_finish(sl_actor_t *a)
         return;
     }
     s_flush_all(a);
-    if (!a->term) {
+    if (!a->term && !a->retiring) {
         s_send_eos(a);
     }
     a->done = 1;
@@ -887,10 +918,18 @@ static void s_thread(zsock_t *pipe, void *arg)
         rc = SL_EIO;
         goto ready;
     }
-    if (a->tcp[0] && zmq_bind(a->pull, a->tcp) != 0) {
-        sl_error(a->name, "bind %s: %s", a->tcp, zmq_strerror(zmq_errno()));
-        rc = SL_EIO;
-        goto ready;
+    if (a->tcp[0]) {
+        /*  A predecessor's listener on this port (reload) is closed by
+            libzmq's I/O thread a moment after its unbind: retry, bounded. */
+        int64_t until = sl_mono_us() + 3 * 1000000;
+        while (zmq_bind(a->pull, a->tcp) != 0) {
+            if (zmq_errno() != EADDRINUSE || sl_mono_us() > until) {
+                sl_error(a->name, "bind %s: %s", a->tcp, zmq_strerror(zmq_errno()));
+                rc = SL_EIO;
+                goto ready;
+            }
+            zmq_poll(NULL, 0, 10);
+        }
     }
     rc = s_apply_spec(a, a->spec);
     a->spec = NULL;
@@ -937,6 +976,19 @@ ready:
             }
         }
         if (a->n_expected > 0 && a->n_seen > 0 && s_all_seen(a)) {
+            s_finish(a);
+            continue;
+        }
+        if (a->retiring) {
+            /*  Upstreams have relinked away: what is queued is all there
+                will be. Handle it, then finish without end of stream (the
+                successor carries on under the same id). */
+            while (!a->term && zmq_msg_recv(&msg, a->pull, ZMQ_DONTWAIT) >= 0) {
+                s_handle_message(a, &msg);
+                if (a->pending) {
+                    s_flush_all(a);
+                }
+            }
             s_finish(a);
             continue;
         }
@@ -995,6 +1047,12 @@ ready:
     atomic_store(&a->m->ready, 0);
     s_free_links(a);
     if (a->pull) {
+        /*  Unbind first: close is asynchronous, and a successor (or a new
+            engine in the same process) may bind the same endpoint next. */
+        zmq_unbind(a->pull, a->inproc);
+        if (a->tcp[0]) {
+            zmq_unbind(a->pull, a->tcp);
+        }
         zmq_close(a->pull);
         a->pull = NULL;
     }
@@ -1213,6 +1271,8 @@ static s_spec_t *s_spec_build(sl_engine_t *e, const sl_plan_actor_t *pa, int w, 
                 ls->n_targets = c->workers;
                 for (int t = 0; t < c->workers; t++) {
                     s_endpoint(e, pa, c, t, ls->targets[t].endpoint, sizeof ls->targets[t].endpoint);
+                    snprintf(ls->targets[t].consumer, sizeof ls->targets[t].consumer, "%s/%d",
+                             c->name, t);
                     ls->targets[t].metrics = s_remote(e, pa, c) ? NULL : s_metrics_for(e, c, t);
                 }
                 break;
@@ -1322,8 +1382,8 @@ static sl_actor_t *s_instance_start(sl_engine_t *e, sl_plan_actor_t *pa, int w, 
     a->pa = NULL;
     int rc = atomic_load(&a->init_rc);
     if (rc != SL_OK) {
-        snprintf(err, errlen, "actor '%s' (%s) failed to start: %s", pa->name, pa->kind->name,
-                 sl_strerror(rc));
+        snprintf(err, errlen, "actor '%s' (%s) failed to start: %s (its log line above says why)",
+                 pa->name, pa->kind->name, sl_strerror(rc));
         s_instance_destroy(&a);
         return NULL;
     }
@@ -1419,17 +1479,93 @@ int sl_engine_start(sl_engine_t *e, sl_plan_t **plan, char *err, size_t errlen)
     return SL_OK;
 }
 
-static void s_send_relink(sl_actor_t *a, s_spec_t *spec)
+static int s_send_relink(sl_actor_t *a, s_spec_t *spec)
 {
     zmsg_t *msg = zmsg_new();
+    if (!msg) {
+        s_spec_free(spec);
+        return SL_ENOMEM;
+    }
     zmsg_addstr(msg, "RELINK");
     zmsg_addmem(msg, &spec, sizeof spec);
     if (zmsg_send(&msg, a->zactor) != 0) {
         zmsg_destroy(&msg);
         s_spec_free(spec);
+        return SL_EIO;
+    }
+    return SL_OK;
+}
+
+/*  Wait until the instance sends `reply` (other news, such as "DONE", is
+    read and passed over: finished is read from the atomic). */
+static int s_wait_reply(sl_actor_t *a, const char *reply, int64_t deadline)
+{
+    for (;;) {
+        if (strcmp(reply, "DONE") == 0 && atomic_load(&a->finished)) {
+            return SL_OK;
+        }
+        int64_t left = (deadline - sl_mono_us()) / 1000;
+        if (left <= 0) {
+            return SL_ETIMEDOUT;
+        }
+        zmq_pollitem_t item = {zsock_resolve(a->zactor), 0, ZMQ_POLLIN, 0};
+        if (zmq_poll(&item, 1, (long)(left > 200 ? 200 : left)) <= 0) {
+            continue;
+        }
+        char *got = zstr_recv(a->zactor);
+        int match = got && strcmp(got, reply) == 0;
+        free(got);
+        if (match) {
+            return SL_OK;
+        }
     }
 }
 
+static void s_metrics_forget(sl_engine_t *e, const char *name, int from_worker)
+{
+    for (int i = 0; i < e->n_m;) {
+        const char *slash = strrchr(e->m_ids[i], '/');
+        size_t nl = slash ? (size_t)(slash - e->m_ids[i]) : 0;
+        if (slash && nl == strlen(name) && strncmp(e->m_ids[i], name, nl) == 0 &&
+            atoi(slash + 1) >= from_worker) {
+            sl_metrics_remove(e->metrics, e->m_entries[i]);
+            free(e->m_ids[i]);
+            e->m_ids[i] = e->m_ids[e->n_m - 1];
+            e->m_entries[i] = e->m_entries[e->n_m - 1];
+            e->n_m--;
+            continue;
+        }
+        i++;
+    }
+}
+
+/*  1 if instance `a` (of the old plan) has an upstream among `going` that
+    has not finished yet: it must drain after them. */
+static int s_waits_for_going(const sl_plan_t *old, const sl_actor_t *a, sl_actor_t **going,
+                             int n_going)
+{
+    const sl_plan_actor_t *pa = sl_plan_actor(old, a->name);
+    for (int j = 0; pa && j < pa->n_inputs; j++) {
+        for (int g = 0; g < n_going; g++) {
+            if (going[g] && going[g] != a && !atomic_load(&going[g]->finished) &&
+                strcmp(going[g]->name, pa->inputs[j].actor) == 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+/*  Reload in four steps, so that neither the actors that stay nor the ones
+    restarted lose an event:
+      1. the diff: actors removed, changed (fingerprint), added;
+      2. relink the instances that stay, and wait until each confirmed: from
+         then on nothing is sent to an endpoint that goes away, and batches
+         pending for a restarted consumer follow it to its new endpoint;
+      3. retire what goes: a changed actor's old instance handles what is
+         queued for it and finishes (upstreams first); removed ones stop;
+      4. start the new and changed actors (a TCP port is free again now).
+    Every wait is bounded; a wedged instance is stopped as it is. */
 int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen)
 {
     sl_plan_t *old = e->plan;
@@ -1437,28 +1573,27 @@ int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen
     *planp = NULL;
     int n = plan->n_actors;
     char *start = calloc((size_t)n + 1, 1);
-    if (!start) {
+    sl_actor_t **going = calloc((size_t)e->n_inst + 1, sizeof *going);
+    char *drain = calloc((size_t)e->n_inst + 1, 1);
+    int n_going = 0;
+    if (!start || !going || !drain) {
+        free(start);
+        free(going);
+        free(drain);
         sl_plan_destroy(&plan);
         return SL_ENOMEM;
     }
     int added = 0, removed = 0, changed = 0, kept = 0;
 
-    /* 1. Which instances go: removed actors, changed ones, workers beyond a
-          new count. Mark them; they stop after their upstreams relink. */
-    sl_actor_t **going = calloc((size_t)e->n_inst + 1, sizeof *going);
-    int n_going = 0;
-    if (!going) {
-        free(start);
-        sl_plan_destroy(&plan);
-        return SL_ENOMEM;
-    }
+    /* 1. The diff. */
     for (int i = 0; i < e->n_inst; i++) {
         sl_actor_t *a = e->inst[i];
         const sl_plan_actor_t *np = sl_plan_actor(plan, a->name);
         const sl_plan_actor_t *op = sl_plan_actor(old, a->name);
-        int stays = np && op && s_runs_here(e, np) &&
-                    strcmp(np->fingerprint, op->fingerprint) == 0;
+        int here = np && s_runs_here(e, np);
+        int stays = here && op && strcmp(np->fingerprint, op->fingerprint) == 0;
         if (!stays) {
+            drain[n_going] = here; /* changed: hand over; removed: stop */
             going[n_going++] = a;
             e->inst[i] = NULL;
         }
@@ -1469,16 +1604,18 @@ int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen
         if (!s_runs_here(e, np)) {
             continue;
         }
-        if (!op || !s_runs_here(e, op)) {
-            start[i] = 1;
-            added++;
-        } else if (strcmp(np->fingerprint, op->fingerprint) != 0) {
-            start[i] = 1;
-            changed++;
-            s_gen_bump(e, np->name); /* new endpoints: nothing mixes with the old */
-        } else {
+        if (op && s_runs_here(e, op) && strcmp(np->fingerprint, op->fingerprint) == 0) {
             kept++;
+            continue;
         }
+        start[i] = 1;
+        if (op && s_runs_here(e, op)) {
+            changed++;
+        } else {
+            added++;
+        }
+        /* new endpoints: nothing meant for a predecessor reaches it */
+        s_gen_bump(e, np->name);
     }
     for (int i = 0; old && i < old->n_actors; i++) {
         const sl_plan_actor_t *np = sl_plan_actor(plan, old->actors[i].name);
@@ -1486,7 +1623,6 @@ int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen
             removed++;
         }
     }
-    /* compact the instance list */
     int k = 0;
     for (int i = 0; i < e->n_inst; i++) {
         if (e->inst[i]) {
@@ -1494,36 +1630,102 @@ int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen
         }
     }
     e->n_inst = k;
-
-    /* 2. Start new and changed actors against the new plan. */
     e->plan = plan;
-    int rc = s_start_set(e, start, err, errlen);
 
-    /* 3. Relink the instances that stay: their consumers may have changed. */
-    for (int i = 0; i < e->n_inst; i++) {
+    /* 2. Relink what stays, and wait for every confirmation. */
+    int64_t deadline = sl_mono_us() + 10 * 1000000;
+    char *sent = calloc((size_t)e->n_inst + 1, 1);
+    for (int i = 0; sent && i < e->n_inst; i++) {
         sl_actor_t *a = e->inst[i];
         const sl_plan_actor_t *pa = sl_plan_actor(plan, a->name);
-        int idx = (int)(pa - plan->actors);
-        if (start[idx]) {
-            continue;
-        }
         int follows = 0;
         s_spec_t *spec = s_spec_build(e, pa, a->worker, &follows);
-        if (spec) {
-            s_send_relink(a, spec);
+        sent[i] = spec && s_send_relink(a, spec) == SL_OK;
+    }
+    /*  A changed actor's old instance sends what it still makes to the new
+        consumers too (a removed consumer would never drain it). */
+    char *gsent = calloc((size_t)n_going + 1, 1);
+    for (int g = 0; gsent && g < n_going; g++) {
+        if (drain[g]) {
+            int follows = 0;
+            s_spec_t *spec = s_spec_build(e, sl_plan_actor(plan, going[g]->name),
+                                          going[g]->worker, &follows);
+            gsent[g] = spec && s_send_relink(going[g], spec) == SL_OK;
         }
     }
+    for (int i = 0; sent && i < e->n_inst; i++) {
+        if (sent[i] && s_wait_reply(e->inst[i], "RELINKED", deadline) != SL_OK) {
+            sl_warn(e->inst[i]->name, "did not confirm the relink in time");
+        }
+    }
+    for (int g = 0; gsent && g < n_going; g++) {
+        if (gsent[g] && s_wait_reply(going[g], "RELINKED", deadline) != SL_OK) {
+            sl_warn(going[g]->name, "did not confirm the relink in time");
+        }
+    }
+    free(sent);
+    free(gsent);
 
-    /* 4. Stop what goes. */
-    for (int i = 0; i < n_going; i++) {
-        s_instance_destroy(&going[i]);
+    /* 3. Retire what goes, upstreams before their consumers. */
+    for (int g = 0; g < n_going; g++) {
+        if (!drain[g]) {
+            s_instance_destroy(&going[g]);
+        }
+    }
+    deadline = sl_mono_us() + 10 * 1000000;
+    char *told = calloc((size_t)n_going + 1, 1);
+    for (int left = n_going; told && left > 0 && sl_mono_us() < deadline;) {
+        left = 0;
+        for (int g = 0; g < n_going; g++) {
+            sl_actor_t *a = going[g];
+            if (!a || atomic_load(&a->finished)) {
+                continue;
+            }
+            left++;
+            if (!told[g] && !s_waits_for_going(old, a, going, n_going)) {
+                zstr_send(a->zactor, "RETIRE");
+                told[g] = 1;
+            }
+        }
+        for (int g = 0; g < n_going && left > 0; g++) {
+            if (going[g] && told[g] && !atomic_load(&going[g]->finished)) {
+                s_wait_reply(going[g], "DONE", sl_mono_us() + 50 * 1000);
+            }
+        }
+    }
+    free(told);
+    for (int g = 0; g < n_going; g++) {
+        if (going[g] && !atomic_load(&going[g]->finished)) {
+            sl_warn(going[g]->name, "did not drain in time on reload: stopped as it is");
+        }
+        s_instance_destroy(&going[g]);
+    }
+
+    /* 4. Start the new and changed actors. */
+    int rc = s_start_set(e, start, err, errlen);
+
+    /* Metrics of what is gone (no local upstream refers to them any more:
+       every one confirmed its relink). */
+    for (int i = 0; old && i < old->n_actors; i++) {
+        const sl_plan_actor_t *op = &old->actors[i];
+        const sl_plan_actor_t *np = sl_plan_actor(plan, op->name);
+        if (!np || !s_runs_here(e, np)) {
+            s_metrics_forget(e, op->name, 0);
+        } else if (np->workers < op->workers) {
+            s_metrics_forget(e, op->name, np->workers);
+        }
     }
     free(going);
+    free(drain);
     free(start);
     sl_plan_destroy(&old);
     s_update_ready(e);
-    sl_info(NULL, "reloaded topology '%s': %d added, %d changed, %d removed, %d unchanged",
-            plan->name, added, changed, removed, kept);
+    if (rc == SL_OK) {
+        sl_info(NULL, "reloaded topology '%s': %d added, %d changed, %d removed, %d unchanged",
+                plan->name, added, changed, removed, kept);
+    } else {
+        sl_error(NULL, "reloaded topology '%s' with failures: %s", plan->name, err);
+    }
     return rc;
 }
 

@@ -84,6 +84,7 @@ expect_rc 0 version "$SLUICE" version
 has version.out '^sluice [0-9]+\.[0-9]+\.[0-9]+'
 expect_rc 0 dashversion "$SLUICE" --version
 cmp -s "$T/version.out" "$T/dashversion.out" || fail "--version differs from version"
+expect_rc 2 version_extra "$SLUICE" version extra
 
 # --- actors ---------------------------------------------------------------
 expect_rc 0 actors "$SLUICE" actors

@@ -33,12 +33,6 @@
 
 #define S_BOUND_US (60 * 1000000LL) /* every wait: at most a minute */
 
-/*  Checks of behaviour the engine gets wrong today (see the test report);
-    build with -DSL_TEST_KNOWN_BUGS to run them all, or one at a time. */
-#ifdef SL_TEST_KNOWN_BUGS
-#define SL_TEST_BUG_UNKNOWN_CONTROL 1
-#define SL_TEST_BUG_RELOAD_LOSS 1
-#endif
 
 /* ------------------------------------------------------------------------ */
 /*  Helpers                                                                 */
@@ -366,14 +360,9 @@ static void test_malformed_input(void **state)
     /* 4. a control message (0xc1) of a type nobody knows */
     static const uint8_t ctl[] = {0xc1, 'Z', 'g', 'e', 'n', '/', '0'};
     s_send(inj, ctl, sizeof ctl);
-#ifdef SL_TEST_BUG_UNKNOWN_CONTROL
-    /* Not counted by the engine today (see the report): s_handle_message
-       ignores a control message of an unknown type without a trace. */
+    /* counted and dropped like any malformed message */
     s_wait_atomic(f->engine, &f->metrics->malformed, 4);
     assert_int_equal(atomic_load(&mid->dropped), dropped_before_ctl + 1);
-#else
-    (void)dropped_before_ctl;
-#endif
 
     /* 5. a valid event after all that: the relay still handles it */
     sl_buf_t one = {0};
@@ -384,11 +373,7 @@ static void test_malformed_input(void **state)
     s_run_to_end(f->engine);
     zmq_close(inj);
     f->inj = NULL;
-#ifdef SL_TEST_BUG_UNKNOWN_CONTROL
     assert_int_equal(atomic_load(&f->metrics->malformed), 4);
-#else
-    assert_true(atomic_load(&f->metrics->malformed) >= 3);
-#endif
     assert_int_equal(atomic_load(&mid->errors), 0);
     /* the generator's N events and the two valid injected events */
     assert_int_equal(atomic_load(&mid->events_in), N + 2);
@@ -546,11 +531,7 @@ static void test_start_failure_leaves_nothing(void **state)
 /* ------------------------------------------------------------------------ */
 /*  Reload with changed options                                             */
 
-#ifdef SL_TEST_BUG_RELOAD_LOSS
 #define S_RELOAD_RATE 0 /* flat out: the replaced sink has a full queue */
-#else
-#define S_RELOAD_RATE 3000
-#endif
 
 static const char *s_reload_yaml(char *buf, size_t len, const char *dir, const char *outname)
 {
@@ -658,11 +639,10 @@ static void test_reload_restarts_only_changed(void **state)
     uint64_t mid_out = atomic_load(&mid->events_out);
     print_message("reload: A %d events (max seq %lld), B %d from seq %lld, relay sent %llu\n", na,
                   a_max, nb, b_min, (unsigned long long)mid_out);
-#ifdef SL_TEST_BUG_RELOAD_LOSS
     /* DESIGN.md: "a reload (SIGHUP) applies the difference without losing
-       an event". Today events queued for the replaced instance are lost. */
+       an event": the restarted sink goes on exactly where its predecessor
+       stopped, also with a full queue at the switch. */
     assert_int_equal(b_min, a_max + 1);
-#endif
     free(la);
     free(lb);
 }

@@ -51,6 +51,10 @@ int main(int argc, char **argv)
             puts("usage: sluice version\n\nPrints the version of sluice.");
             return 0;
         }
+        if (argc > 2) {
+            fprintf(stderr, "usage: sluice version\n");
+            return 2;
+        }
         printf("sluice %s\n", SLUICE_VERSION);
         return 0;
     }
