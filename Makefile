@@ -3,7 +3,7 @@
 #   make test    build with ASan+UBSan (clang, with fuzz targets) and run ctest
 #   make bench   build (release) and run the benchmarks (tools/bench/run.sh)
 
-DEB_PKGS := cmake make pkg-config gcc clang libclang-rt-14-dev curl procps \
+DEB_PKGS := cmake make pkg-config gcc clang clang-format libclang-rt-14-dev curl procps \
 	libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libsodium-dev libyaml-dev \
 	libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev librdkafka-dev libssl-dev \
 	libcmocka-dev

@@ -8,21 +8,36 @@
 const char *sl_strerror(int err)
 {
     switch (err) {
-    case SL_OK: return "success";
-    case SL_DONE: return "done";
-    case SL_EINVAL: return "invalid argument";
-    case SL_ENOMEM: return "out of memory";
-    case SL_EIO: return "input/output error";
-    case SL_EPROTO: return "malformed input";
-    case SL_ENOTFOUND: return "not found";
-    case SL_EFULL: return "full";
-    case SL_EAGAIN: return "try again";
-    case SL_ERANGE: return "out of range or truncated";
-    case SL_ETIMEDOUT: return "timed out";
-    case SL_ESTATE: return "wrong state";
-    case SL_EEXIST: return "already exists";
-    case SL_ESTOPPED: return "stopping";
-    default: return "unknown error";
+    case SL_OK:
+        return "success";
+    case SL_DONE:
+        return "done";
+    case SL_EINVAL:
+        return "invalid argument";
+    case SL_ENOMEM:
+        return "out of memory";
+    case SL_EIO:
+        return "input/output error";
+    case SL_EPROTO:
+        return "malformed input";
+    case SL_ENOTFOUND:
+        return "not found";
+    case SL_EFULL:
+        return "full";
+    case SL_EAGAIN:
+        return "try again";
+    case SL_ERANGE:
+        return "out of range or truncated";
+    case SL_ETIMEDOUT:
+        return "timed out";
+    case SL_ESTATE:
+        return "wrong state";
+    case SL_EEXIST:
+        return "already exists";
+    case SL_ESTOPPED:
+        return "stopping";
+    default:
+        return "unknown error";
     }
 }
 
@@ -92,15 +107,34 @@ int sl_json_escape(sl_buf_t *b, const char *s, size_t len)
         char esc[7];
         size_t n = 0;
         switch (c) {
-        case '"': memcpy(esc, "\\\"", 2); n = 2; break;
-        case '\\': memcpy(esc, "\\\\", 2); n = 2; break;
-        case '\n': memcpy(esc, "\\n", 2); n = 2; break;
-        case '\r': memcpy(esc, "\\r", 2); n = 2; break;
-        case '\t': memcpy(esc, "\\t", 2); n = 2; break;
+        case '"':
+            memcpy(esc, "\\\"", 2);
+            n = 2;
+            break;
+        case '\\':
+            memcpy(esc, "\\\\", 2);
+            n = 2;
+            break;
+        case '\n':
+            memcpy(esc, "\\n", 2);
+            n = 2;
+            break;
+        case '\r':
+            memcpy(esc, "\\r", 2);
+            n = 2;
+            break;
+        case '\t':
+            memcpy(esc, "\\t", 2);
+            n = 2;
+            break;
         default:
             if (c < 0x20) {
-                esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
-                esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+                esc[0] = '\\';
+                esc[1] = 'u';
+                esc[2] = '0';
+                esc[3] = '0';
+                esc[4] = hex[c >> 4];
+                esc[5] = hex[c & 15];
                 n = 6;
             }
         }

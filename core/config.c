@@ -130,11 +130,8 @@ static int s_parse_duration(const char *text, int64_t *out)
         uint64_t mul;
     } units[] = {
         {"", 1000ull}, /* a bare number is milliseconds */
-        {"us", 1ull},
-        {"ms", 1000ull},
-        {"s", 1000000ull},
-        {"m", 60ull * 1000000},
-        {"h", 3600ull * 1000000},
+        {"us", 1ull},           {"ms", 1000ull},          {"s", 1000000ull},
+        {"m", 60ull * 1000000}, {"h", 3600ull * 1000000},
     };
     uint64_t v;
     const char *p = s_parse_digits(text, &v);
@@ -427,15 +424,24 @@ const sl_opt_t *sl_opt_find(const sl_actor_kind_t *kind, const char *name)
 const char *sl_opt_type_name(sl_opt_type_t type)
 {
     switch (type) {
-    case SL_OPT_STR: return "string";
-    case SL_OPT_INT: return "integer";
-    case SL_OPT_BOOL: return "boolean";
-    case SL_OPT_DOUBLE: return "number";
-    case SL_OPT_SIZE: return "size";
-    case SL_OPT_DURATION: return "duration";
-    case SL_OPT_STRLIST: return "list of strings";
-    case SL_OPT_SECRET: return "secret";
-    case SL_OPT_JSON: return "JSON";
+    case SL_OPT_STR:
+        return "string";
+    case SL_OPT_INT:
+        return "integer";
+    case SL_OPT_BOOL:
+        return "boolean";
+    case SL_OPT_DOUBLE:
+        return "number";
+    case SL_OPT_SIZE:
+        return "size";
+    case SL_OPT_DURATION:
+        return "duration";
+    case SL_OPT_STRLIST:
+        return "list of strings";
+    case SL_OPT_SECRET:
+        return "secret";
+    case SL_OPT_JSON:
+        return "JSON";
     }
     return "unknown";
 }

@@ -751,14 +751,14 @@ static int s_key_field(const uint8_t *k, uint64_t n)
     Returns 1 decoded, 0 not canonical (nothing written that matters). */
 #define S_NEED(n)                                                                                  \
     do {                                                                                           \
-        if ((size_t)(end - o) < (size_t)(n)) {                                                    \
+        if ((size_t)(end - o) < (size_t)(n)) {                                                     \
             return 0;                                                                              \
         }                                                                                          \
     } while (0)
 #define S_FKEY(lit)                                                                                \
     do {                                                                                           \
         S_NEED(sizeof(lit));                                                                       \
-        if (o[0] != (0xa0 | (sizeof(lit) - 1)) || !s_same(o + 1, lit, sizeof(lit) - 1)) {        \
+        if (o[0] != (0xa0 | (sizeof(lit) - 1)) || !s_same(o + 1, lit, sizeof(lit) - 1)) {          \
             return 0;                                                                              \
         }                                                                                          \
         o += sizeof(lit);                                                                          \
@@ -794,7 +794,8 @@ __attribute__((always_inline)) static inline int s_same(const uint8_t *a, const 
     return n == 0 || a[0] == (uint8_t)b[0];
 }
 
-__attribute__((always_inline)) static inline int s_fast_str(const uint8_t **op, const uint8_t *end, sl_slice_t *out)
+__attribute__((always_inline)) static inline int s_fast_str(const uint8_t **op, const uint8_t *end,
+                                                            sl_slice_t *out)
 {
     const uint8_t *o = *op;
     size_t n;
@@ -822,7 +823,8 @@ __attribute__((always_inline)) static inline int s_fast_str(const uint8_t **op, 
     return 1;
 }
 
-__attribute__((always_inline)) static inline int s_fast_int(const uint8_t **op, const uint8_t *end, int64_t *out)
+__attribute__((always_inline)) static inline int s_fast_int(const uint8_t **op, const uint8_t *end,
+                                                            int64_t *out)
 {
     const uint8_t *o = *op;
     S_NEED(1);

@@ -13,11 +13,11 @@
 #include "sluice/engine.h"
 #include "sluice/log.h"
 
-#define S_BATCH_EVENTS 128          /* events per ZeroMQ message, at most */
-#define S_BATCH_BYTES (64 * 1024)   /* bytes per ZeroMQ message, about */
-#define S_BURST_MESSAGES 32         /* messages read before flushing outputs */
-#define S_HWM 256                   /* messages queued per link */
-#define S_CTL_BYTE 0xc1             /* never a msgpack value: control message */
+#define S_BATCH_EVENTS 128        /* events per ZeroMQ message, at most */
+#define S_BATCH_BYTES (64 * 1024) /* bytes per ZeroMQ message, about */
+#define S_BURST_MESSAGES 32       /* messages read before flushing outputs */
+#define S_HWM 256                 /* messages queued per link */
+#define S_CTL_BYTE 0xc1           /* never a msgpack value: control message */
 #define S_CTL_EOS 'E'
 #define S_ID_MAX 160
 
@@ -77,7 +77,7 @@ typedef struct {
     char consumer[S_ID_MAX];
     sl_actor_metrics_t *metrics;
     sl_buf_t batch;
-    uint32_t count;  /* events in batch */
+    uint32_t count; /* events in batch */
     int durable;
 } s_target_t;
 
@@ -96,7 +96,7 @@ struct sl_actor {
     const sl_actor_kind_t *kind;
     char name[128];
     char node[64];
-    char id[S_ID_MAX];   /* "name/worker" */
+    char id[S_ID_MAX]; /* "name/worker" */
     int worker;
     int workers;
     int gen;
@@ -104,29 +104,29 @@ struct sl_actor {
     void *state;
     sl_plan_actor_t *pa; /* valid during init only (plan may be replaced) */
     char inproc[256];
-    char tcp[256];       /* "" if no remote upstream */
+    char tcp[256]; /* "" if no remote upstream */
     zactor_t *zactor;
     sl_actor_metrics_t *m;
-    s_spec_t *spec;      /* initial spec; then owned by the thread */
+    s_spec_t *spec; /* initial spec; then owned by the thread */
     atomic_int stopping;
     atomic_int finished;
     atomic_int init_rc;
     int is_source;
-    int follows_stop;    /* no upstream to wait for: finish on drain */
+    int follows_stop; /* no upstream to wait for: finish on drain */
     /* thread side */
     void *pull;
     void *pipe;
     int n_outputs;
     s_output_t *outputs;
     int n_targets_all;
-    s_target_t **all;   /* every target, for flushing */
+    s_target_t **all; /* every target, for flushing */
     char **expected;
     int n_expected;
     char **seen;
     int n_seen;
     int64_t tick_us;
     int64_t next_tick;
-    int pending;        /* some target has unsent events */
+    int pending; /* some target has unsent events */
     /* Forwarding: while every event of the message being handled is emitted
        unchanged, once, in order, to one single-worker consumer, nothing is
        encoded: the message itself goes on with its hop counts patched. */
@@ -136,13 +136,13 @@ struct sl_actor {
     int fwd_ok;
     uint32_t fwd_n;
     s_target_t *fwd_target;
-    uint32_t *ev_start;  /* per event of the message: offsets, and where */
-    uint32_t *ev_end;    /* its hops value is (0 = not patchable) */
+    uint32_t *ev_start; /* per event of the message: offsets, and where */
+    uint32_t *ev_end;   /* its hops value is (0 = not patchable) */
     uint32_t *ev_hops;
     uint32_t ev_cap;
-    int done;           /* finished: outputs closed */
-    int retiring;       /* replaced on reload: drain the input, no EOS */
-    int term;           /* $TERM received */
+    int done;     /* finished: outputs closed */
+    int retiring; /* replaced on reload: drain the input, no EOS */
+    int term;     /* $TERM received */
 };
 
 struct sl_engine {
@@ -1131,8 +1131,8 @@ static sl_actor_metrics_t *s_metrics_for(sl_engine_t *e, const sl_plan_actor_t *
         return NULL;
     }
     char **ids = realloc(e->m_ids, ((size_t)e->n_m + 1) * sizeof *ids);
-    sl_actor_metrics_t **ents = ids ? realloc(e->m_entries, ((size_t)e->n_m + 1) * sizeof *ents)
-                                    : NULL;
+    sl_actor_metrics_t **ents =
+        ids ? realloc(e->m_entries, ((size_t)e->n_m + 1) * sizeof *ents) : NULL;
     if (ids) {
         e->m_ids = ids;
     }
@@ -1186,14 +1186,14 @@ static int s_remote(const sl_engine_t *e, const sl_plan_actor_t *from, const sl_
     return !(from->node && to->node && strcmp(from->node, to->node) == 0);
 }
 
-static void s_endpoint(const sl_engine_t *e, const sl_plan_actor_t *from,
-                       const sl_plan_actor_t *to, int w, char *out, size_t outlen)
+static void s_endpoint(const sl_engine_t *e, const sl_plan_actor_t *from, const sl_plan_actor_t *to,
+                       int w, char *out, size_t outlen)
 {
     if (s_remote(e, from, to)) {
         snprintf(out, outlen, "tcp://%s:%d", s_host(e->plan, to), s_tcp_port(e->plan, to, w));
     } else {
-        snprintf(out, outlen, "inproc://sl/%s/%d/%d", to->name, s_gen_get((sl_engine_t *)e, to->name),
-                 w);
+        snprintf(out, outlen, "inproc://sl/%s/%d/%d", to->name,
+                 s_gen_get((sl_engine_t *)e, to->name), w);
     }
 }
 
@@ -1270,7 +1270,8 @@ static s_spec_t *s_spec_build(sl_engine_t *e, const sl_plan_actor_t *pa, int w, 
                 }
                 ls->n_targets = c->workers;
                 for (int t = 0; t < c->workers; t++) {
-                    s_endpoint(e, pa, c, t, ls->targets[t].endpoint, sizeof ls->targets[t].endpoint);
+                    s_endpoint(e, pa, c, t, ls->targets[t].endpoint,
+                               sizeof ls->targets[t].endpoint);
                     snprintf(ls->targets[t].consumer, sizeof ls->targets[t].consumer, "%s/%d",
                              c->name, t);
                     ls->targets[t].metrics = s_remote(e, pa, c) ? NULL : s_metrics_for(e, c, t);
@@ -1648,8 +1649,8 @@ int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen
     for (int g = 0; gsent && g < n_going; g++) {
         if (drain[g]) {
             int follows = 0;
-            s_spec_t *spec = s_spec_build(e, sl_plan_actor(plan, going[g]->name),
-                                          going[g]->worker, &follows);
+            s_spec_t *spec =
+                s_spec_build(e, sl_plan_actor(plan, going[g]->name), going[g]->worker, &follows);
             gsent[g] = spec && s_send_relink(going[g], spec) == SL_OK;
         }
     }

@@ -17,7 +17,6 @@ typedef const sl_actor_kind_t *const *(*sl_topology_kinds_fn)(void);
     tests, set before loading. `kinds` lists every kind for messages. */
 void sl_topology_set_kinds(sl_topology_kind_find_fn find, sl_topology_kinds_fn kinds);
 
-
 /*  --- Shared by topology/load.c, validate.c and plan.c --- */
 
 /*  What a plan does not keep but validation needs: where a value was
@@ -28,21 +27,21 @@ void sl_topology_set_kinds(sl_topology_kind_find_fn find, sl_topology_kinds_fn k
 #define SL_TOPO_SECRET_WORKERS 0x8u
 
 typedef struct {
-    sl_pos_t node_pos;    /* of the `node` value */
-    sl_pos_t inputs_pos;  /* of the `inputs` key */
-    unsigned secret;      /* SL_TOPO_SECRET_* */
-    int inputs_bad;       /* `inputs` written but unreadable: already reported */
+    sl_pos_t node_pos;   /* of the `node` value */
+    sl_pos_t inputs_pos; /* of the `inputs` key */
+    unsigned secret;     /* SL_TOPO_SECRET_* */
+    int inputs_bad;      /* `inputs` written but unreadable: already reported */
 } sl_topo_actor_extra_t;
 
 typedef struct {
     const char *file;
     const char *dir;
     sl_errors_t *errors;
-    int first_error;            /* errors->count when this load began */
-    sl_pos_t *err_pos;          /* position of each error since then */
+    int first_error;   /* errors->count when this load began */
+    sl_pos_t *err_pos; /* position of each error since then */
     int err_cap;
-    sl_topo_actor_extra_t *actor_extra;  /* parallel to plan->actors */
-    int *node_secret;           /* parallel to plan->nodes: port was secret */
+    sl_topo_actor_extra_t *actor_extra; /* parallel to plan->actors */
+    int *node_secret;                   /* parallel to plan->nodes: port was secret */
     int admin_set;
     sl_pos_t admin_pos;
 } sl_topo_ctx_t;

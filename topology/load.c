@@ -23,7 +23,8 @@
 #define S_WORKERS_MAX 1024
 #define S_DEFAULT_PORT 7600
 
-static const char *const s_top_keys = "version, name, store, tenancy, tenants, admin, nodes, actors";
+static const char *const s_top_keys =
+    "version, name, store, tenancy, tenants, admin, nodes, actors";
 
 typedef struct {
     sl_topo_ctx_t *c;
@@ -51,10 +52,14 @@ static yaml_node_t *s_node(s_load_t *l, int index)
 static const char *s_kind_of(const yaml_node_t *n)
 {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a map";
-    default: return "nothing";
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a map";
+    default:
+        return "nothing";
     }
 }
 
@@ -318,8 +323,7 @@ static char *s_address(s_load_t *l, yaml_node_t *n, const char *what)
     int secret = 0;
     char *s = s_string(l, n, what, &secret);
     if (s && !s_hostport_ok(s)) {
-        sl_topo_error(l->c, s_pos(n), "%s: expected host:port, got '%s'", what,
-                      s_show(s, secret));
+        sl_topo_error(l->c, s_pos(n), "%s: expected host:port, got '%s'", what, s_show(s, secret));
         free(s);
         return NULL;
     }
@@ -360,8 +364,10 @@ static int s_has_key(yaml_node_t *map, s_load_t *l, const char *key)
     return 0;
 }
 
-#define S_PAIRS(n) \
-    yaml_node_pair_t *pair = (n)->data.mapping.pairs.start; pair < (n)->data.mapping.pairs.top; pair++
+#define S_PAIRS(n)                                                                                 \
+    yaml_node_pair_t *pair = (n)->data.mapping.pairs.start;                                        \
+    pair < (n)->data.mapping.pairs.top;                                                            \
+    pair++
 #define S_PAIR_COUNT(n) ((int)((n)->data.mapping.pairs.top - (n)->data.mapping.pairs.start))
 
 /* --- JSON options ----------------------------------------------------- */
@@ -407,8 +413,10 @@ static int s_json_number(const char *s)
 static int s_json(s_load_t *l, yaml_node_t *n, int depth, sl_buf_t *b, int *secret)
 {
     if (depth > S_JSON_DEPTH || b->len > S_JSON_MAX) {
-        sl_topo_error(l->c, s_pos(n), "value is nested deeper than %d levels or larger than %d "
-                      "bytes (aliases?)", S_JSON_DEPTH, S_JSON_MAX);
+        sl_topo_error(l->c, s_pos(n),
+                      "value is nested deeper than %d levels or larger than %d "
+                      "bytes (aliases?)",
+                      S_JSON_DEPTH, S_JSON_MAX);
         return SL_ERANGE;
     }
     int rc = SL_OK;
@@ -588,9 +596,8 @@ static void s_option(s_load_t *l, sl_plan_actor_t *a, const char *key, yaml_node
             return;
         }
         for (int i = 0; i < count; i++) {
-            yaml_node_t *item = v->type == YAML_SEQUENCE_NODE
-                                    ? s_node(l, v->data.sequence.items.start[i])
-                                    : v;
+            yaml_node_t *item =
+                v->type == YAML_SEQUENCE_NODE ? s_node(l, v->data.sequence.items.start[i]) : v;
             s_val_t sv;
             if (!item || s_scalar(l, item, what, &sv)) {
                 continue;
@@ -606,8 +613,7 @@ static void s_option(s_load_t *l, sl_plan_actor_t *a, const char *key, yaml_node
     s_val_t sv;
     if (v->type != YAML_SCALAR_NODE) {
         sl_topo_error(l->c, po->vpos, "%s: expected %s %s, got %s", what,
-                      o->type == SL_OPT_INT ? "an" : "a", sl_opt_type_name(o->type),
-                      s_kind_of(v));
+                      o->type == SL_OPT_INT ? "an" : "a", sl_opt_type_name(o->type), s_kind_of(v));
         return;
     }
     if (s_scalar(l, v, what, &sv)) {
@@ -724,8 +730,10 @@ static void s_actor(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *nam
                       name);
     }
     if (v->type != YAML_MAPPING_NODE) {
-        sl_topo_error(l->c, s_pos(v), "actor '%s': expected a map with kind, inputs and options, "
-                      "got %s", name, s_kind_of(v));
+        sl_topo_error(l->c, s_pos(v),
+                      "actor '%s': expected a map with kind, inputs and options, "
+                      "got %s",
+                      name, s_kind_of(v));
         return;
     }
     /* the kind first: it decides which other keys are options */
@@ -812,8 +820,8 @@ static void s_actor(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *nam
             found = strcmp(a->opts[i].key, o->name) == 0;
         }
         if (!found) {
-            sl_topo_error(l->c, a->pos, "actor '%s': missing required option '%s' (kind %s)",
-                          name, o->name, a->kind->name);
+            sl_topo_error(l->c, a->pos, "actor '%s': missing required option '%s' (kind %s)", name,
+                          o->name, a->kind->name);
         }
     }
 }
@@ -873,8 +881,7 @@ static void s_node_entry(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char
             n->admin = s_address(l, pv, what);
         } else {
             sl_topo_error(l->c, s_pos(pk),
-                          "unknown key '%s' in node '%s' (expected: host, port, admin)", key,
-                          name);
+                          "unknown key '%s' in node '%s' (expected: host, port, admin)", key, name);
         }
     }
     if (!n->host && !s_has_key(v, l, "host")) {
@@ -915,8 +922,8 @@ static void s_tenant(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *na
             snprintf(what, sizeof what, "tenant '%s': keys", name);
             t->keys = s_string(l, pv, what, NULL);
         } else {
-            sl_topo_error(l->c, s_pos(pk), "unknown key '%s' in tenant '%s' (expected: keys)",
-                          key, name);
+            sl_topo_error(l->c, s_pos(pk), "unknown key '%s' in tenant '%s' (expected: keys)", key,
+                          name);
         }
     }
 }
@@ -1036,12 +1043,10 @@ static void s_top(s_load_t *l, yaml_node_t *root)
             l->c->admin_pos = s_pos(pk);
             plan->admin = s_address(l, pv, "admin");
         } else if (strcmp(key, "nodes") == 0) {
-            s_section(l, pk, pv, "nodes", (void **)&plan->nodes, sizeof *plan->nodes,
-                      s_node_entry);
+            s_section(l, pk, pv, "nodes", (void **)&plan->nodes, sizeof *plan->nodes, s_node_entry);
         } else if (strcmp(key, "actors") == 0) {
             have_actors = 1;
-            s_section(l, pk, pv, "actors", (void **)&plan->actors, sizeof *plan->actors,
-                      s_actor);
+            s_section(l, pk, pv, "actors", (void **)&plan->actors, sizeof *plan->actors, s_actor);
         } else {
             sl_topo_error(l->c, s_pos(pk), "unknown key '%s' (expected one of: %s)", key,
                           s_top_keys);
@@ -1066,16 +1071,15 @@ static void s_syntax_error(s_load_t *l, yaml_parser_t *p)
         /* the reader reports a byte offset, not a line */
         sl_topo_error(l->c, pos, "YAML syntax error: %s at byte %zu", problem, p->problem_offset);
     } else if (p->context) {
-        sl_topo_error(l->c, pos, "YAML syntax error: %s %s (started at %d:%d)", problem,
-                      p->context, (int)p->context_mark.line + 1,
-                      (int)p->context_mark.column + 1);
+        sl_topo_error(l->c, pos, "YAML syntax error: %s %s (started at %d:%d)", problem, p->context,
+                      (int)p->context_mark.line + 1, (int)p->context_mark.column + 1);
     } else {
         sl_topo_error(l->c, pos, "YAML syntax error: %s", problem);
     }
 }
 
-sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char *yaml,
-                                   size_t len, sl_errors_t *errors)
+sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char *yaml, size_t len,
+                                   sl_errors_t *errors)
 {
     sl_errors_t local = {0};
     sl_topo_ctx_t c = {0};
@@ -1124,8 +1128,7 @@ sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char
     } else {
         yaml_node_t *r2 = yaml_document_get_root_node(&extra);
         if (r2) {
-            sl_topo_error(&c, s_pos(r2),
-                          "more than one YAML document (a topology file holds one)");
+            sl_topo_error(&c, s_pos(r2), "more than one YAML document (a topology file holds one)");
         }
         yaml_document_delete(&extra);
     }
@@ -1172,8 +1175,7 @@ sl_plan_t *sl_topology_load(const char *path, sl_errors_t *errors)
     }
     f = fopen(path, "rb");
     if (!f) {
-        sl_errors_add(e, path, (sl_pos_t){1, 1}, "cannot open topology file: %s",
-                      strerror(errno));
+        sl_errors_add(e, path, (sl_pos_t){1, 1}, "cannot open topology file: %s", strerror(errno));
         goto fail;
     }
     char chunk[8192];
@@ -1185,8 +1187,7 @@ sl_plan_t *sl_topology_load(const char *path, sl_errors_t *errors)
         }
     }
     if (ferror(f)) {
-        sl_errors_add(e, path, (sl_pos_t){1, 1}, "cannot read topology file: %s",
-                      strerror(errno));
+        sl_errors_add(e, path, (sl_pos_t){1, 1}, "cannot read topology file: %s", strerror(errno));
         goto fail;
     }
     /* file: secrets are relative to the topology file's directory */

@@ -95,8 +95,8 @@ static void s_check_inputs(sl_topo_ctx_t *c, sl_plan_t *plan)
                 continue;
             }
             if (up == i) {
-                sl_topo_error(c, in->pos, "input '%s': actor '%s' cannot read its own output",
-                              show, a->name);
+                sl_topo_error(c, in->pos, "input '%s': actor '%s' cannot read its own output", show,
+                              a->name);
                 continue;
             }
             const sl_actor_kind_t *uk = plan->actors[up].kind;

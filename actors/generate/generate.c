@@ -22,9 +22,9 @@ typedef struct {
     int64_t body_bytes;
     int64_t keys;
     /* run state */
-    int64_t next;      /* next sequence number this worker makes */
-    int64_t made;      /* events made by this worker */
-    int64_t quota;     /* events this worker makes (0 = endless) */
+    int64_t next;  /* next sequence number this worker makes */
+    int64_t made;  /* events made by this worker */
+    int64_t quota; /* events this worker makes (0 = endless) */
     int64_t start_us;
     int64_t pad_len;
     sl_buf_t body;
@@ -197,8 +197,7 @@ static const sl_opt_t s_options[] = {
     {"rate", SL_OPT_DOUBLE, "0", offsetof(s_gen_t, rate), 0,
      "events per second over all workers (0 = as fast as possible)"},
     {"tenant", SL_OPT_STR, "default", offsetof(s_gen_t, tenant), 0, "tenant of every event"},
-    {"event_kind", SL_OPT_STR, "tag.set", offsetof(s_gen_t, event_kind), 0,
-     "kind of every event"},
+    {"event_kind", SL_OPT_STR, "tag.set", offsetof(s_gen_t, event_kind), 0, "kind of every event"},
     {"body_bytes", SL_OPT_SIZE, "300", offsetof(s_gen_t, body_bytes), 0,
      "approximate size of each body in bytes"},
     {"keys", SL_OPT_INT, "16", offsetof(s_gen_t, keys), 0,

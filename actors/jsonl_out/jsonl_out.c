@@ -92,7 +92,8 @@ static const sl_opt_t s_options[] = {
 
 const sl_actor_kind_t sl_actor_jsonl_out = {
     .name = "jsonl_out",
-    .description = "Appends every event as one JSON line to a file (flushed every 100 ms and on stop).",
+    .description =
+        "Appends every event as one JSON line to a file (flushed every 100 ms and on stop).",
     .state_size = sizeof(s_out_t),
     .options = s_options,
     .init = s_init,

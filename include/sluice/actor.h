@@ -26,15 +26,15 @@ typedef struct sl_actor sl_actor_t;
 
 /*  Option types of a config map, and what they store at `offset`. */
 typedef enum {
-    SL_OPT_STR = 1,   /* char *      (NULL if unset and no default)   */
-    SL_OPT_INT,       /* int64_t                                        */
-    SL_OPT_BOOL,      /* int (0/1); YAML true/false                     */
-    SL_OPT_DOUBLE,    /* double                                         */
-    SL_OPT_SIZE,      /* int64_t bytes; accepts 512, 64k, 10MiB, 1GB    */
-    SL_OPT_DURATION,  /* int64_t microseconds; accepts 250ms, 5s, 1m, 100us; bare number = ms */
-    SL_OPT_STRLIST,   /* sl_strlist_t                                   */
-    SL_OPT_SECRET,    /* char *; like STR, never printed or logged      */
-    SL_OPT_JSON,      /* char *: any YAML value, as JSON text           */
+    SL_OPT_STR = 1,  /* char *      (NULL if unset and no default)   */
+    SL_OPT_INT,      /* int64_t                                        */
+    SL_OPT_BOOL,     /* int (0/1); YAML true/false                     */
+    SL_OPT_DOUBLE,   /* double                                         */
+    SL_OPT_SIZE,     /* int64_t bytes; accepts 512, 64k, 10MiB, 1GB    */
+    SL_OPT_DURATION, /* int64_t microseconds; accepts 250ms, 5s, 1m, 100us; bare number = ms */
+    SL_OPT_STRLIST,  /* sl_strlist_t                                   */
+    SL_OPT_SECRET,   /* char *; like STR, never printed or logged      */
+    SL_OPT_JSON,     /* char *: any YAML value, as JSON text           */
 } sl_opt_type_t;
 
 #define SL_OPT_REQUIRED 0x1u
@@ -47,14 +47,15 @@ typedef struct {
 typedef struct {
     const char *name;
     sl_opt_type_t type;
-    const char *def;     /* default as YAML scalar text; NULL = none */
-    size_t offset;       /* offsetof(state, field) */
-    unsigned flags;      /* SL_OPT_REQUIRED */
+    const char *def; /* default as YAML scalar text; NULL = none */
+    size_t offset;   /* offsetof(state, field) */
+    unsigned flags;  /* SL_OPT_REQUIRED */
     const char *desc;
 } sl_opt_t;
 
-#define SL_OUTPUT_DURABLE 0x1u  /* a change-log output: followers read by
-                                   cursor, so a cycle through it is legal */
+#define SL_OUTPUT_DURABLE                                                                          \
+    0x1u /* a change-log output: followers read by                                                 \
+            cursor, so a cycle through it is legal */
 
 typedef struct {
     const char *name;
@@ -63,7 +64,7 @@ typedef struct {
 } sl_output_t;
 
 /*  Kind flags. */
-#define SL_KIND_SOURCE 0x1u     /* takes no inputs */
+#define SL_KIND_SOURCE 0x1u /* takes no inputs */
 
 typedef struct sl_actor_kind {
     const char *name;
@@ -102,8 +103,8 @@ int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev);
 void sl_actor_set_tick(sl_actor_t *a, int64_t interval_us);
 
 const char *sl_actor_name(const sl_actor_t *a);
-const char *sl_actor_node(const sl_actor_t *a);  /* NULL when single-node */
-int sl_actor_worker(const sl_actor_t *a);        /* 0 .. workers-1 */
+const char *sl_actor_node(const sl_actor_t *a); /* NULL when single-node */
+int sl_actor_worker(const sl_actor_t *a);       /* 0 .. workers-1 */
 int sl_actor_workers(const sl_actor_t *a);
 /*  Non-zero once the engine asked this actor to stop: a long tick should
     return early. */

@@ -13,19 +13,19 @@
 
 enum {
     SL_OK = 0,
-    SL_DONE = 1,          /* not an error: a source has nothing more to give */
-    SL_EINVAL = -1,       /* invalid argument or option */
-    SL_ENOMEM = -2,       /* allocation failed */
-    SL_EIO = -3,          /* I/O error (file, socket) */
-    SL_EPROTO = -4,       /* malformed input (msgpack, JSON, YAML) */
-    SL_ENOTFOUND = -5,    /* no such entity, file, actor */
-    SL_EFULL = -6,        /* a bounded resource is full */
-    SL_EAGAIN = -7,       /* try again later (would block) */
-    SL_ERANGE = -8,       /* value or length out of range, truncated input */
-    SL_ETIMEDOUT = -9,    /* bounded wait ran out */
-    SL_ESTATE = -10,      /* object is in a state that forbids the call */
-    SL_EEXIST = -11,      /* already exists */
-    SL_ESTOPPED = -12,    /* engine or actor is stopping */
+    SL_DONE = 1,       /* not an error: a source has nothing more to give */
+    SL_EINVAL = -1,    /* invalid argument or option */
+    SL_ENOMEM = -2,    /* allocation failed */
+    SL_EIO = -3,       /* I/O error (file, socket) */
+    SL_EPROTO = -4,    /* malformed input (msgpack, JSON, YAML) */
+    SL_ENOTFOUND = -5, /* no such entity, file, actor */
+    SL_EFULL = -6,     /* a bounded resource is full */
+    SL_EAGAIN = -7,    /* try again later (would block) */
+    SL_ERANGE = -8,    /* value or length out of range, truncated input */
+    SL_ETIMEDOUT = -9, /* bounded wait ran out */
+    SL_ESTATE = -10,   /* object is in a state that forbids the call */
+    SL_EEXIST = -11,   /* already exists */
+    SL_ESTOPPED = -12, /* engine or actor is stopping */
 };
 
 /*  Text for an SL_E* code; never NULL. */

@@ -31,9 +31,9 @@
 
 #define SL_EVENT_VERSION 1
 /*  Bounds enforced by the decoder and the JSON reader. */
-#define SL_EVENT_MAX_STR 4096            /* tenant, kind, schema, source, key */
-#define SL_EVENT_MAX_BODY (4u << 20)     /* body bytes (msgpack) */
-#define SL_EVENT_MAX_DEPTH 64            /* nesting depth inside the body */
+#define SL_EVENT_MAX_STR 4096        /* tenant, kind, schema, source, key */
+#define SL_EVENT_MAX_BODY (4u << 20) /* body bytes (msgpack) */
+#define SL_EVENT_MAX_DEPTH 64        /* nesting depth inside the body */
 
 typedef struct sl_event {
     uint8_t version;
@@ -48,7 +48,7 @@ typedef struct sl_event {
     int64_t time_us;
     int64_t ingest_us;
     uint32_t hops;
-    sl_slice_t body;  /* raw msgpack bytes of the body map; len 0 = empty map */
+    sl_slice_t body; /* raw msgpack bytes of the body map; len 0 = empty map */
 } sl_event_t;
 
 /*  Fill `id` with a new UUIDv7: 48-bit Unix milliseconds, version 7, then
@@ -109,8 +109,8 @@ void sl_batch_end(sl_buf_t *out, uint32_t count);
     ev's slices point into it: valid until scratch changes. On error returns
     SL_EPROTO and writes a one-line reason ("field 'kind': expected a string")
     to err (errlen bytes, always NUL-terminated). */
-int sl_event_from_json(const char *json, size_t len, sl_event_t *ev, sl_buf_t *scratch,
-                       char *err, size_t errlen);
+int sl_event_from_json(const char *json, size_t len, sl_event_t *ev, sl_buf_t *scratch, char *err,
+                       size_t errlen);
 
 /*  Append the event as one JSON object (no newline) to `out`, in the same
     form: every envelope field present, times as RFC 3339 with microseconds,

@@ -27,7 +27,8 @@ void sl_log_set_fd(int fd);
     they are appended to the object as they are. The message is escaped. */
 void sl_log(sl_log_level_t level, const char *actor, const char *fields, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-void sl_logv(sl_log_level_t level, const char *actor, const char *fields, const char *fmt, va_list ap);
+void sl_logv(sl_log_level_t level, const char *actor, const char *fields, const char *fmt,
+             va_list ap);
 
 #define sl_debug(actor, ...) sl_log(SL_LOG_DEBUG, (actor), NULL, __VA_ARGS__)
 #define sl_info(actor, ...) sl_log(SL_LOG_INFO, (actor), NULL, __VA_ARGS__)

@@ -31,12 +31,12 @@ typedef struct sl_actor_metrics {
     int worker;
     _Atomic uint64_t events_in;
     _Atomic uint64_t events_out;
-    _Atomic uint64_t dropped;     /* malformed or refused input */
-    _Atomic uint64_t errors;      /* handle/tick failures */
-    _Atomic uint64_t enqueued;    /* events sent to this instance by upstreams;
-                                     queue depth = enqueued - events_in */
+    _Atomic uint64_t dropped;  /* malformed or refused input */
+    _Atomic uint64_t errors;   /* handle/tick failures */
+    _Atomic uint64_t enqueued; /* events sent to this instance by upstreams;
+                                  queue depth = enqueued - events_in */
     _Atomic int ready;
-    int is_sink;                  /* e2e latency observed here */
+    int is_sink; /* e2e latency observed here */
     sl_hist_t handle_us;
     sl_hist_t e2e_us;
     struct sl_actor_metrics *next;
@@ -45,16 +45,16 @@ typedef struct sl_actor_metrics {
 typedef struct sl_metrics {
     pthread_mutex_t lock;
     sl_actor_metrics_t *head;
-    _Atomic uint64_t malformed;   /* messages that failed to decode */
-    _Atomic int ready;            /* engine: every actor signalled ready */
+    _Atomic uint64_t malformed; /* messages that failed to decode */
+    _Atomic int ready;          /* engine: every actor signalled ready */
     _Atomic int stopping;
 } sl_metrics_t;
 
 sl_metrics_t *sl_metrics_new(void);
 void sl_metrics_destroy(sl_metrics_t **m);
 /*  Add a zeroed instance entry; the registry owns it. NULL on ENOMEM. */
-sl_actor_metrics_t *sl_metrics_add(sl_metrics_t *m, const char *actor, const char *kind,
-                                   int worker, int is_sink);
+sl_actor_metrics_t *sl_metrics_add(sl_metrics_t *m, const char *actor, const char *kind, int worker,
+                                   int is_sink);
 /*  Unlink and free an entry (on stop or reload). */
 void sl_metrics_remove(sl_metrics_t *m, sl_actor_metrics_t *am);
 /*  Append the Prometheus text exposition (version 0.0.4) of everything:

@@ -48,13 +48,13 @@ typedef struct {
     char *name;
     char *host;
     int port;
-    char *admin;    /* host:port or NULL */
+    char *admin; /* host:port or NULL */
     sl_pos_t pos;
 } sl_plan_node_t;
 
 typedef struct {
     char *name;
-    char *keys;     /* directory of the tenant's CURVE certificates, or NULL */
+    char *keys; /* directory of the tenant's CURVE certificates, or NULL */
     sl_pos_t pos;
 } sl_plan_tenant_t;
 
@@ -62,17 +62,17 @@ typedef struct {
     as items (for STRLIST); anything else as JSON text (for JSON options). */
 typedef struct {
     char *key;
-    char *text;     /* scalar text, or JSON text for SL_OPT_JSON */
-    char **items;   /* for sequences of scalars; NULL otherwise */
+    char *text;   /* scalar text, or JSON text for SL_OPT_JSON */
+    char **items; /* for sequences of scalars; NULL otherwise */
     int n_items;
-    int secret;     /* came from ${ENV} or file: */
-    sl_pos_t pos;   /* of the key */
-    sl_pos_t vpos;  /* of the value */
+    int secret;    /* came from ${ENV} or file: */
+    sl_pos_t pos;  /* of the key */
+    sl_pos_t vpos; /* of the value */
 } sl_plan_opt_t;
 
 typedef struct {
-    char *actor;    /* upstream actor name */
-    char *output;   /* output name (the kind's default output if not written) */
+    char *actor;  /* upstream actor name */
+    char *output; /* output name (the kind's default output if not written) */
     int output_index;
     sl_pos_t pos;
 } sl_plan_input_t;
@@ -80,14 +80,14 @@ typedef struct {
 typedef struct {
     char *name;
     const sl_actor_kind_t *kind;
-    char *node;               /* NULL when the file has no nodes */
+    char *node; /* NULL when the file has no nodes */
     sl_plan_input_t *inputs;
     int n_inputs;
     int workers;
     sl_plan_opt_t *opts;
     int n_opts;
-    char *fingerprint;        /* canonical text of kind, node, inputs,
-                                 workers, options: equal = unchanged on reload */
+    char *fingerprint; /* canonical text of kind, node, inputs,
+                          workers, options: equal = unchanged on reload */
     sl_pos_t pos;
 } sl_plan_actor_t;
 
@@ -97,14 +97,14 @@ typedef struct sl_plan {
     char *file;
     int version;
     char *name;
-    char *store_path;         /* NULL if no store section */
+    char *store_path; /* NULL if no store section */
     sl_tenancy_t tenancy;
     sl_plan_tenant_t *tenants;
     int n_tenants;
-    char *admin;              /* top-level admin address or NULL */
+    char *admin; /* top-level admin address or NULL */
     sl_plan_node_t *nodes;
     int n_nodes;
-    sl_plan_actor_t *actors;  /* in file order */
+    sl_plan_actor_t *actors; /* in file order */
     int n_actors;
 } sl_plan_t;
 
@@ -123,8 +123,8 @@ void sl_errors_free(sl_errors_t *e);
 sl_plan_t *sl_topology_load(const char *path, sl_errors_t *errors);
 /*  Same, from a string; `name` is used as FILE in messages and `dir` as the
     base for relative file: paths (NULL = current directory). */
-sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char *yaml,
-                                   size_t len, sl_errors_t *errors);
+sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char *yaml, size_t len,
+                                   sl_errors_t *errors);
 void sl_plan_destroy(sl_plan_t **plan);
 
 const sl_plan_actor_t *sl_plan_actor(const sl_plan_t *plan, const char *name);

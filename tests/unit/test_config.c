@@ -117,22 +117,14 @@ static void test_size(void **state)
         const char *text;
         int64_t want;
     } good[] = {
-        {"512", 512},
-        {"0", 0},
-        {"64k", 65536},
-        {"64K", 65536},
-        {"64KiB", 65536},
-        {"64kib", 65536},
-        {"64kb", 64000},
-        {"10MB", 10000000},
-        {"10MiB", 10485760},
-        {"10m", 10485760},
-        {"1GiB", 1073741824},
-        {"1gb", 1000000000},
-        {"1G", 1073741824},
-        {"2TiB", 2199023255552},
-        {"100b", 100},
-        {"8 KiB", 8192},
+        {"512", 512},         {"0", 0},
+        {"64k", 65536},       {"64K", 65536},
+        {"64KiB", 65536},     {"64kib", 65536},
+        {"64kb", 64000},      {"10MB", 10000000},
+        {"10MiB", 10485760},  {"10m", 10485760},
+        {"1GiB", 1073741824}, {"1gb", 1000000000},
+        {"1G", 1073741824},   {"2TiB", 2199023255552},
+        {"100b", 100},        {"8 KiB", 8192},
     };
     int64_t v;
     char err[200];
@@ -140,8 +132,8 @@ static void test_size(void **state)
         assert_int_equal(s_parse("size", good[k].text, &v, err), SL_OK);
         assert_int_equal(v, good[k].want);
     }
-    const char *bad[] = {"", "k", "-1", "1.5GiB", "10 parsecs", "10XB", "99999999999TiB",
-                         "18446744073709551616"};
+    const char *bad[] = {
+        "", "k", "-1", "1.5GiB", "10 parsecs", "10XB", "99999999999TiB", "18446744073709551616"};
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
         assert_int_equal(s_parse("size", bad[k], &v, err), SL_EINVAL);
         assert_non_null(strstr(err, "expected a size"));
@@ -154,9 +146,9 @@ static void test_duration(void **state)
         const char *text;
         int64_t want;
     } good[] = {
-        {"100us", 100},       {"250ms", 250000},     {"5s", 5000000},   {"2m", 120000000},
-        {"1h", 3600000000ll}, {"1500", 1500000},     {"0", 0},          {"3S", 3000000},
-        {"10 ms", 10000},
+        {"100us", 100},    {"250ms", 250000},    {"5s", 5000000},
+        {"2m", 120000000}, {"1h", 3600000000ll}, {"1500", 1500000},
+        {"0", 0},          {"3S", 3000000},      {"10 ms", 10000},
     };
     int64_t v;
     char err[200];

@@ -33,7 +33,6 @@
 
 #define S_BOUND_US (60 * 1000000LL) /* every wait: at most a minute */
 
-
 /* ------------------------------------------------------------------------ */
 /*  Helpers                                                                 */
 
@@ -48,7 +47,8 @@ static int s_setup(void **state)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    snprintf(f->dir, sizeof f->dir, "%s/sl-engine.XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    snprintf(f->dir, sizeof f->dir, "%s/sl-engine.XXXXXX",
+             getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(f->dir));
     f->metrics = sl_metrics_new();
     assert_non_null(f->metrics);
@@ -498,7 +498,8 @@ static void test_start_failure_leaves_nothing(void **state)
     int64_t end = sl_mono_us() + S_BOUND_US;
     while (s_threads() > before) {
         if (sl_mono_us() >= end) {
-            print_error("%d threads before start, %d after the failed start\n", before, s_threads());
+            print_error("%d threads before start, %d after the failed start\n", before,
+                        s_threads());
             fail();
         }
         usleep(10 * 1000);

@@ -710,9 +710,15 @@ static void test_mangled(void **state)
                 size_t at = (seed >> 8) % (n ? n : 1);
                 static const char junk[] = "{}[]:,-#&*!|>'\"%@`\t\n .${}file:x9";
                 switch ((seed >> 4) % 3) {
-                case 0: buf[at] = junk[(seed >> 16) % (sizeof junk - 1)]; break;
-                case 1: n = at; break;
-                default: buf[at] = (char)(seed >> 20); break;
+                case 0:
+                    buf[at] = junk[(seed >> 16) % (sizeof junk - 1)];
+                    break;
+                case 1:
+                    n = at;
+                    break;
+                default:
+                    buf[at] = (char)(seed >> 20);
+                    break;
                 }
             }
             sl_errors_t e = {0};

@@ -207,9 +207,14 @@ static unsigned long long s_bucket_us(double us)
 
 int main(int argc, char **argv)
 {
-    s_bench_t b = {.transport = "inproc", .mode = "thr", .size = 300, .count = 0,
-                   .seconds = 3, .rate = 20000, .port = 0};
-    for (int i = 1; i < argc; i++) {
+    s_bench_t b = {.transport = "inproc",
+                   .mode = "thr",
+                   .size = 300,
+                   .count = 0,
+                   .seconds = 3,
+                   .rate = 20000,
+                   .port = 0};
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "raw_zmq: %s needs a value\n", argv[i]);
@@ -233,7 +238,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "raw_zmq: unknown option %s\n", argv[i]);
             return 2;
         }
-        i++;
     }
     if (b.size < sizeof(int64_t) + 1 || b.seconds <= 0 || b.rate <= 0) {
         fprintf(stderr, "raw_zmq: size must be >= 9, seconds and rate > 0\n");

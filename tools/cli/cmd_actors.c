@@ -21,8 +21,8 @@ static void s_print_kind(const sl_actor_kind_t *k)
     } else {
         printf("\n");
         for (int i = 0; k->outputs[i].name; i++) {
-            printf("    %-12s %s%s%s\n", k->outputs[i].name, k->outputs[i].desc ? k->outputs[i].desc : "",
-                   i == 0 ? " (default)" : "",
+            printf("    %-12s %s%s%s\n", k->outputs[i].name,
+                   k->outputs[i].desc ? k->outputs[i].desc : "", i == 0 ? " (default)" : "",
                    (k->outputs[i].flags & SL_OUTPUT_DURABLE) ? " (durable change log)" : "");
         }
     }

@@ -5,12 +5,11 @@
 #include "sluice/topology.h"
 #include "tools/cli/cli.h"
 
-static const char *s_help =
-    "usage: sluice check FILE\n"
-    "\n"
-    "Validates a topology file without starting anything. Every error is\n"
-    "printed on stderr as FILE:LINE:COL: message.\n"
-    "Exit status: 0 valid, 1 invalid, 2 usage.\n";
+static const char *s_help = "usage: sluice check FILE\n"
+                            "\n"
+                            "Validates a topology file without starting anything. Every error is\n"
+                            "printed on stderr as FILE:LINE:COL: message.\n"
+                            "Exit status: 0 valid, 1 invalid, 2 usage.\n";
 
 int sl_cmd_check(int argc, char **argv)
 {

@@ -171,8 +171,10 @@ int sl_cmd_run(int argc, char **argv)
                 sl_errors_t rerr = {0};
                 sl_plan_t *next = sl_topology_load(file, &rerr);
                 if (!next) {
-                    sl_error(NULL, "reload refused: %s is invalid (%d errors); the running "
-                                   "topology stays", file, rerr.count);
+                    sl_error(NULL,
+                             "reload refused: %s is invalid (%d errors); the running "
+                             "topology stays",
+                             file, rerr.count);
                     s_log_errors(&rerr);
                 } else if (node && !sl_plan_node(next, node)) {
                     sl_error(NULL, "reload refused: %s no longer declares node '%s'", file, node);
