@@ -884,6 +884,9 @@ static void s_finish(sl_actor_t *a)
     if (a->done) {
         return;
     }
+    if (!a->term && a->kind->idle && a->kind->idle(a, a->state) < 0) {
+        atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
+    }
     s_flush_all(a);
     if (!a->term && !a->retiring) {
         s_send_eos(a);
@@ -1017,11 +1020,18 @@ ready:
             continue;
         }
         if (items[1].revents & ZMQ_POLLIN) {
+            int drained = 0;
             for (int i = 0; i < S_BURST_MESSAGES; i++) {
                 if (zmq_msg_recv(&msg, a->pull, ZMQ_DONTWAIT) < 0) {
+                    drained = 1;
                     break;
                 }
                 s_handle_message(a, &msg);
+            }
+            /*  The input ran dry: the moment to close a batch (a store
+                commits here, so at low rates nothing waits for a timer). */
+            if (drained && a->kind->idle && a->kind->idle(a, a->state) < 0) {
+                atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
             }
         }
         if (a->tick_us >= 0 && a->kind->tick && sl_mono_us() >= a->next_tick) {

@@ -13,6 +13,7 @@
                               error and drops the event
       tick(a, state)          every tick interval (sl_actor_set_tick); a
                               source returns SL_DONE when it has nothing more
+      idle(a, state)          optional: the input ran dry (close a batch)
       exit(a, state)          once, after the last handle/tick
     The state is state_size bytes, zeroed, with options filled from the
     config map before init. The engine frees string options after exit. */
@@ -79,6 +80,10 @@ typedef struct sl_actor_kind {
     int (*handle)(sl_actor_t *a, void *state, const sl_event_t *ev);
     int (*tick)(sl_actor_t *a, void *state);
     void (*exit)(sl_actor_t *a, void *state);
+    /*  Optional: called when the instance has handled every input message
+        available right now (before its outputs are flushed), and once more
+        before exit on a drain. A batching sink commits here. */
+    int (*idle)(sl_actor_t *a, void *state);
 } sl_actor_kind_t;
 
 /*  Registry (actors/registry.c). */

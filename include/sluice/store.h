@@ -1,0 +1,160 @@
+/*  sluice/store.h: the metadata store on LMDB, its change log and reads.
+
+    One LMDB environment per store path (shared tenancy: every key starts
+    with the tenant and a 0 byte), or one per tenant under <path>/<tenant>/
+    (isolated tenancy). LMDB allows one environment per file per process,
+    so sl_store_open() shares one handle per path within the process
+    (reference counted): the store actor, the query API and the lineage
+    walker of one node all open the topology's store.
+
+    Only core/store*.c include lmdb.h; LMDB errors are translated here:
+    MDB_MAP_FULL -> SL_EFULL, MDB_NOTFOUND -> SL_ENOTFOUND, others SL_EIO.
+
+    Writes happen in batches: one LMDB write transaction per batch, many
+    events applied in it, one commit (fsync unless nosync). Every applied
+    change appends a record to the tenant's change log (per-tenant sequence
+    numbers from 1, no gaps) in the same transaction, so the store and its
+    log can never disagree, also after a crash. Applying an event whose id
+    was already applied (within the retention window) changes nothing and
+    logs nothing. Events that cannot be applied go to the dead-letter table
+    with a reason, in the same transaction.
+
+    Reads produce JSON (the shapes of DESIGN.md "Events"): the query API
+    and `sluice query` print them as they are. Every read takes a tenant and
+    sees only that tenant's keys. */
+#ifndef SLUICE_STORE_H
+#define SLUICE_STORE_H
+
+#include "sluice/common.h"
+#include "sluice/event.h"
+
+typedef struct sl_store sl_store_t;
+typedef struct sl_store_batch sl_store_batch_t;
+
+typedef struct {
+    const char *path;           /* directory; created if missing */
+    int isolated;               /* 1: one environment per tenant */
+    const char *const *tenants; /* isolated: the allowed tenants (NULL-terminated);
+                                   shared: NULL = any tenant allowed */
+    int64_t map_size;           /* bytes per environment (default 1 GiB) */
+    int nosync;                 /* 1: no fsync at commit (tests, benches) */
+    int64_t retention_us;       /* applied event ids kept this long (default 7 days) */
+} sl_store_opts_t;
+
+/*  Open (or share) the store at opts->path. NULL with a reason in err. */
+sl_store_t *sl_store_open(const sl_store_opts_t *opts, char *err, size_t errlen);
+/*  Drop this reference; the last one closes the environments. Safe twice. */
+void sl_store_close(sl_store_t **s);
+
+/* ---------------------------------------------------------------- writes */
+
+/*  Result of applying one event. */
+typedef enum {
+    SL_APPLY_CHANGED = 0,   /* applied; one or more change records logged */
+    SL_APPLY_NOOP = 1,      /* valid, but changed nothing (same values, or an
+                               older incident update than the stored one) */
+    SL_APPLY_DUPLICATE = 2, /* this event id was already applied */
+    SL_APPLY_DEAD = 3,      /* not applicable: written to the dead letters */
+} sl_apply_t;
+
+/*  Begin a batch (one write transaction). Only one batch per store at a
+    time; a second caller waits (LMDB's writer lock). SL_EFULL if the store
+    is refusing writes after a full map (see sl_store_health). */
+int sl_store_batch_begin(sl_store_t *s, sl_store_batch_t **b);
+
+/*  Apply one event inside the batch. Kinds: asset.upsert, asset.delete,
+    tag.set, tag.unset, owner.set, lineage.edge, lineage.edge.delete,
+    incident.upsert (bodies as in DESIGN.md). *result says what happened;
+    `reason` (may be NULL) receives the dead-letter reason. Returns SL_OK for
+    every outcome above (a dead letter is not an error of the store);
+    SL_EFULL when the map is full (the whole batch must then be aborted) or
+    SL_EIO. */
+int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result, char *reason,
+                   size_t reasonlen);
+
+/*  Commit: SL_OK, or SL_EFULL (map full: nothing of the batch is kept, the
+    store refuses further writes until restarted with a larger map_size,
+    health says why), or SL_EIO. The batch is freed either way. */
+int sl_store_batch_commit(sl_store_batch_t **b);
+void sl_store_batch_abort(sl_store_batch_t **b);
+
+/*  Write an event to the dead-letter table outside any batch (for actors
+    that reject events before the store, e.g. schema check). */
+int sl_store_dead_letter(sl_store_t *s, const sl_event_t *ev, const char *reason);
+
+/* ---------------------------------------------------------- change log */
+
+/*  A change record, as the store emits it on its `changes` output and as
+    GET /v1/changes returns it (JSON):
+      {"seq": 42, "tenant": "acme", "time": "...", "event_id": "<uuid>",
+       "entity": "asset" | "tag" | "owner" | "edge" | "incident",
+       "key": "<qualified name, or from->to for an edge, or source/external_id>",
+       "op": "create" | "update" | "delete",
+       "changes": {"<field>": {"before": ..., "after": ...}, ...}}
+    As an event: kind "change", key = the record's key (for an edge: the
+    `from` asset), body = the record above as a msgpack map. */
+
+/*  Call `fn` for each change record of `tenant` with seq > after, in order,
+    at most `limit` (0 = no limit), as an event (kind "change"; slices valid
+    during the call). Stops early if fn returns non-zero. Returns the number
+    of records passed, or a negative SL_E* code. */
+typedef int (*sl_change_fn)(void *arg, uint64_t seq, const sl_event_t *change);
+int sl_store_changes(sl_store_t *s, const char *tenant, uint64_t after, uint64_t limit,
+                     sl_change_fn fn, void *arg);
+/*  Highest sequence number of the tenant's log (0 if empty). */
+int sl_store_last_seq(sl_store_t *s, const char *tenant, uint64_t *seq);
+/*  Tenants that have any data, NULL-terminated, malloc'ed (free each and
+    the array). */
+char **sl_store_tenants(sl_store_t *s);
+
+/*  Per-consumer cursors (the last seq a consumer has handled), kept in the
+    same environment; 0 if never set. */
+int sl_store_cursor_get(sl_store_t *s, const char *tenant, const char *consumer, uint64_t *seq);
+int sl_store_cursor_set(sl_store_t *s, const char *tenant, const char *consumer, uint64_t seq);
+
+/* --------------------------------------------------------------- reads */
+
+/*  Each appends one JSON document to `out`. SL_ENOTFOUND for an unknown
+    asset; SL_EINVAL for a bad argument (the message in err, if given). */
+
+/*  {"qualified_name", "type", "name", "description", "owners": [...],
+     "attributes": {...}, "tags": [{"name", "origin": "own"|"propagated",
+     "sources": [...], "set_by", "set_at", "propagate"}], "version",
+     "created_at", "updated_at", "placeholder": bool,
+     "incidents": {"open": [...], "upstream": [...]}} */
+int sl_store_asset_json(sl_store_t *s, const char *tenant, const char *qn, sl_buf_t *out);
+
+/*  {"items": [asset summaries], "next_cursor": "..." | null}; cursor is
+    opaque (empty = from the start), limit 1..1000. */
+int sl_store_assets_json(sl_store_t *s, const char *tenant, const char *prefix, int limit,
+                         const char *cursor, sl_buf_t *out);
+
+typedef enum { SL_DIR_DOWN = 1, SL_DIR_UP = 2, SL_DIR_BOTH = 3 } sl_direction_t;
+/*  {"root": qn, "nodes": [{"qualified_name", "type", "depth"}],
+     "edges": [{"from", "to", "type", "job", "propagate"}], "truncated": bool};
+    depth 1..10, limit 1..10000 nodes. */
+int sl_store_lineage_json(sl_store_t *s, const char *tenant, const char *qn, sl_direction_t dir,
+                          int depth, int limit, sl_buf_t *out);
+
+/*  {"items": [incidents], "next_cursor": ...}; status, asset, source may be
+    NULL (no filter). */
+int sl_store_incidents_json(sl_store_t *s, const char *tenant, const char *status,
+                            const char *asset, const char *source, int limit, const char *cursor,
+                            sl_buf_t *out);
+
+/*  {"items": [change records], "last_seq": N} */
+int sl_store_changes_json(sl_store_t *s, const char *tenant, uint64_t after, int limit,
+                          sl_buf_t *out);
+
+/*  {"tenants": {"acme": {"assets": N, "edges": N, "incidents": N,
+     "changes": N, "dead_letters": N}}, "map_size": B, "used_bytes": B,
+     "writable": bool, "reason": "..."} */
+int sl_store_stats_json(sl_store_t *s, sl_buf_t *out);
+
+/*  {"items": [{"seq", "time", "reason", "event": {event JSON}}], ...} */
+int sl_store_dead_letters_json(sl_store_t *s, const char *tenant, int limit, sl_buf_t *out);
+
+/*  0 healthy; SL_EFULL when writes are refused (map full), with a reason. */
+int sl_store_health(sl_store_t *s, char *reason, size_t reasonlen);
+
+#endif
