@@ -170,6 +170,11 @@ const char *sl_actor_name(const sl_actor_t *a)
     return a->name;
 }
 
+const char *sl_actor_store_path(const sl_actor_t *a)
+{
+    return a->store_path[0] ? a->store_path : NULL;
+}
+
 const char *sl_actor_node(const sl_actor_t *a)
 {
     return a->node[0] ? a->node : NULL;
@@ -1363,6 +1368,8 @@ static sl_actor_t *s_instance_start(sl_engine_t *e, sl_plan_actor_t *pa, int w, 
     a->is_source = (pa->kind->flags & SL_KIND_SOURCE) != 0;
     snprintf(a->name, sizeof a->name, "%s", pa->name);
     snprintf(a->node, sizeof a->node, "%s", pa->node ? pa->node : "");
+    snprintf(a->store_path, sizeof a->store_path, "%s",
+             e->plan->store_path ? e->plan->store_path : "");
     snprintf(a->id, sizeof a->id, "%s/%d", pa->name, w);
     snprintf(a->inproc, sizeof a->inproc, "inproc://sl/%s/%d/%d", pa->name, a->gen, w);
     if (e->node) {

@@ -108,6 +108,9 @@ int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev);
 void sl_actor_set_tick(sl_actor_t *a, int64_t interval_us);
 
 const char *sl_actor_name(const sl_actor_t *a);
+/*  The topology's store path (top-level `store: {path}`), or NULL if the
+    file has no store section. Actors that open the store use it. */
+const char *sl_actor_store_path(const sl_actor_t *a);
 const char *sl_actor_node(const sl_actor_t *a); /* NULL when single-node */
 int sl_actor_worker(const sl_actor_t *a);       /* 0 .. workers-1 */
 int sl_actor_workers(const sl_actor_t *a);
