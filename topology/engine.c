@@ -96,6 +96,7 @@ struct sl_actor {
     const sl_actor_kind_t *kind;
     char name[128];
     char node[64];
+    char store_path[1024];
     char id[S_ID_MAX]; /* "name/worker" */
     int worker;
     int workers;
