@@ -304,7 +304,7 @@ void sl_logv(sl_log_level_t level, const char *actor, const char *fields, const 
         s_line_escape(&l, actor);
         s_line_puts(&l, "\"");
     }
-    s_line_puts(&l, ",\"msg\":\"");
+    s_line_puts(&l, ",\"message\":\"");
     s_line_escape(&l, msg);
     s_line_puts(&l, "\"");
     if (fields && fields[0]) {
@@ -316,7 +316,7 @@ void sl_logv(sl_log_level_t level, const char *actor, const char *fields, const 
     int fd = atomic_load_explicit(&s_fd, memory_order_relaxed);
     if (l.failed) {
         static const char oom[] =
-            "{\"level\":\"error\",\"msg\":\"log line dropped: out of memory\"}\n";
+            "{\"level\":\"error\",\"message\":\"log line dropped: out of memory\"}\n";
         s_write_all(fd, oom, sizeof oom - 1);
     } else {
         s_write_all(fd, l.p, l.len);

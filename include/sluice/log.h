@@ -1,5 +1,5 @@
 /*  sluice/log.h: structured logs, one JSON object per line on stderr:
-    {"time":"...","level":"info","node":"a","actor":"gen","msg":"...",...fields}
+    {"time":"...","level":"info","node":"a","actor":"gen","message":"...",...fields}
     Thread-safe; a line is written with one write(2). */
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H

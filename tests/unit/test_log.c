@@ -97,7 +97,7 @@ static void test_basic_line(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "level")), "info");
     assert_string_equal(json_string_value(json_object_get(j, "node")), "a");
     assert_string_equal(json_string_value(json_object_get(j, "actor")), "gen");
-    assert_string_equal(json_string_value(json_object_get(j, "msg")), "started 3 workers");
+    assert_string_equal(json_string_value(json_object_get(j, "message")), "started 3 workers");
     /* 2026-11-25T08:00:00.123456Z */
     const char *t = json_string_value(json_object_get(j, "time"));
     assert_non_null(t);
@@ -107,7 +107,7 @@ static void test_basic_line(void **state)
     assert_int_equal(t[19], '.');
     assert_int_equal(t[26], 'Z');
     /* key order as documented */
-    const char *keys[] = {"time", "level", "node", "actor", "msg"};
+    const char *keys[] = {"time", "level", "node", "actor", "message"};
     const char *k;
     json_t *v;
     size_t i = 0;
@@ -129,12 +129,12 @@ static void test_null_actor_fields_node(void **state)
     assert_string_equal(json_string_value(json_object_get(j, "level")), "warn");
     assert_null(json_object_get(j, "actor"));
     assert_null(json_object_get(j, "node"));
-    assert_string_equal(json_string_value(json_object_get(j, "msg")), "plain");
+    assert_string_equal(json_string_value(json_object_get(j, "message")), "plain");
     json_decref(j);
 
     sl_log(SL_LOG_ERROR, NULL, "", NULL);
     j = s_one_line(p);
-    assert_string_equal(json_string_value(json_object_get(j, "msg")), "");
+    assert_string_equal(json_string_value(json_object_get(j, "message")), "");
     json_decref(j);
 }
 
@@ -145,7 +145,7 @@ static void test_escaping(void **state)
     sl_log(SL_LOG_INFO, "we\"ird\nactor", NULL, "%s", nasty);
     sl_log_set_node("n\"ode");
     json_t *j = s_one_line(p);
-    assert_string_equal(json_string_value(json_object_get(j, "msg")), nasty);
+    assert_string_equal(json_string_value(json_object_get(j, "message")), nasty);
     assert_string_equal(json_string_value(json_object_get(j, "actor")), "we\"ird\nactor");
     json_decref(j);
 
@@ -157,7 +157,7 @@ static void test_escaping(void **state)
     /* invalid UTF-8 from outside input still gives a valid JSON line */
     sl_log(SL_LOG_INFO, NULL, NULL, "bad \xff\xfe utf8 \xc3");
     j = s_one_line(p);
-    assert_string_equal(json_string_value(json_object_get(j, "msg")),
+    assert_string_equal(json_string_value(json_object_get(j, "message")),
                         "bad \xef\xbf\xbd\xef\xbf\xbd utf8 \xef\xbf\xbd");
     json_decref(j);
 }
@@ -209,7 +209,7 @@ static void test_fields(void **state)
     json_t *j = s_one_line(p);
     assert_int_equal(json_integer_value(json_object_get(j, "count")), 3);
     assert_string_equal(json_string_value(json_object_get(j, "path")), "x");
-    assert_string_equal(json_string_value(json_object_get(j, "msg")), "committed");
+    assert_string_equal(json_string_value(json_object_get(j, "message")), "committed");
     json_decref(j);
 }
 
@@ -227,7 +227,7 @@ static void test_long_line(void **state)
     big[n] = '\0';
     sl_log(SL_LOG_INFO, "a", "\"n\":1", "%s", big);
     json_t *j = s_one_line(p);
-    assert_string_equal(json_string_value(json_object_get(j, "msg")), big);
+    assert_string_equal(json_string_value(json_object_get(j, "message")), big);
     assert_int_equal(json_integer_value(json_object_get(j, "n")), 1);
     json_decref(j);
     free(big);
