@@ -96,6 +96,29 @@ static MHD_Result_t s_metrics(sl_admin_t *a, struct MHD_Connection *conn)
     return s_reply(conn, MHD_HTTP_OK, S_CT_PROM, b.data, b.len, 1);
 }
 
+/*  503 with the first reported reason while a component reports itself
+    unhealthy (sl_health_set), e.g. a store refusing writes on a full map. */
+static MHD_Result_t s_healthz(struct MHD_Connection *conn)
+{
+    char reason[SL_HEALTH_REASON + 64];
+    if (!sl_health_get(reason, sizeof reason)) {
+        return s_reply_json(conn, MHD_HTTP_OK, "{\"status\":\"ok\"}");
+    }
+    sl_buf_t b = {0};
+    int rc = sl_buf_append(&b, "{\"status\":\"unhealthy\",\"reason\":\"", 32);
+    if (rc == SL_OK) {
+        rc = sl_json_escape(&b, reason, strlen(reason));
+    }
+    if (rc == SL_OK) {
+        rc = sl_buf_append(&b, "\"}", 2);
+    }
+    if (rc) {
+        sl_buf_free(&b);
+        return s_reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "{\"status\":\"unhealthy\"}");
+    }
+    return s_reply(conn, MHD_HTTP_SERVICE_UNAVAILABLE, S_CT_JSON, b.data, b.len, 1);
+}
+
 static MHD_Result_t s_handle(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_data_size, void **con_cls)
@@ -116,7 +139,7 @@ static MHD_Result_t s_handle(void *cls, struct MHD_Connection *conn, const char 
         return s_metrics(a, conn);
     }
     if (strcmp(url, "/healthz") == 0) {
-        return s_reply_json(conn, MHD_HTTP_OK, "{\"status\":\"ok\"}");
+        return s_healthz(conn);
     }
     if (strcmp(url, "/readyz") == 0) {
         if (a->metrics && atomic_load(&a->metrics->stopping)) {

@@ -408,3 +408,60 @@ fail:
     out->len = start_len;
     return rc;
 }
+
+/* ------------------------------------------------------------ health */
+
+typedef struct {
+    char component[64];
+    char reason[SL_HEALTH_REASON];
+} s_health_t;
+
+static pthread_mutex_t s_health_lock = PTHREAD_MUTEX_INITIALIZER;
+static s_health_t s_health[SL_HEALTH_MAX];
+static int s_health_n;
+
+void sl_health_set(const char *component, const char *reason)
+{
+    const char *c = component ? component : "";
+    pthread_mutex_lock(&s_health_lock);
+    int i = 0;
+    while (i < s_health_n && strcmp(s_health[i].component, c) != 0) {
+        i++;
+    }
+    if (i == s_health_n) {
+        if (s_health_n < SL_HEALTH_MAX) {
+            s_health_n++;
+        } else {
+            i = SL_HEALTH_MAX - 1; /* full: the last slot holds the newest */
+        }
+    }
+    snprintf(s_health[i].component, sizeof s_health[i].component, "%s", c);
+    snprintf(s_health[i].reason, sizeof s_health[i].reason, "%s", reason ? reason : "");
+    pthread_mutex_unlock(&s_health_lock);
+}
+
+void sl_health_clear(const char *component)
+{
+    const char *c = component ? component : "";
+    pthread_mutex_lock(&s_health_lock);
+    for (int i = 0; i < s_health_n; i++) {
+        if (strcmp(s_health[i].component, c) == 0) {
+            memmove(&s_health[i], &s_health[i + 1],
+                    (size_t)(s_health_n - i - 1) * sizeof s_health[0]);
+            s_health_n--;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s_health_lock);
+}
+
+int sl_health_get(char *reason, size_t len)
+{
+    pthread_mutex_lock(&s_health_lock);
+    int bad = s_health_n > 0;
+    if (bad && reason && len) {
+        snprintf(reason, len, "%s: %s", s_health[0].component, s_health[0].reason);
+    }
+    pthread_mutex_unlock(&s_health_lock);
+    return bad;
+}

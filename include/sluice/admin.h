@@ -1,7 +1,9 @@
 /*  sluice/admin.h: the admin HTTP listener of a node (libmicrohttpd, its
     own thread):
       GET /metrics   Prometheus text of the metrics registry
-      GET /healthz   200 {"status":"ok"} while the process runs
+      GET /healthz   200 {"status":"ok"} while the process runs, or 503
+                     {"status":"unhealthy","reason":"..."} while a
+                     component reports itself unhealthy (sl_health_set)
       GET /readyz    200 {"status":"ready"} once metrics->ready is set,
                      else 503 {"status":"starting"} (or "stopping")
     Anything else is 404 {"error":"not found"}; a method other than GET or

@@ -69,4 +69,20 @@ void sl_metrics_remove(sl_metrics_t *m, sl_actor_metrics_t *am);
       sluice_ready                                   gauge  */
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
 
+/*  Process health, beside the metrics: a component that cannot do its work
+    reports it here (the store actor when its LMDB map is full and it
+    refuses writes), and the admin /healthz answers 503
+    {"status":"unhealthy","reason":"<component>: <reason>"} while any
+    report is set. Keyed by component (e.g. the actor name); at most
+    SL_HEALTH_MAX at once (further ones are folded into the last slot).
+    Thread-safe; reports are process-wide, like the admin listener. */
+#define SL_HEALTH_MAX 16
+#define SL_HEALTH_REASON 256
+void sl_health_set(const char *component, const char *reason);
+/*  Remove the component's report (fixed, or the component stopped). */
+void sl_health_clear(const char *component);
+/*  0 when healthy; 1 with the first report as "component: reason" in
+    `reason` (truncated to len, always NUL-terminated) otherwise. */
+int sl_health_get(char *reason, size_t len);
+
 #endif
