@@ -1,0 +1,172 @@
+/*  sluice/http.h: a small HTTP server for actors, over libmicrohttpd.
+
+    An actor (the query API, later HTTP ingest) makes a server, adds routes
+    (method + path prefix -> handler), starts it, and destroys it in exit.
+    core/http.c is the only module of the HTTP API that includes
+    microhttpd.h; MHD errors are translated there.
+
+    Threads: MHD runs one thread per connection (so a Server-Sent Events
+    stream can wait for data without holding up other clients), at most
+    `max_connections` of them. Handlers run on those threads, concurrently:
+    whatever a handler touches must be thread-safe.
+
+    Requests: the path is taken exactly as received (still percent-encoded:
+    a handler decides where an encoded "/" may appear, see
+    sl_http_url_decode). The query string is split on '&' and each name and
+    value decoded ('+' is a space there); a malformed query is answered
+    400 before any handler runs. Request bodies are read up to `max_body`
+    bytes (413 beyond). Nothing a client sends can crash the server: every
+    length is bounded and every escape checked.
+
+    Routing: the route with the longest matching prefix wins. A prefix
+    matches the path itself, or the path followed by "/..." (so
+    "/v1/assets" matches "/v1/assets" and "/v1/assets/x", not
+    "/v1/assetsx"); an SL_HTTP_EXACT route matches only the path itself.
+    If routes match the path but none has the request's method: 405 with an
+    Allow header. Nothing matches: 404. HEAD is served as GET without a
+    body. Error replies are JSON:
+        {"error": {"code": "not_found", "message": "..."}} */
+#ifndef SLUICE_HTTP_H
+#define SLUICE_HTTP_H
+
+#include <sys/types.h>
+
+#include "sluice/common.h"
+
+typedef struct sl_http sl_http_t;
+
+#define SL_HTTP_MAX_PARAMS 32 /* query parameters per request (400 beyond) */
+#define SL_HTTP_MAX_URI 8192  /* bytes of path + query (414 beyond) */
+
+typedef struct {
+    const char *listen;   /* "host:port", "[v6]:port"; port 0 = any free port */
+    int max_connections;  /* concurrent connections (default 64) */
+    int timeout_s;        /* idle connection timeout in seconds (default 30) */
+    size_t max_body;      /* request body bytes (default 1 MiB) */
+    const char *log_name; /* actor name for log lines (may be NULL) */
+} sl_http_opts_t;
+
+typedef struct {
+    char *name;  /* decoded */
+    char *value; /* decoded; "" for "?flag" */
+} sl_http_param_t;
+
+/*  Looks up a request header by name (case-insensitive); NULL if absent. */
+typedef const char *(*sl_http_header_fn)(void *arg, const char *name);
+
+/*  A request as a handler sees it. Every pointer is valid during the
+    handler call only. */
+typedef struct {
+    const char *method; /* "GET", "POST", ...; HEAD is passed as "GET" */
+    const char *path;   /* raw path, without the query string */
+    const char *rest;   /* raw part of path after the route prefix ("" or "/...") */
+    const char *query;  /* raw query string without '?', "" if none */
+    sl_http_param_t params[SL_HTTP_MAX_PARAMS];
+    int n_params;
+    const uint8_t *body; /* request body (NULL if none) */
+    size_t body_len;
+    sl_http_header_fn header;
+    void *header_arg;
+} sl_http_req_t;
+
+/*  A streamed body (Server-Sent Events). `next` appends the next chunk to
+    `out` and returns SL_OK (an empty chunk means "nothing yet": the server
+    waits about 50 ms and asks again), SL_DONE to end the stream, or a
+    negative code to end it as well. It is called on the connection's
+    thread; `free` runs once when the connection ends (also if `next` was
+    never called). When nothing was sent for `idle_us`, `idle_text` is sent
+    (an SSE keep-alive comment). The stream also ends, cleanly, when the
+    client goes away or the server is destroyed. */
+typedef struct {
+    int (*next)(void *arg, sl_buf_t *out);
+    void (*free)(void *arg);
+    void *arg;
+    int64_t idle_us;       /* 0 = never */
+    const char *idle_text; /* static string */
+} sl_http_stream_t;
+
+/*  What a handler answers: a status, a content type (a static string;
+    default application/json) and either a body or a stream. Zeroed (with
+    status 0) before the handler runs. */
+typedef struct {
+    unsigned status;
+    const char *content_type;
+    sl_buf_t body;
+    sl_http_stream_t stream; /* used when stream.next is set */
+    char allow[64];          /* Allow header of a 405 */
+} sl_http_resp_t;
+
+/*  A handler fills resp and returns SL_OK; a negative return becomes a 500
+    JSON error (whatever was in resp is dropped). */
+typedef int (*sl_http_handler_fn)(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp);
+
+#define SL_HTTP_EXACT 0x1u /* route matches the prefix itself only */
+
+/*  A server that does not listen yet. NULL with a reason in err (bad
+    listen address, out of memory). */
+sl_http_t *sl_http_new(const sl_http_opts_t *opts, char *err, size_t errlen);
+
+/*  Add a route before sl_http_start. `method` is "GET", "POST", ...;
+    `prefix` begins with '/' (copied). SL_EINVAL, SL_ENOMEM, SL_ESTATE if
+    already started. */
+int sl_http_route(sl_http_t *h, const char *method, const char *prefix, unsigned flags,
+                  sl_http_handler_fn fn, void *arg);
+
+/*  Listen. SL_EIO (address busy, not local, not permitted) with a reason. */
+int sl_http_start(sl_http_t *h, char *err, size_t errlen);
+
+/*  The port listened on (useful with port 0); 0 before start. */
+int sl_http_port(const sl_http_t *h);
+
+/*  Stop listening, end every stream, join every connection thread, free.
+    Returns within about 100 ms even with stream clients connected. Safe
+    twice; NULLs the pointer. */
+void sl_http_destroy(sl_http_t **h);
+
+/*  Route one request without a socket (what the server does per request;
+    also for tests). `uri` is the raw request target ("/path?query").
+    Fills resp (the caller frees it with sl_http_resp_free, and owns the
+    stream if one was set). */
+void sl_http_dispatch(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
+                      void *header_arg, const uint8_t *body, size_t body_len, sl_http_resp_t *resp);
+void sl_http_resp_free(sl_http_resp_t *resp);
+
+/* --------------------------------------------------------- helpers */
+
+/*  Percent-decode in[0..len) into out (cap bytes, NUL-terminated).
+    plus_is_space: 1 for query strings. SL_EPROTO on a malformed escape
+    ("%G1", "%4") or a decoded NUL byte; SL_ERANGE if out is too small.
+    *outlen (may be NULL) receives the decoded length. */
+int sl_http_url_decode(const char *in, size_t len, int plus_is_space, char *out, size_t cap,
+                       size_t *outlen);
+
+/*  Percent-encode everything but unreserved characters (A-Z a-z 0-9 - _ . ~). */
+int sl_http_url_encode(const char *in, size_t len, sl_buf_t *out);
+
+/*  Split a raw query string into decoded parameters (strings malloc'ed,
+    free with sl_http_params_free). SL_EPROTO (malformed escape; `bad`
+    receives the parameter's raw name), SL_ERANGE (more than
+    SL_HTTP_MAX_PARAMS). */
+int sl_http_query_parse(const char *query, sl_http_param_t *params, int *n, char *bad,
+                        size_t badlen);
+void sl_http_params_free(sl_http_param_t *params, int n);
+
+/*  Decoded value of the first parameter `name`, or NULL. */
+const char *sl_http_param(const sl_http_req_t *req, const char *name);
+/*  Request header, or NULL. */
+const char *sl_http_header(const sl_http_req_t *req, const char *name);
+
+/*  Parse an integer parameter: absent -> *out = def, SL_OK; not a decimal
+    integer in [min, max] -> SL_EINVAL with a JSON 400 in resp naming the
+    parameter ("bad_parameter"). */
+int sl_http_param_int(const sl_http_req_t *req, sl_http_resp_t *resp, const char *name, int64_t def,
+                      int64_t min, int64_t max, int64_t *out);
+
+/*  Set resp to a JSON error {"error": {"code", "message"}}; message printf. */
+int sl_http_error(sl_http_resp_t *resp, unsigned status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/*  Set resp to status + the JSON text (copied). */
+int sl_http_json(sl_http_resp_t *resp, unsigned status, const char *json, size_t len);
+
+#endif
