@@ -785,3 +785,264 @@ fail:
     out->len = mark;
     return rc;
 }
+
+/* ------------------------------------------------------------------------ */
+/*  msgpack <-> JSON outside the envelope (sluice/mpjson.h) */
+
+#include "sluice/mpjson.h"
+
+int sl_msgpack_to_json(const uint8_t *p, size_t len, sl_buf_t *out)
+{
+    size_t mark = out->len;
+    s_rd_t r = {p, len, 0};
+    int dropped, rc;
+    if (len == 0 || sl_msgpack_check(p, len, NULL) != SL_OK) {
+        return SL_EPROTO;
+    }
+    rc = s_emit(&r, out, 1, 0, &dropped);
+    if (rc == SL_OK && dropped) {
+        rc = sl_buf_append(out, "null", 4); /* a lone ext value */
+    }
+    if (rc != SL_OK) {
+        out->len = mark;
+    }
+    return rc;
+}
+
+/*  A jansson string for bytes that may not be UTF-8 (invalid bytes become
+    U+FFFD, as in the JSON text form). */
+static json_t *s_jstr(const char *s, size_t n)
+{
+    json_t *v = json_stringn(s, n);
+    if (v) {
+        return v;
+    }
+    sl_buf_t b = {0};
+    const uint8_t *u = (const uint8_t *)s;
+    for (size_t i = 0; i < n;) {
+        size_t k = s_utf8_seq(u + i, n - i);
+        int rc = k ? sl_buf_append(&b, s + i, k) : sl_buf_append(&b, "\xef\xbf\xbd", 3);
+        if (rc != SL_OK) {
+            sl_buf_free(&b);
+            return NULL;
+        }
+        i += k ? k : 1;
+    }
+    v = json_stringn(b.data ? (const char *)b.data : "", b.len);
+    sl_buf_free(&b);
+    return v;
+}
+
+/*  Next value as a tree; *drop = 1 (and NULL) for an ext value. */
+static json_t *s_tree(s_rd_t *r, int depth, int *drop)
+{
+    int type;
+    uint64_t u = 0;
+    int64_t i = 0;
+    double f = 0;
+    json_t *v = NULL;
+    *drop = 0;
+    if (s_rd_head(r, &type, &u, &i, &f) != SL_OK) {
+        return NULL;
+    }
+    switch (type) {
+    case S_NIL:
+        return json_null();
+    case S_BOOL:
+        return json_boolean(u);
+    case S_UINT:
+        return u > INT64_MAX ? json_real((double)u) : json_integer((json_int_t)u);
+    case S_INT:
+        return json_integer((json_int_t)i);
+    case S_FLOAT:
+        return isfinite(f) ? json_real(f) : json_null();
+    case S_STR:
+        v = s_jstr((const char *)r->p + r->off, u);
+        r->off += u;
+        return v;
+    case S_BIN: {
+        sl_buf_t b = {0};
+        if (s_json_base64(&b, r->p + r->off, u) == SL_OK) {
+            v = json_stringn((const char *)b.data + 1, b.len - 2); /* without quotes */
+        }
+        sl_buf_free(&b);
+        r->off += u;
+        return v;
+    }
+    case S_EXT:
+        r->off += u;
+        *drop = 1;
+        return NULL;
+    default:
+        break;
+    }
+    if (depth > SL_EVENT_MAX_DEPTH) {
+        return NULL;
+    }
+    /*  Each element needs at least one byte: a count beyond the input is
+        malformed, and must not drive the loop. */
+    if (u > r->len - r->off) {
+        return NULL;
+    }
+    v = type == S_MAP ? json_object() : json_array();
+    for (uint64_t k = 0; v && k < u; k++) {
+        json_t *key = NULL, *e;
+        int dk = 0, de = 0;
+        if (type == S_MAP) {
+            key = s_tree(r, depth + 1, &dk);
+            if (!key && !dk) {
+                goto fail;
+            }
+        }
+        e = s_tree(r, depth + 1, &de);
+        if (!e && !de) {
+            json_decref(key);
+            goto fail;
+        }
+        if (type == S_ARRAY) {
+            if (e && json_array_append_new(v, e) != 0) {
+                goto fail;
+            }
+            continue;
+        }
+        if (dk || de || !key || json_is_object(key) || json_is_array(key)) {
+            json_decref(key);
+            json_decref(e);
+            continue;
+        }
+        int rc;
+        if (json_is_string(key)) {
+            rc = json_object_setn_new(v, json_string_value(key), json_string_length(key), e);
+        } else {
+            char *text = json_dumps(key, JSON_ENCODE_ANY);
+            rc = text ? json_object_set_new(v, text, e) : -1;
+            free(text);
+        }
+        json_decref(key);
+        if (rc != 0) {
+            goto fail;
+        }
+    }
+    return v;
+fail:
+    json_decref(v);
+    return NULL;
+}
+
+json_t *sl_msgpack_to_jansson(const uint8_t *p, size_t len)
+{
+    s_rd_t r = {p, len, 0};
+    int drop;
+    if (len == 0) {
+        return NULL;
+    }
+    json_t *v = s_tree(&r, 1, &drop);
+    if (v && r.off != len) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+int sl_jansson_to_msgpack(json_t *v, sl_buf_t *out)
+{
+    size_t mark = out->len;
+    const char *why = NULL;
+    int rc = s_pack(out, v, 1, mark, &why);
+    if (rc != SL_OK) {
+        out->len = mark;
+    }
+    return rc;
+}
+
+/*  Skip one value (bounded depth). */
+static int s_rd_skip(s_rd_t *r, int depth)
+{
+    int type;
+    uint64_t u = 0;
+    int64_t i = 0;
+    double f = 0;
+    int rc = s_rd_head(r, &type, &u, &i, &f);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    if (type == S_STR || type == S_BIN || type == S_EXT) {
+        r->off += u;
+        return SL_OK;
+    }
+    if (type != S_MAP && type != S_ARRAY) {
+        return SL_OK;
+    }
+    if (depth > SL_EVENT_MAX_DEPTH) {
+        return SL_ERANGE;
+    }
+    uint64_t n = type == S_MAP ? u * 2 : u;
+    if (u > r->len - r->off) {
+        return SL_ERANGE;
+    }
+    for (uint64_t k = 0; k < n; k++) {
+        if ((rc = s_rd_skip(r, depth + 1)) != SL_OK) {
+            return rc;
+        }
+    }
+    return SL_OK;
+}
+
+int sl_msgpack_map_get(const uint8_t *p, size_t len, const char *key, const uint8_t **vp,
+                       size_t *vlen)
+{
+    s_rd_t r = {p, len, 0};
+    int type;
+    uint64_t u = 0;
+    int64_t i = 0;
+    double f = 0;
+    size_t klen = strlen(key);
+    if (s_rd_head(&r, &type, &u, &i, &f) != SL_OK || type != S_MAP) {
+        return SL_EPROTO;
+    }
+    for (uint64_t k = 0; k < u; k++) {
+        uint64_t n = 0;
+        int kt;
+        if (s_rd_head(&r, &kt, &n, &i, &f) != SL_OK) {
+            return SL_EPROTO;
+        }
+        int match = 0;
+        if (kt == S_STR || kt == S_BIN || kt == S_EXT) {
+            match = kt == S_STR && n == klen && memcmp(r.p + r.off, key, klen) == 0;
+            r.off += n;
+        } else if (kt == S_MAP || kt == S_ARRAY) {
+            return SL_EPROTO; /* not a key the store writes */
+        }
+        size_t at = r.off;
+        if (s_rd_skip(&r, 2) != SL_OK) {
+            return SL_EPROTO;
+        }
+        if (match) {
+            *vp = p + at;
+            *vlen = r.off - at;
+            return SL_OK;
+        }
+    }
+    return SL_ENOTFOUND;
+}
+
+int sl_msgpack_map_str(const uint8_t *p, size_t len, const char *key, sl_slice_t *out)
+{
+    const uint8_t *vp;
+    size_t vlen;
+    int rc = sl_msgpack_map_get(p, len, key, &vp, &vlen);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    s_rd_t r = {vp, vlen, 0};
+    int type;
+    uint64_t u = 0;
+    int64_t i = 0;
+    double f = 0;
+    if (s_rd_head(&r, &type, &u, &i, &f) != SL_OK || type != S_STR) {
+        return SL_EPROTO;
+    }
+    out->ptr = (const char *)vp + r.off;
+    out->len = (uint32_t)u;
+    return SL_OK;
+}

@@ -1,0 +1,1597 @@
+/*  The metadata store on LMDB: environments, batches, applying events, the
+    change log, cursors and dead letters. Reads are in store_read.c; the
+    storage layout is documented in docs/store.md.
+
+    Values are msgpack maps; an event is applied by reading the stored
+    value into a jansson tree, merging the body in, diffing field by field
+    (the diff is the change record) and writing the tree back. The trees
+    keep the code plain; the cost per event is a few microseconds against
+    a commit that costs milliseconds with fsync (docs/store.md). */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/store_internal.h"
+#include "sluice/log.h"
+#include "sluice/mpjson.h"
+
+#define S_DEFAULT_MAP ((int64_t)1 << 30)
+#define S_DEFAULT_RETENTION ((int64_t)7 * 24 * 3600 * 1000000)
+/*  Compaction of applied ids runs at most this often, and deletes at most
+    this many ids per pass, so it never makes one batch slow. */
+#define S_COMPACT_EVERY_US ((int64_t)5 * 1000000)
+#define S_COMPACT_MAX 10000
+
+static const char *const s_db_names[S_DB_COUNT] = {
+    "assets",  "down",    "up",      "incidents", "incidents_by_asset",
+    "changes", "cursors", "applied", "dead",      "tenants",
+};
+
+static pthread_mutex_t s_registry_lock = PTHREAD_MUTEX_INITIALIZER;
+static sl_store_t *s_registry;
+
+/* ------------------------------------------------------------ helpers */
+
+int sl_store__mdb_rc(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return SL_OK;
+    case MDB_NOTFOUND:
+        return SL_ENOTFOUND;
+    case MDB_MAP_FULL:
+        return SL_EFULL;
+    case ENOMEM:
+        return SL_ENOMEM;
+    default:
+        return SL_EIO;
+    }
+}
+
+void sl_store__be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 0; i < 8; i++) {
+        out[i] = (uint8_t)(v >> (56 - 8 * i));
+    }
+}
+
+uint64_t sl_store__rd64(const void *p)
+{
+    const uint8_t *b = p;
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++) {
+        v = v << 8 | b[i];
+    }
+    return v;
+}
+
+int sl_store__key(sl_buf_t *k, const char *tenant, int nparts, ...)
+{
+    va_list ap;
+    int rc;
+    sl_buf_reset(k);
+    rc = sl_buf_append(k, tenant, strlen(tenant) + 1);
+    va_start(ap, nparts);
+    for (int i = 0; rc == SL_OK && i < nparts; i++) {
+        const char *p = va_arg(ap, const char *);
+        rc = sl_buf_append(k, p, strlen(p) + (i + 1 < nparts ? 1 : 0));
+    }
+    va_end(ap);
+    return rc;
+}
+
+json_t *sl_store__tree(const MDB_val *v)
+{
+    return sl_msgpack_to_jansson(v->mv_data, v->mv_size);
+}
+
+int sl_store__dump(json_t *v, sl_buf_t *out)
+{
+    char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    if (!text) {
+        return SL_ENOMEM;
+    }
+    int rc = sl_buf_append(out, text, strlen(text));
+    free(text);
+    return rc;
+}
+
+json_t *sl_store__time(json_t *us)
+{
+    char tm[32];
+    if (!json_is_integer(us) || json_integer_value(us) == 0) {
+        return json_null();
+    }
+    sl_time_format(json_integer_value(us), tm);
+    return json_string(tm);
+}
+
+int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, const char **type,
+                         size_t *tlen, int *propagate, const char **job, size_t *jlen)
+{
+    const char *p = v->mv_data;
+    size_t n = v->mv_size;
+    const char *z1 = memchr(p, 0, n);
+    if (!z1) {
+        return SL_EPROTO;
+    }
+    const char *t = z1 + 1;
+    const char *z2 = memchr(t, 0, n - (size_t)(t - p));
+    if (!z2 || (size_t)(z2 + 1 - p) >= n) {
+        return SL_EPROTO;
+    }
+    *other = p;
+    *olen = (size_t)(z1 - p);
+    *type = t;
+    *tlen = (size_t)(z2 - t);
+    *propagate = z2[1] & 1;
+    *job = z2 + 2;
+    *jlen = n - (size_t)(z2 + 2 - p);
+    return SL_OK;
+}
+
+/*  A tenant name is a key prefix and, isolated, a directory name. */
+static int s_tenant_ok(const char *t, size_t n)
+{
+    if (n == 0 || n > S_MAX_TENANT || memchr(t, 0, n) || memchr(t, '/', n) || t[0] == '.') {
+        return 0;
+    }
+    return 1;
+}
+
+static int s_allowed(const sl_store_t *s, const char *tenant)
+{
+    if (!s->allowed) {
+        return 1;
+    }
+    for (char **a = s->allowed; *a; a++) {
+        if (strcmp(*a, tenant) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int sl_store__env(sl_store_t *s, const char *tenant, s_env_t **e)
+{
+    if (!s || !tenant || !s_tenant_ok(tenant, strlen(tenant)) || !s_allowed(s, tenant)) {
+        return SL_EINVAL;
+    }
+    if (!s->isolated) {
+        *e = &s->envs[0];
+        return SL_OK;
+    }
+    for (size_t i = 0; i < s->nenvs; i++) {
+        if (strcmp(s->envs[i].tenant, tenant) == 0) {
+            *e = &s->envs[i];
+            return SL_OK;
+        }
+    }
+    return SL_EINVAL;
+}
+
+static void s_set_full(sl_store_t *s, const char *what)
+{
+    int log = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->writable) {
+        s->writable = 0;
+        snprintf(s->reason, sizeof s->reason,
+                 "LMDB map full at %s (map_size %lld bytes): writes refused until reopened "
+                 "with a larger map_size",
+                 what, (long long)s->map_size);
+    }
+    if (!s->full_logged) {
+        s->full_logged = 1;
+        log = 1;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (log) {
+        sl_error("store", "%s: %s", s->path, s->reason);
+    }
+}
+
+int sl_store_health(sl_store_t *s, char *reason, size_t reasonlen)
+{
+    int rc;
+    if (!s) {
+        return SL_EINVAL;
+    }
+    pthread_mutex_lock(&s->mu);
+    rc = s->writable ? SL_OK : SL_EFULL;
+    if (reason && reasonlen) {
+        snprintf(reason, reasonlen, "%s", s->writable ? "" : s->reason);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+/* ------------------------------------------------------- open / close */
+
+static int s_mkdirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp) {
+        return SL_EINVAL;
+    }
+    memcpy(tmp, path, n + 1);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = 0;
+            if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+                return SL_EIO;
+            }
+            *p = '/';
+        }
+    }
+    if (mkdir(tmp, 0755) != 0 && errno != EEXIST) {
+        return SL_EIO;
+    }
+    return SL_OK;
+}
+
+static int s_env_open(s_env_t *e, const char *dir, const sl_store_t *s, char *err, size_t errlen)
+{
+    MDB_txn *txn = NULL;
+    int rc;
+    if (s_mkdirs(dir) != SL_OK) {
+        snprintf(err, errlen, "cannot create directory %s: %s", dir, strerror(errno));
+        return SL_EIO;
+    }
+    if ((rc = mdb_env_create(&e->env)) != 0) {
+        goto fail;
+    }
+    if ((rc = mdb_env_set_maxdbs(e->env, S_DB_COUNT + 2)) != 0 ||
+        (rc = mdb_env_set_mapsize(e->env, (size_t)s->map_size)) != 0) {
+        goto fail;
+    }
+    /*  NOTLS: read transactions are not tied to threads, so actors on
+        engine threads and the HTTP server's threads can all read. */
+    unsigned flags = MDB_NOTLS | (s->nosync ? MDB_NOSYNC : 0);
+    if ((rc = mdb_env_open(e->env, dir, flags, 0644)) != 0) {
+        goto fail;
+    }
+    if ((rc = mdb_txn_begin(e->env, NULL, 0, &txn)) != 0) {
+        goto fail;
+    }
+    for (int i = 0; i < S_DB_COUNT; i++) {
+        unsigned f = MDB_CREATE;
+        if (i == S_DB_DOWN || i == S_DB_UP || i == S_DB_INC_IDX) {
+            f |= MDB_DUPSORT;
+        }
+        if ((rc = mdb_dbi_open(txn, s_db_names[i], f, &e->dbi[i])) != 0) {
+            goto fail;
+        }
+    }
+    rc = mdb_txn_commit(txn);
+    txn = NULL;
+    if (rc != 0) {
+        goto fail;
+    }
+    return SL_OK;
+fail:
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    snprintf(err, errlen, "cannot open LMDB environment %s: %s", dir, mdb_strerror(rc));
+    if (e->env) {
+        mdb_env_close(e->env);
+        e->env = NULL;
+    }
+    return sl_store__mdb_rc(rc) == SL_EFULL ? SL_EFULL : SL_EIO;
+}
+
+static void s_store_free(sl_store_t *s)
+{
+    if (!s) {
+        return;
+    }
+    for (size_t i = 0; i < s->nenvs; i++) {
+        if (s->envs[i].env) {
+            mdb_env_close(s->envs[i].env);
+        }
+        free(s->envs[i].tenant);
+    }
+    free(s->envs);
+    if (s->rejected) {
+        if (s->rejected->env) {
+            mdb_env_close(s->rejected->env);
+        }
+        free(s->rejected);
+    }
+    if (s->allowed) {
+        for (char **a = s->allowed; *a; a++) {
+            free(*a);
+        }
+        free(s->allowed);
+    }
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->wlock);
+    free(s->path);
+    free(s);
+}
+
+sl_store_t *sl_store_open(const sl_store_opts_t *opts, char *err, size_t errlen)
+{
+    char real[PATH_MAX];
+    char dir[PATH_MAX + 128];
+    char dummy[8];
+    sl_store_t *s = NULL;
+    if (!err) {
+        err = dummy;
+        errlen = sizeof dummy;
+    }
+    snprintf(err, errlen, "out of memory");
+    if (!opts || !opts->path || !opts->path[0]) {
+        snprintf(err, errlen, "store: a path is required");
+        return NULL;
+    }
+    if (opts->isolated && (!opts->tenants || !opts->tenants[0])) {
+        snprintf(err, errlen, "store: an isolated store needs a list of tenants");
+        return NULL;
+    }
+    if (opts->map_size < 0 || opts->retention_us < 0) {
+        snprintf(err, errlen, "store: map_size and retention must not be negative");
+        return NULL;
+    }
+    for (const char *const *t = opts->tenants; t && *t; t++) {
+        if (!s_tenant_ok(*t, strlen(*t))) {
+            snprintf(err, errlen,
+                     "store: tenant '%.100s' is not a valid name (1..%d bytes, no '/', not "
+                     "starting with '.')",
+                     *t, S_MAX_TENANT);
+            return NULL;
+        }
+    }
+    if (s_mkdirs(opts->path) != SL_OK || !realpath(opts->path, real)) {
+        snprintf(err, errlen, "store: cannot create %s: %s", opts->path, strerror(errno));
+        return NULL;
+    }
+
+    pthread_mutex_lock(&s_registry_lock);
+    for (s = s_registry; s; s = s->next) {
+        if (strcmp(s->path, real) == 0) {
+            break;
+        }
+    }
+    if (s) {
+        if (s->isolated != (opts->isolated != 0)) {
+            snprintf(err, errlen, "store: %s is already open with another tenancy", real);
+            s = NULL;
+        } else {
+            s->refs++;
+        }
+        pthread_mutex_unlock(&s_registry_lock);
+        return s;
+    }
+
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        goto fail;
+    }
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->wlock, NULL);
+    s->writable = 1;
+    s->refs = 1;
+    s->isolated = opts->isolated != 0;
+    s->nosync = opts->nosync != 0;
+    s->map_size = opts->map_size ? opts->map_size : S_DEFAULT_MAP;
+    s->retention_us = opts->retention_us ? opts->retention_us : S_DEFAULT_RETENTION;
+    if (!(s->path = strdup(real))) {
+        goto fail;
+    }
+    if (opts->tenants) {
+        size_t n = 0;
+        while (opts->tenants[n]) {
+            n++;
+        }
+        if (!(s->allowed = calloc(n + 1, sizeof *s->allowed))) {
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (!(s->allowed[i] = strdup(opts->tenants[i]))) {
+                goto fail;
+            }
+        }
+    }
+    s->nenvs = 1;
+    if (s->isolated) {
+        s->nenvs = 0;
+        while (s->allowed[s->nenvs]) {
+            s->nenvs++;
+        }
+    }
+    if (!(s->envs = calloc(s->nenvs, sizeof *s->envs))) {
+        goto fail;
+    }
+    if (!s->isolated) {
+        if (s_env_open(&s->envs[0], real, s, err, errlen) != SL_OK) {
+            goto fail;
+        }
+    } else {
+        for (size_t i = 0; i < s->nenvs; i++) {
+            if (!(s->envs[i].tenant = strdup(s->allowed[i]))) {
+                goto fail;
+            }
+            snprintf(dir, sizeof dir, "%s/%s", real, s->allowed[i]);
+            if (s_env_open(&s->envs[i], dir, s, err, errlen) != SL_OK) {
+                goto fail;
+            }
+        }
+        /*  Events of tenants that are not allowed are kept apart from
+            every tenant's data; '.' cannot start a tenant name. */
+        if (!(s->rejected = calloc(1, sizeof *s->rejected))) {
+            goto fail;
+        }
+        snprintf(dir, sizeof dir, "%s/.rejected", real);
+        if (s_env_open(s->rejected, dir, s, err, errlen) != SL_OK) {
+            goto fail;
+        }
+    }
+    s->next = s_registry;
+    s_registry = s;
+    pthread_mutex_unlock(&s_registry_lock);
+    return s;
+fail:
+    pthread_mutex_unlock(&s_registry_lock);
+    s_store_free(s);
+    return NULL;
+}
+
+void sl_store_close(sl_store_t **sp)
+{
+    if (!sp || !*sp) {
+        return;
+    }
+    sl_store_t *s = *sp;
+    *sp = NULL;
+    pthread_mutex_lock(&s_registry_lock);
+    if (--s->refs > 0) {
+        pthread_mutex_unlock(&s_registry_lock);
+        return;
+    }
+    for (sl_store_t **p = &s_registry; *p; p = &(*p)->next) {
+        if (*p == s) {
+            *p = s->next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s_registry_lock);
+    s_store_free(s);
+}
+
+/* ------------------------------------------------------------ batches */
+
+typedef struct {
+    char tenant[S_MAX_TENANT + 1];
+    s_env_t *env;
+    uint64_t seq;  /* last change seq (valid if seq_loaded) */
+    uint64_t dseq; /* last dead-letter seq (valid if dseq_loaded) */
+    int seq_loaded;
+    int dseq_loaded;
+    int marked; /* written to S_DB_TENANTS in this batch */
+} s_bten_t;
+
+struct sl_store_batch {
+    sl_store_t *s;
+    MDB_txn **txns; /* per env (index nenvs: the rejected env) */
+    s_bten_t *tens;
+    size_t ntens;
+    size_t captens;
+    int err; /* a failed batch stays failed: commit returns this */
+    int64_t now;
+    sl_buf_t k, v, k2; /* scratch */
+};
+
+static s_env_t *s_env_at(sl_store_t *s, size_t i)
+{
+    return i < s->nenvs ? &s->envs[i] : s->rejected;
+}
+
+static size_t s_env_index(sl_store_t *s, s_env_t *e)
+{
+    return e == s->rejected ? s->nenvs : (size_t)(e - s->envs);
+}
+
+/*  Remember a failure of the batch; a full map also stops the store. */
+static int s_fail_batch(sl_store_batch_t *b, int mrc, const char *what)
+{
+    int rc = sl_store__mdb_rc(mrc);
+    if (rc == SL_ENOTFOUND) {
+        rc = SL_EIO;
+    }
+    if (rc == SL_EFULL) {
+        s_set_full(b->s, what);
+    } else {
+        sl_error("store", "%s: LMDB %s failed: %s", b->s->path, what, mdb_strerror(mrc));
+    }
+    if (!b->err) {
+        b->err = rc;
+    }
+    return rc;
+}
+
+/*  Drop applied ids older than the retention window. UUIDv7 ids begin with
+    their millisecond time, so the oldest come first in the key order; the
+    stored applied-at time also has to be old, so a client id whose time
+    bits are in the past is still kept for the whole window. */
+static int s_compact(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn)
+{
+    MDB_cursor *c = NULL;
+    MDB_val k, v;
+    int64_t cutoff = b->now - b->s->retention_us;
+    int mrc = mdb_cursor_open(txn, e->dbi[S_DB_APPLIED], &c);
+    int n = 0;
+    if (mrc != 0) {
+        return s_fail_batch(b, mrc, "cursor open");
+    }
+    mrc = mdb_cursor_get(c, &k, &v, MDB_FIRST);
+    while (mrc == 0 && n < S_COMPACT_MAX) {
+        if (k.mv_size < 16 || v.mv_size != 8) {
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            continue;
+        }
+        const uint8_t *id = k.mv_data;
+        int64_t ms = 0;
+        for (int i = 0; i < 6; i++) {
+            ms = ms << 8 | id[i];
+        }
+        if (ms * 1000 >= cutoff) {
+            break;
+        }
+        if ((int64_t)sl_store__rd64(v.mv_data) < cutoff) {
+            if ((mrc = mdb_cursor_del(c, 0)) != 0) {
+                break;
+            }
+            n++;
+            mrc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
+            if (mrc == EINVAL || mrc == MDB_NOTFOUND) {
+                /*  After the last item was deleted there is no current. */
+                mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+            }
+            continue;
+        }
+        mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
+    }
+    mdb_cursor_close(c);
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        return s_fail_batch(b, mrc, "compaction");
+    }
+    return SL_OK;
+}
+
+/*  The batch's write transaction on env e, begun on first use. */
+static int s_txn(sl_store_batch_t *b, s_env_t *e, MDB_txn **txn)
+{
+    size_t i = s_env_index(b->s, e);
+    if (!b->txns[i]) {
+        int mrc = mdb_txn_begin(e->env, NULL, 0, &b->txns[i]);
+        if (mrc != 0) {
+            b->txns[i] = NULL;
+            return s_fail_batch(b, mrc, "txn begin");
+        }
+        if (b->now - e->last_compact_us >= S_COMPACT_EVERY_US) {
+            e->last_compact_us = b->now;
+            int rc = s_compact(b, e, b->txns[i]);
+            if (rc != SL_OK) {
+                return rc;
+            }
+        }
+    }
+    *txn = b->txns[i];
+    return SL_OK;
+}
+
+int sl_store_batch_begin(sl_store_t *s, sl_store_batch_t **bp)
+{
+    sl_store_batch_t *b;
+    if (!s || !bp) {
+        return SL_EINVAL;
+    }
+    *bp = NULL;
+    if (sl_store_health(s, NULL, 0) != SL_OK) {
+        return SL_EFULL;
+    }
+    if (!(b = calloc(1, sizeof *b)) || !(b->txns = calloc(s->nenvs + 1, sizeof *b->txns))) {
+        free(b);
+        return SL_ENOMEM;
+    }
+    pthread_mutex_lock(&s->wlock);
+    pthread_mutex_lock(&s->mu);
+    s->owner = pthread_self();
+    s->batch_open = 1;
+    s->batch = b;
+    pthread_mutex_unlock(&s->mu);
+    b->s = s;
+    b->now = sl_now_us();
+    *bp = b;
+    return SL_OK;
+}
+
+static void s_batch_free(sl_store_batch_t *b)
+{
+    sl_store_t *s = b->s;
+    for (size_t i = 0; i <= s->nenvs; i++) {
+        if (b->txns[i]) {
+            mdb_txn_abort(b->txns[i]);
+        }
+    }
+    pthread_mutex_lock(&s->mu);
+    s->batch_open = 0;
+    s->batch = NULL;
+    pthread_mutex_unlock(&s->mu);
+    pthread_mutex_unlock(&s->wlock);
+    free(b->txns);
+    free(b->tens);
+    sl_buf_free(&b->k);
+    sl_buf_free(&b->v);
+    sl_buf_free(&b->k2);
+    free(b);
+}
+
+void sl_store_batch_abort(sl_store_batch_t **bp)
+{
+    if (!bp || !*bp) {
+        return;
+    }
+    s_batch_free(*bp);
+    *bp = NULL;
+}
+
+/*  Isolated environments commit one after the other: each environment is
+    consistent on its own (a tenant's data and its log are never split), a
+    crash between two commits loses the later tenants' part of the batch
+    only, which the producer redelivers (ids make that idempotent). */
+int sl_store_batch_commit(sl_store_batch_t **bp)
+{
+    if (!bp || !*bp) {
+        return SL_EINVAL;
+    }
+    sl_store_batch_t *b = *bp;
+    int rc = b->err;
+    *bp = NULL;
+    for (size_t i = 0; rc == SL_OK && i <= b->s->nenvs; i++) {
+        if (!b->txns[i]) {
+            continue;
+        }
+        int mrc = mdb_txn_commit(b->txns[i]);
+        b->txns[i] = NULL;
+        if (mrc != 0) {
+            rc = s_fail_batch(b, mrc, "commit");
+        }
+    }
+    s_batch_free(b);
+    return rc;
+}
+
+/* ------------------------------------------------------ applying */
+
+/*  The per-event context. */
+typedef struct {
+    sl_store_batch_t *b;
+    const sl_event_t *ev;
+    s_bten_t *t;
+    MDB_txn *txn;
+    s_env_t *e;
+    json_t *body;
+    const char *kind;
+    char evid[37];
+    int64_t at; /* the event's time (now if it has none) */
+    int dead;
+    int changed;
+    char *reason;
+    size_t reasonlen;
+    char why[512];
+} s_ctx_t;
+
+__attribute__((format(printf, 2, 3))) static int s_reject(s_ctx_t *c, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(c->why, sizeof c->why, fmt, ap);
+    va_end(ap);
+    c->dead = 1;
+    return SL_OK;
+}
+
+static int s_put(s_ctx_t *c, int db, const void *k, size_t kn, const void *v, size_t vn,
+                 unsigned flags)
+{
+    MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
+    int mrc = mdb_put(c->txn, c->e->dbi[db], &key, &val, flags);
+    if (mrc == MDB_KEYEXIST && (flags & (MDB_NOOVERWRITE | MDB_NODUPDATA))) {
+        return SL_OK;
+    }
+    return mrc == 0 ? SL_OK : s_fail_batch(c->b, mrc, "put");
+}
+
+static int s_del(s_ctx_t *c, int db, const void *k, size_t kn, const void *v, size_t vn)
+{
+    MDB_val key = {kn, (void *)k}, val = {vn, (void *)v};
+    int mrc = mdb_del(c->txn, c->e->dbi[db], &key, v ? &val : NULL);
+    if (mrc == MDB_NOTFOUND) {
+        return SL_OK;
+    }
+    return mrc == 0 ? SL_OK : s_fail_batch(c->b, mrc, "delete");
+}
+
+/*  0 found (v filled), SL_ENOTFOUND, or a batch failure. */
+static int s_get(s_ctx_t *c, int db, const void *k, size_t kn, MDB_val *v)
+{
+    MDB_val key = {kn, (void *)k};
+    int mrc = mdb_get(c->txn, c->e->dbi[db], &key, v);
+    if (mrc == MDB_NOTFOUND) {
+        return SL_ENOTFOUND;
+    }
+    return mrc == 0 ? SL_OK : s_fail_batch(c->b, mrc, "get");
+}
+
+/*  The tenant's state in this batch (last seqs), found or added. */
+static int s_bten(sl_store_batch_t *b, const char *tenant, s_env_t *e, s_bten_t **out)
+{
+    for (size_t i = 0; i < b->ntens; i++) {
+        if (b->tens[i].env == e && strcmp(b->tens[i].tenant, tenant) == 0) {
+            *out = &b->tens[i];
+            return SL_OK;
+        }
+    }
+    if (b->ntens == b->captens) {
+        size_t cap = b->captens ? b->captens * 2 : 4;
+        s_bten_t *n = realloc(b->tens, cap * sizeof *n);
+        if (!n) {
+            return SL_ENOMEM;
+        }
+        b->tens = n;
+        b->captens = cap;
+    }
+    s_bten_t *t = &b->tens[b->ntens++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->tenant, sizeof t->tenant, "%s", tenant);
+    t->env = e;
+    *out = t;
+    return SL_OK;
+}
+
+/*  Highest seq under tenant\0 in a be64-keyed database (0 if none). */
+static int s_last_seq(MDB_txn *txn, MDB_dbi dbi, const char *tenant, uint64_t *seq)
+{
+    uint8_t key[S_MAX_TENANT + 9];
+    size_t tl = strlen(tenant);
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int mrc;
+    *seq = 0;
+    memcpy(key, tenant, tl + 1);
+    memset(key + tl + 1, 0xff, 8);
+    if ((mrc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+        return sl_store__mdb_rc(mrc);
+    }
+    k.mv_data = key;
+    k.mv_size = tl + 9;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc == 0) {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+    } else if (mrc == MDB_NOTFOUND) {
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    }
+    if (mrc == 0 && k.mv_size == tl + 9 && memcmp(k.mv_data, key, tl + 1) == 0) {
+        *seq = sl_store__rd64((const uint8_t *)k.mv_data + tl + 1);
+    }
+    mdb_cursor_close(cur);
+    return mrc == 0 || mrc == MDB_NOTFOUND ? SL_OK : sl_store__mdb_rc(mrc);
+}
+
+static int s_mark_tenant(s_ctx_t *c)
+{
+    if (c->t->marked) {
+        return SL_OK;
+    }
+    c->t->marked = 1;
+    return s_put(c, S_DB_TENANTS, c->t->tenant, strlen(c->t->tenant), "", 0, MDB_NOOVERWRITE);
+}
+
+/*  Append one change record to the tenant's log. `changes` is stolen. */
+static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op, json_t *changes)
+{
+    char tm[32];
+    uint8_t k[S_MAX_TENANT + 9];
+    size_t tl = strlen(c->t->tenant);
+    int rc;
+    if (!changes) {
+        return SL_ENOMEM;
+    }
+    if (!c->t->seq_loaded) {
+        rc = s_last_seq(c->txn, c->e->dbi[S_DB_CHANGES], c->t->tenant, &c->t->seq);
+        if (rc != SL_OK) {
+            json_decref(changes);
+            return rc == SL_ENOMEM ? rc : s_fail_batch(c->b, MDB_PANIC, "log seq");
+        }
+        c->t->seq_loaded = 1;
+    }
+    uint64_t seq = c->t->seq + 1;
+    sl_time_format(c->b->now, tm);
+    json_t *rec = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "seq", (json_int_t)seq, "tenant",
+                            c->t->tenant, "time", tm, "event_id", c->evid, "entity", entity, "key",
+                            key, "op", op, "changes", changes);
+    if (!rec) {
+        return SL_ENOMEM;
+    }
+    sl_buf_reset(&c->b->v);
+    rc = sl_jansson_to_msgpack(rec, &c->b->v);
+    json_decref(rec);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    memcpy(k, c->t->tenant, tl + 1);
+    sl_store__be64(k + tl + 1, seq);
+    if ((rc = s_put(c, S_DB_CHANGES, k, tl + 9, c->b->v.data, c->b->v.len, 0)) != SL_OK) {
+        return rc;
+    }
+    c->t->seq = seq;
+    c->changed++;
+    return s_mark_tenant(c);
+}
+
+/*  {"before": b, "after": a} into changes[field] (references taken). */
+static int s_change(json_t *changes, const char *field, json_t *before, json_t *after)
+{
+    json_t *ch = json_pack("{s:O,s:O}", "before", before ? before : json_null(), "after",
+                           after ? after : json_null());
+    if (!ch || json_object_set_new(changes, field, ch) != 0) {
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+/* ---- body fields: every type is checked, outside input never crashes */
+
+static int s_name_ok(s_ctx_t *c, const char *field, json_t *v)
+{
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return s_reject(c, "%s: body.%s: expected a non-empty string", c->kind, field);
+    }
+    if (json_string_length(v) > S_MAX_NAME) {
+        return s_reject(c, "%s: body.%s: longer than %d bytes", c->kind, field, S_MAX_NAME);
+    }
+    if (strlen(json_string_value(v)) != json_string_length(v)) {
+        return s_reject(c, "%s: body.%s: contains a NUL byte", c->kind, field);
+    }
+    return SL_OK;
+}
+
+/*  A required name (key material): *out NULL and c->dead if not usable. */
+static int s_req_name(s_ctx_t *c, const char *field, const char **out)
+{
+    json_t *v = json_object_get(c->body, field);
+    *out = NULL;
+    if (!v) {
+        return s_reject(c, "%s: body.%s: missing (expected a non-empty string)", c->kind, field);
+    }
+    s_name_ok(c, field, v);
+    if (!c->dead) {
+        *out = json_string_value(v);
+    }
+    return SL_OK;
+}
+
+/*  An optional field of a JSON type; null counts as absent. */
+static json_t *s_opt(s_ctx_t *c, const char *field, json_type type, const char *what)
+{
+    json_t *v = json_object_get(c->body, field);
+    if (!v || json_is_null(v)) {
+        return NULL;
+    }
+    if (json_typeof(v) != type && !(type == JSON_TRUE && json_is_boolean(v))) {
+        s_reject(c, "%s: body.%s: expected %s", c->kind, field, what);
+        return NULL;
+    }
+    return v;
+}
+
+static json_t *s_opt_str_array(s_ctx_t *c, const char *field)
+{
+    json_t *v = s_opt(c, field, JSON_ARRAY, "an array of strings");
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        if (!json_is_string(e)) {
+            s_reject(c, "%s: body.%s[%zu]: expected a string", c->kind, field, i);
+            return NULL;
+        }
+    }
+    return v;
+}
+
+static int s_opt_bool(s_ctx_t *c, const char *field, int def)
+{
+    json_t *v = s_opt(c, field, JSON_TRUE, "a boolean");
+    return v ? json_is_true(v) : def;
+}
+
+/*  A time as RFC 3339 text or integer microseconds; *present 0 if absent. */
+static int64_t s_opt_time(s_ctx_t *c, const char *field, int *present)
+{
+    json_t *v = json_object_get(c->body, field);
+    int64_t us = 0;
+    *present = 0;
+    if (!v || json_is_null(v)) {
+        return 0;
+    }
+    if (json_is_integer(v)) {
+        us = json_integer_value(v);
+    } else if (!json_is_string(v) ||
+               sl_time_parse(json_string_value(v), json_string_length(v), &us) != SL_OK) {
+        s_reject(c, "%s: body.%s: expected an RFC 3339 time", c->kind, field);
+        return 0;
+    }
+    *present = 1;
+    return us;
+}
+
+/* ---- assets */
+
+static int s_asset_get(s_ctx_t *c, const char *qn, json_t **asset)
+{
+    MDB_val v;
+    int rc;
+    *asset = NULL;
+    if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK) {
+        return rc;
+    }
+    rc = s_get(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, &v);
+    if (rc == SL_ENOTFOUND) {
+        return SL_OK;
+    }
+    if (rc != SL_OK) {
+        return rc;
+    }
+    *asset = sl_store__tree(&v);
+    if (!*asset || !json_is_object(*asset)) {
+        /*  Only the store writes these values: a bad one is damage. */
+        json_decref(*asset);
+        *asset = NULL;
+        sl_error("store", "%s: asset value of '%s' is malformed", c->b->s->path, qn);
+        return s_fail_batch(c->b, MDB_CORRUPTED, "read asset");
+    }
+    return SL_OK;
+}
+
+static int s_asset_put(s_ctx_t *c, const char *qn, json_t *asset)
+{
+    int rc;
+    sl_buf_reset(&c->b->v);
+    if ((rc = sl_jansson_to_msgpack(asset, &c->b->v)) != SL_OK) {
+        return rc;
+    }
+    if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK) {
+        return rc;
+    }
+    return s_put(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, c->b->v.data, c->b->v.len, 0);
+}
+
+/*  Version and update time after a change of the asset or its parts. */
+static int s_asset_touch(s_ctx_t *c, json_t *asset)
+{
+    json_int_t ver = json_integer_value(json_object_get(asset, "version"));
+    if (json_object_set_new(asset, "version", json_integer(ver + 1)) != 0 ||
+        json_object_set_new(asset, "updated_at", json_integer(c->at)) != 0) {
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+static json_t *s_asset_new(s_ctx_t *c, int placeholder)
+{
+    json_t *a = json_pack("{s:I,s:I,s:I}", "version", (json_int_t)0, "created_at",
+                          (json_int_t)c->at, "updated_at", (json_int_t)c->at);
+    if (a && placeholder && json_object_set_new(a, "placeholder", json_true()) != 0) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
+/*  The asset, created as a placeholder (and logged) if missing: lineage,
+    tags and owners may arrive before the asset itself. */
+static int s_asset_ensure(s_ctx_t *c, const char *qn, json_t **asset)
+{
+    int rc = s_asset_get(c, qn, asset);
+    if (rc != SL_OK || *asset) {
+        return rc;
+    }
+    if (!(*asset = s_asset_new(c, 1))) {
+        return SL_ENOMEM;
+    }
+    json_t *ch = json_object();
+    if (!ch || s_change(ch, "placeholder", NULL, json_true()) != SL_OK) {
+        json_decref(ch);
+        return SL_ENOMEM;
+    }
+    if ((rc = s_asset_touch(c, *asset)) != SL_OK || (rc = s_asset_put(c, qn, *asset)) != SL_OK) {
+        json_decref(ch);
+        return rc;
+    }
+    return s_log(c, "asset", qn, "create", ch);
+}
+
+static const char *const s_asset_fields[] = {"type", "name", "description", "owners", "attributes"};
+
+static int s_apply_asset_upsert(s_ctx_t *c)
+{
+    const char *qn;
+    json_t *asset = NULL, *ch = NULL;
+    int rc = SL_OK, created = 0;
+    s_req_name(c, "qualified_name", &qn);
+    s_opt(c, "type", JSON_STRING, "a string");
+    s_opt(c, "name", JSON_STRING, "a string");
+    s_opt(c, "description", JSON_STRING, "a string");
+    s_opt_str_array(c, "owners");
+    s_opt(c, "attributes", JSON_OBJECT, "an object");
+    if (c->dead) {
+        return SL_OK;
+    }
+    if ((rc = s_asset_get(c, qn, &asset)) != SL_OK) {
+        goto fail;
+    }
+    if (!asset) {
+        created = 1;
+        if (!(asset = s_asset_new(c, 0))) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+    }
+    if (!(ch = json_object())) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    for (size_t i = 0; i < sizeof s_asset_fields / sizeof *s_asset_fields; i++) {
+        const char *f = s_asset_fields[i];
+        json_t *nv = json_object_get(c->body, f);
+        json_t *ov = json_object_get(asset, f);
+        if (!nv || json_is_null(nv)) {
+            continue; /* absent fields are kept */
+        }
+        if (ov && json_equal(ov, nv)) {
+            continue;
+        }
+        if ((rc = s_change(ch, f, ov, nv)) != SL_OK || json_object_set(asset, f, nv) != 0) {
+            rc = rc ? rc : SL_ENOMEM;
+            goto fail;
+        }
+    }
+    if (json_is_true(json_object_get(asset, "placeholder"))) {
+        if ((rc = s_change(ch, "placeholder", json_true(), json_false())) != SL_OK) {
+            goto fail;
+        }
+        json_object_del(asset, "placeholder");
+    }
+    if (json_object_size(ch) == 0 && !created) {
+        goto done; /* NOOP */
+    }
+    if ((rc = s_asset_touch(c, asset)) != SL_OK || (rc = s_asset_put(c, qn, asset)) != SL_OK) {
+        goto fail;
+    }
+    rc = s_log(c, "asset", qn, created ? "create" : "update", ch);
+    ch = NULL;
+    if (rc != SL_OK) {
+        goto fail;
+    }
+done:
+fail:
+    json_decref(ch);
+    json_decref(asset);
+    return rc;
+}
+
+/* ---- dispatch */
+
+static int s_not_yet(s_ctx_t *c)
+{
+    sl_error("store", "%s: not implemented yet", c->kind);
+    return SL_EINVAL;
+}
+
+typedef struct {
+    const char *kind;
+    int (*fn)(s_ctx_t *c);
+} s_kind_t;
+
+static const s_kind_t s_kinds[] = {
+    {"asset.upsert", s_apply_asset_upsert},
+    {"asset.delete", s_not_yet},
+    {"tag.set", s_not_yet},
+    {"tag.unset", s_not_yet},
+    {"owner.set", s_not_yet},
+    {"lineage.edge", s_not_yet},
+    {"lineage.edge.delete", s_not_yet},
+    {"incident.upsert", s_not_yet},
+};
+
+/*  The raw event as stored with a dead letter. */
+static int s_dead_write(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, const char *tenant,
+                        const sl_event_t *ev, const char *reason)
+{
+    s_bten_t *t;
+    uint8_t k[S_MAX_TENANT + 9];
+    size_t tl = strlen(tenant);
+    char tm[32];
+    sl_buf_t raw = {0};
+    int rc = s_bten(b, tenant, e, &t);
+    json_t *rec = NULL;
+    if (rc != SL_OK) {
+        return rc;
+    }
+    if (!t->dseq_loaded) {
+        if ((rc = s_last_seq(txn, e->dbi[S_DB_DEAD], tenant, &t->dseq)) != SL_OK) {
+            return s_fail_batch(b, MDB_PANIC, "dead seq");
+        }
+        t->dseq_loaded = 1;
+    }
+    if ((rc = sl_event_encode(ev, &raw)) != SL_OK) {
+        /*  Not encodable (a bound exceeded): keep the reason without it. */
+        sl_buf_reset(&raw);
+    }
+    sl_time_format(b->now, tm);
+    rec =
+        json_pack("{s:I,s:s,s:s}", "seq", (json_int_t)(t->dseq + 1), "time", tm, "reason", reason);
+    sl_buf_reset(&b->v);
+    if (!rec) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    /*  The map is written by hand to carry the event as bin (exactly the
+        bytes that arrived, re-encoded), which jansson cannot hold. */
+    json_object_set_new(rec, "event", json_null());
+    if ((rc = sl_jansson_to_msgpack(rec, &b->v)) != SL_OK) {
+        goto fail;
+    }
+    /*  Replace the trailing nil (the "event" value) by a bin 32. */
+    b->v.len -= 1;
+    uint8_t hdr[5] = {0xc6, (uint8_t)(raw.len >> 24), (uint8_t)(raw.len >> 16),
+                      (uint8_t)(raw.len >> 8), (uint8_t)raw.len};
+    if ((rc = sl_buf_append(&b->v, hdr, 5)) != SL_OK ||
+        (raw.len && (rc = sl_buf_append(&b->v, raw.data, raw.len)) != SL_OK)) {
+        goto fail;
+    }
+    memcpy(k, tenant, tl + 1);
+    sl_store__be64(k + tl + 1, t->dseq + 1);
+    {
+        MDB_val key = {tl + 9, k}, val = {b->v.len, b->v.data};
+        int mrc = mdb_put(txn, e->dbi[S_DB_DEAD], &key, &val, 0);
+        if (mrc != 0) {
+            rc = s_fail_batch(b, mrc, "put dead letter");
+            goto fail;
+        }
+    }
+    t->dseq++;
+fail:
+    json_decref(rec);
+    sl_buf_free(&raw);
+    return rc;
+}
+
+static void s_copy_slice(char *out, size_t outlen, sl_slice_t s)
+{
+    size_t n = s.len < outlen - 1 ? s.len : outlen - 1;
+    if (n) {
+        memcpy(out, s.ptr, n);
+    }
+    out[n] = 0;
+}
+
+int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result, char *reason,
+                   size_t reasonlen)
+{
+    s_ctx_t c;
+    char tenant[S_MAX_TENANT + 1];
+    char kind[64];
+    uint8_t akey[16 + S_MAX_TENANT];
+    int rc = SL_OK;
+    if (!b || !ev || !result) {
+        return SL_EINVAL;
+    }
+    if (b->err) {
+        return b->err;
+    }
+    memset(&c, 0, sizeof c);
+    c.b = b;
+    c.ev = ev;
+    *result = SL_APPLY_DEAD;
+    if (reason && reasonlen) {
+        reason[0] = 0;
+    }
+    s_copy_slice(kind, sizeof kind, ev->kind);
+    c.kind = kind;
+    sl_uuid_format(ev->id, c.evid);
+    c.at = ev->time_us > 0 ? ev->time_us : b->now;
+
+    /*  The tenant decides the environment; one that cannot be used goes to
+        a dead letter (isolated: in the environment kept for those). */
+    s_copy_slice(tenant, sizeof tenant, ev->tenant);
+    int tenant_ok = s_tenant_ok(ev->tenant.ptr, ev->tenant.len);
+    if (!tenant_ok) {
+        s_reject(&c, "tenant: expected 1..%d bytes, no '/' or NUL, not starting with '.'",
+                 S_MAX_TENANT);
+    } else if (!s_allowed(b->s, tenant)) {
+        s_reject(&c, "tenant '%s' not allowed in %s store", tenant,
+                 b->s->isolated ? "an isolated" : "this");
+    }
+    if (c.dead) {
+        s_env_t *e = b->s->isolated ? b->s->rejected : &b->s->envs[0];
+        MDB_txn *txn;
+        if (!tenant_ok) {
+            snprintf(tenant, sizeof tenant, "%s", "_invalid");
+        }
+        if ((rc = s_txn(b, e, &txn)) != SL_OK) {
+            return rc;
+        }
+        rc = s_dead_write(b, e, txn, tenant, ev, c.why);
+        goto out;
+    }
+    if ((rc = sl_store__env(b->s, tenant, &c.e)) != SL_OK ||
+        (rc = s_txn(b, c.e, &c.txn)) != SL_OK || (rc = s_bten(b, tenant, c.e, &c.t)) != SL_OK) {
+        return rc == SL_EINVAL ? SL_EIO : rc;
+    }
+
+    /*  Idempotency: an id already applied changes nothing. */
+    size_t tl = strlen(tenant);
+    memcpy(akey, ev->id, 16);
+    memcpy(akey + 16, tenant, tl);
+    MDB_val av;
+    rc = s_get(&c, S_DB_APPLIED, akey, 16 + tl, &av);
+    if (rc == SL_OK) {
+        *result = SL_APPLY_DUPLICATE;
+        return SL_OK;
+    }
+    if (rc != SL_ENOTFOUND) {
+        return rc;
+    }
+
+    if (ev->body.len == 0) {
+        c.body = json_object();
+    } else {
+        c.body = sl_msgpack_to_jansson((const uint8_t *)ev->body.ptr, ev->body.len);
+    }
+    if (!c.body || !json_is_object(c.body)) {
+        s_reject(&c, "%s: body: expected a msgpack map", kind);
+    } else {
+        const s_kind_t *k = NULL;
+        for (size_t i = 0; i < sizeof s_kinds / sizeof *s_kinds; i++) {
+            if (strcmp(s_kinds[i].kind, kind) == 0 && ev->kind.len == strlen(kind)) {
+                k = &s_kinds[i];
+            }
+        }
+        if (!k) {
+            s_reject(&c, "unknown kind '%s'", kind);
+        } else if ((rc = k->fn(&c)) != SL_OK) {
+            goto out;
+        }
+    }
+    if (c.dead) {
+        if ((rc = s_dead_write(b, c.e, c.txn, tenant, ev, c.why)) != SL_OK) {
+            goto out;
+        }
+    }
+    uint8_t at[8];
+    sl_store__be64(at, (uint64_t)b->now);
+    if ((rc = s_put(&c, S_DB_APPLIED, akey, 16 + tl, at, 8, 0)) != SL_OK) {
+        goto out;
+    }
+    *result = c.dead ? SL_APPLY_DEAD : c.changed ? SL_APPLY_CHANGED : SL_APPLY_NOOP;
+out:
+    if (rc == SL_OK && c.dead && reason && reasonlen) {
+        snprintf(reason, reasonlen, "%s", c.why);
+    }
+    json_decref(c.body);
+    if (rc != SL_OK && !b->err) {
+        /*  A failure inside an event leaves it half applied: the batch
+            must not commit. */
+        b->err = rc;
+    }
+    return rc;
+}
+
+/* --------------------------------------- writes outside a batch */
+
+/*  Run fn in a write transaction of env e: the open batch's if this thread
+    holds it (a second write transaction would wait for ourselves), else a
+    short one of its own. */
+static int s_write(sl_store_t *s, s_env_t *e,
+                   int (*fn)(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, void *arg), void *arg)
+{
+    sl_store_batch_t *b = NULL;
+    int rc, own = 0;
+    pthread_mutex_lock(&s->mu);
+    if (s->batch_open && pthread_equal(s->owner, pthread_self())) {
+        b = s->batch;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (!b) {
+        if ((rc = sl_store_batch_begin(s, &b)) != SL_OK) {
+            return rc;
+        }
+        own = 1;
+    } else if (b->err) {
+        return b->err;
+    }
+    MDB_txn *txn;
+    if ((rc = s_txn(b, e, &txn)) == SL_OK) {
+        rc = fn(b, e, txn, arg);
+    }
+    if (own) {
+        if (rc == SL_OK) {
+            rc = sl_store_batch_commit(&b);
+        } else {
+            sl_store_batch_abort(&b);
+        }
+    }
+    return rc;
+}
+
+typedef struct {
+    const sl_event_t *ev;
+    const char *reason;
+    const char *tenant;
+} s_dl_arg_t;
+
+static int s_dl_fn(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, void *arg)
+{
+    s_dl_arg_t *a = arg;
+    return s_dead_write(b, e, txn, a->tenant, a->ev, a->reason);
+}
+
+int sl_store_dead_letter(sl_store_t *s, const sl_event_t *ev, const char *reason)
+{
+    char tenant[S_MAX_TENANT + 1];
+    s_env_t *e;
+    if (!s || !ev) {
+        return SL_EINVAL;
+    }
+    s_copy_slice(tenant, sizeof tenant, ev->tenant);
+    if (!s_tenant_ok(ev->tenant.ptr, ev->tenant.len)) {
+        snprintf(tenant, sizeof tenant, "%s", "_invalid");
+    }
+    if (sl_store__env(s, tenant, &e) != SL_OK) {
+        e = s->isolated ? s->rejected : &s->envs[0];
+    }
+    s_dl_arg_t a = {ev, reason ? reason : "", tenant};
+    return s_write(s, e, s_dl_fn, &a);
+}
+
+/* ---------------------------------------------------------- cursors */
+
+typedef struct {
+    const char *tenant;
+    const char *consumer;
+    uint64_t seq;
+} s_cur_arg_t;
+
+static int s_cur_fn(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, void *arg)
+{
+    s_cur_arg_t *a = arg;
+    uint8_t v[8];
+    int rc = sl_store__key(&b->k2, a->tenant, 1, a->consumer);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    sl_store__be64(v, a->seq);
+    MDB_val key = {b->k2.len, b->k2.data}, val = {8, v};
+    int mrc = mdb_put(txn, e->dbi[S_DB_CURSORS], &key, &val, 0);
+    return mrc == 0 ? SL_OK : s_fail_batch(b, mrc, "put cursor");
+}
+
+static int s_consumer_ok(const char *consumer)
+{
+    return consumer && consumer[0] && strlen(consumer) <= S_MAX_NAME;
+}
+
+int sl_store_cursor_set(sl_store_t *s, const char *tenant, const char *consumer, uint64_t seq)
+{
+    s_env_t *e;
+    if (!s_consumer_ok(consumer) || sl_store__env(s, tenant, &e) != SL_OK) {
+        return SL_EINVAL;
+    }
+    s_cur_arg_t a = {tenant, consumer, seq};
+    return s_write(s, e, s_cur_fn, &a);
+}
+
+int sl_store_cursor_get(sl_store_t *s, const char *tenant, const char *consumer, uint64_t *seq)
+{
+    s_env_t *e;
+    MDB_txn *txn;
+    sl_buf_t k = {0};
+    MDB_val key, val;
+    int rc;
+    if (!seq || !s_consumer_ok(consumer) || sl_store__env(s, tenant, &e) != SL_OK) {
+        return SL_EINVAL;
+    }
+    *seq = 0;
+    if ((rc = sl_store__key(&k, tenant, 1, consumer)) != SL_OK) {
+        return rc;
+    }
+    if ((rc = sl_store__mdb_rc(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))) != SL_OK) {
+        goto fail;
+    }
+    key.mv_size = k.len;
+    key.mv_data = k.data;
+    rc = sl_store__mdb_rc(mdb_get(txn, e->dbi[S_DB_CURSORS], &key, &val));
+    if (rc == SL_OK && val.mv_size == 8) {
+        *seq = sl_store__rd64(val.mv_data);
+    }
+    if (rc == SL_ENOTFOUND) {
+        rc = SL_OK;
+    }
+    mdb_txn_abort(txn);
+fail:
+    sl_buf_free(&k);
+    return rc;
+}
+
+/* ------------------------------------------------------- change log */
+
+/*  A change event's id: deterministic, so a consumer that reads the same
+    record twice (live, then again from the log) sees the same id; UUIDv7
+    shaped (the record's time in the first 48 bits), then a hash of the
+    tenant and the seq, unique per tenant. */
+static void s_change_id(uint8_t id[16], const char *tenant, uint64_t seq, int64_t us)
+{
+    uint64_t ms = us > 0 ? (uint64_t)us / 1000 : 0;
+    uint32_t h = 2166136261u;
+    for (const char *p = tenant; *p; p++) {
+        h = (h ^ (uint8_t)*p) * 16777619u;
+    }
+    for (int i = 0; i < 6; i++) {
+        id[i] = (uint8_t)(ms >> (40 - 8 * i));
+    }
+    id[6] = (uint8_t)(0x70 | ((h >> 8) & 0x0f));
+    id[7] = (uint8_t)h;
+    id[8] = (uint8_t)(0x80 | ((seq >> 56) & 0x3f));
+    for (int i = 9; i < 16; i++) {
+        id[i] = (uint8_t)(seq >> (8 * (15 - i)));
+    }
+}
+
+int sl_store_changes(sl_store_t *s, const char *tenant, uint64_t after, uint64_t limit,
+                     sl_change_fn fn, void *arg)
+{
+    s_env_t *e;
+    MDB_txn *txn = NULL;
+    MDB_cursor *cur = NULL;
+    uint8_t key[S_MAX_TENANT + 9];
+    MDB_val k, v;
+    int rc, n = 0, mrc;
+    if (!fn || sl_store__env(s, tenant, &e) != SL_OK) {
+        return SL_EINVAL;
+    }
+    if (after == UINT64_MAX) {
+        return 0;
+    }
+    size_t tl = strlen(tenant);
+    memcpy(key, tenant, tl + 1);
+    sl_store__be64(key + tl + 1, after + 1);
+    if ((rc = sl_store__mdb_rc(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))) != SL_OK) {
+        goto fail;
+    }
+    if ((rc = sl_store__mdb_rc(mdb_cursor_open(txn, e->dbi[S_DB_CHANGES], &cur))) != SL_OK) {
+        goto fail;
+    }
+    k.mv_data = key;
+    k.mv_size = tl + 9;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    while (mrc == 0 && (limit == 0 || (uint64_t)n < limit) && n < INT_MAX) {
+        if (k.mv_size != tl + 9 || memcmp(k.mv_data, key, tl + 1) != 0) {
+            break;
+        }
+        uint64_t seq = sl_store__rd64((const uint8_t *)k.mv_data + tl + 1);
+        sl_event_t ev;
+        sl_slice_t ks = {"", 0}, ts;
+        int64_t us = 0;
+        memset(&ev, 0, sizeof ev);
+        sl_msgpack_map_str(v.mv_data, v.mv_size, "key", &ks);
+        if (sl_msgpack_map_str(v.mv_data, v.mv_size, "time", &ts) == SL_OK) {
+            sl_time_parse(ts.ptr, ts.len, &us);
+        }
+        ev.version = SL_EVENT_VERSION;
+        s_change_id(ev.id, tenant, seq, us);
+        ev.tenant = (sl_slice_t){tenant, (uint32_t)tl};
+        ev.kind = SL_SLICE("change");
+        ev.schema = (sl_slice_t){"", 0};
+        ev.source = SL_SLICE("store");
+        ev.key = ks;
+        ev.time_us = us;
+        ev.body = (sl_slice_t){v.mv_data, (uint32_t)v.mv_size};
+        n++;
+        if (fn(arg, seq, &ev) != 0) {
+            break;
+        }
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = sl_store__mdb_rc(mrc);
+        goto fail;
+    }
+    rc = n;
+fail:
+    if (cur) {
+        mdb_cursor_close(cur);
+    }
+    if (txn) {
+        mdb_txn_abort(txn);
+    }
+    return rc;
+}
+
+int sl_store_last_seq(sl_store_t *s, const char *tenant, uint64_t *seq)
+{
+    s_env_t *e;
+    MDB_txn *txn;
+    int rc;
+    if (!seq || sl_store__env(s, tenant, &e) != SL_OK) {
+        return SL_EINVAL;
+    }
+    if ((rc = sl_store__mdb_rc(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))) != SL_OK) {
+        return rc;
+    }
+    rc = s_last_seq(txn, e->dbi[S_DB_CHANGES], tenant, seq);
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+char **sl_store_tenants(sl_store_t *s)
+{
+    char **out = NULL;
+    size_t n = 0, cap = 0;
+    if (!s) {
+        return NULL;
+    }
+    for (size_t i = 0; i < s->nenvs; i++) {
+        MDB_txn *txn;
+        MDB_cursor *cur;
+        MDB_val k, v;
+        if (mdb_txn_begin(s->envs[i].env, NULL, MDB_RDONLY, &txn) != 0) {
+            goto fail;
+        }
+        if (mdb_cursor_open(txn, s->envs[i].dbi[S_DB_TENANTS], &cur) != 0) {
+            mdb_txn_abort(txn);
+            goto fail;
+        }
+        int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        while (mrc == 0) {
+            if (n + 1 >= cap) {
+                cap = cap ? cap * 2 : 8;
+                char **nn = realloc(out, cap * sizeof *nn);
+                if (!nn) {
+                    break;
+                }
+                out = nn;
+            }
+            if (!(out[n] = strndup(k.mv_data, k.mv_size))) {
+                break;
+            }
+            out[++n] = NULL;
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+        if (mrc == 0) {
+            goto fail; /* stopped early: out of memory */
+        }
+    }
+    if (!out) {
+        out = calloc(1, sizeof *out);
+    }
+    return out;
+fail:
+    for (size_t i = 0; out && i < n; i++) {
+        free(out[i]);
+    }
+    free(out);
+    return NULL;
+}

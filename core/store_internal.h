@@ -1,0 +1,82 @@
+/*  Internal to the store (core/store*.c): the one place that includes
+    lmdb.h. Layout of every database: docs/store.md. */
+#ifndef SLUICE_STORE_INTERNAL_H
+#define SLUICE_STORE_INTERNAL_H
+
+#include <pthread.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+
+#include "sluice/store.h"
+
+/*  Named databases of one environment. */
+enum {
+    S_DB_ASSETS,  /* tenant\0qn -> asset (msgpack map) */
+    S_DB_DOWN,    /* dupsort: tenant\0from -> to\0type\0flags job */
+    S_DB_UP,      /* dupsort: tenant\0to -> from\0type\0flags job */
+    S_DB_INC,     /* tenant\0source\0external_id -> incident (msgpack map) */
+    S_DB_INC_IDX, /* dupsort: tenant\0qn -> source\0external_id */
+    S_DB_CHANGES, /* tenant\0be64 seq -> change record (msgpack map) */
+    S_DB_CURSORS, /* tenant\0consumer -> be64 seq */
+    S_DB_APPLIED, /* id(16) tenant -> be64 applied-at (us) */
+    S_DB_DEAD,    /* tenant\0be64 seq -> dead letter (msgpack map) */
+    S_DB_TENANTS, /* tenant -> "" (tenants that have data) */
+    S_DB_COUNT
+};
+
+/*  LMDB's default key bound is 511 bytes (also the bound of a dupsort
+    value): tenants and names are checked against these before any put. */
+#define S_MAX_TENANT 100
+#define S_MAX_NAME 400
+#define S_MAX_DUP 500
+
+typedef struct {
+    MDB_env *env;
+    MDB_dbi dbi[S_DB_COUNT];
+    char *tenant;            /* isolated: the env's tenant; NULL when shared */
+    int64_t last_compact_us; /* last applied-id compaction (batch lock held) */
+} s_env_t;
+
+struct sl_store {
+    struct sl_store *next; /* registry list */
+    char *path;            /* realpath: the registry key */
+    int refs;              /* guarded by the registry mutex */
+    int isolated;
+    int nosync;
+    int64_t map_size;
+    int64_t retention_us;
+    char **allowed; /* NULL-terminated copy of opts->tenants, or NULL */
+    s_env_t *envs;  /* shared: one; isolated: one per allowed tenant */
+    size_t nenvs;
+    s_env_t *rejected; /* isolated: dead letters of tenants not allowed */
+
+    pthread_mutex_t wlock; /* held by the open batch: one at a time */
+    pthread_t owner;       /* thread holding the open batch */
+    int batch_open;        /* guarded by mu */
+    struct sl_store_batch *batch;
+
+    pthread_mutex_t mu; /* health */
+    int writable;
+    int full_logged;
+    char reason[256];
+};
+
+/*  Shared helpers (store.c) used by the reads (store_read.c). */
+int sl_store__env(sl_store_t *s, const char *tenant, s_env_t **e);
+int sl_store__mdb_rc(int rc);
+/*  tenant\0 then the parts, each but the last followed by \0. */
+int sl_store__key(sl_buf_t *k, const char *tenant, int nparts, ...);
+/*  The stored msgpack value as a tree (NULL if malformed or no memory). */
+json_t *sl_store__tree(const MDB_val *v);
+/*  Append a compact JSON text of `v` to out (steals nothing). */
+int sl_store__dump(json_t *v, sl_buf_t *out);
+/*  RFC 3339 text of a stored time, or JSON null for 0 / absent. */
+json_t *sl_store__time(json_t *us);
+void sl_store__be64(uint8_t out[8], uint64_t v);
+uint64_t sl_store__rd64(const void *p);
+/*  Parse an edge dup value. */
+int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, const char **type,
+                         size_t *tlen, int *propagate, const char **job, size_t *jlen);
+
+#endif

@@ -1,0 +1,43 @@
+/*  sluice/mpjson.h: msgpack <-> JSON outside the event envelope.
+
+    The store keeps its values as msgpack and works on them as jansson
+    trees (read, merge, write back); reads turn msgpack into JSON text.
+    The converters are the ones the event JSON form uses (core/event_json.c),
+    so a body looks the same wherever it is printed: bin becomes a base64
+    string, ext values are dropped, invalid UTF-8 becomes U+FFFD.
+
+    json_t is only forward-declared here: callers that build trees include
+    <jansson.h> themselves. */
+#ifndef SLUICE_MPJSON_H
+#define SLUICE_MPJSON_H
+
+#include "sluice/common.h"
+
+struct json_t;
+
+/*  Append p[0..len) (exactly one msgpack value) as JSON text to `out`.
+    SL_EPROTO / SL_ERANGE on malformed input (out is left as it was). */
+int sl_msgpack_to_json(const uint8_t *p, size_t len, sl_buf_t *out);
+
+/*  A new jansson tree for p[0..len) (exactly one msgpack value), or NULL if
+    malformed, nested deeper than SL_EVENT_MAX_DEPTH, or out of memory.
+    Unsigned integers above INT64_MAX become reals; non-string map keys
+    become their text (numbers) or are dropped (containers, ext). */
+struct json_t *sl_msgpack_to_jansson(const uint8_t *p, size_t len);
+
+/*  Append `v` as msgpack to `out` (smallest encodings). SL_ENOMEM,
+    SL_ERANGE (deeper than SL_EVENT_MAX_DEPTH or larger than
+    SL_EVENT_MAX_BODY); out is left as it was on error. */
+int sl_jansson_to_msgpack(struct json_t *v, sl_buf_t *out);
+
+/*  Find the value of string key `key` in the msgpack map p[0..len) without
+    decoding the rest: *vp / *vlen receive the value's bytes. SL_ENOTFOUND
+    if absent, SL_EPROTO if p is not a well-formed map. */
+int sl_msgpack_map_get(const uint8_t *p, size_t len, const char *key, const uint8_t **vp,
+                       size_t *vlen);
+
+/*  The string value of `key` in the map p[0..len) (a slice into p):
+    SL_ENOTFOUND if absent, SL_EPROTO if not a string. */
+int sl_msgpack_map_str(const uint8_t *p, size_t len, const char *key, sl_slice_t *out);
+
+#endif
