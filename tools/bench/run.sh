@@ -13,7 +13,8 @@
 #   LAT_WINDOW [5]     seconds of latency sampling (between two scrapes)
 #   KS ["1 3 5"]       relay counts
 #   BENCH_OUT [$BENCH_DIR/bench]  where results.md, results.jsonl and logs go
-#   ONLY                run only these sections (raw, inproc, tcp, latency, memory)
+#   ONLY                run only these sections (raw, inproc, tcp, latency, memory,
+#                       store: tools/bench/store.sh, its own knobs there)
 #
 # Every wait is a bounded poll; the only fixed waits are the measurement
 # windows (latency sampling, idle memory settling).
@@ -29,7 +30,7 @@ MIN_SECONDS=${MIN_SECONDS:-3}
 LAT_RATE=${LAT_RATE:-20000}
 LAT_WINDOW=${LAT_WINDOW:-5}
 KS=${KS:-"1 3 5"}
-ONLY=${ONLY:-"raw inproc tcp latency memory"}
+ONLY=${ONLY:-"raw inproc tcp latency memory store"}
 OUT=${BENCH_OUT:-$BENCH_DIR/bench}
 RUN_BOUND=300 # seconds any one sluice run may take before it is a failure
 
@@ -490,6 +491,14 @@ if want memory; then
 fi
 echo >>"$MD"
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$MD"
+
+# --- 5. store (tools/bench/store.sh appends its own section) ------------------
+
+if want store; then
+    echo >>"$MD"
+    BENCH_DIR=$BENCH_DIR BENCH_OUT=$OUT REPS=$REPS bash "$SRC_DIR/tools/bench/store.sh" >>"$MD" ||
+        die "store benchmarks failed"
+fi
 
 cat "$MD"
 log "results in $MD and $JSONL"
