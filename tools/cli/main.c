@@ -12,6 +12,7 @@ static const char *s_usage =
     "  check FILE                 validate a topology file; exit 0 valid, 1 invalid, 2 usage\n"
     "  run FILE [--node NAME]     run a topology (one node of it with --node)\n"
     "  actors [KIND]              options of each actor kind\n"
+    "  store stats|check FILE     counts of the topology's store; log/store agreement\n"
     "  version                    print the version\n"
     "\n"
     "Every command takes --help.\n";
@@ -45,6 +46,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "actors") == 0) {
         return sl_cmd_actors(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "store") == 0) {
+        return sl_cmd_store(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (sl_cli_wants_help(argc - 1, argv + 1)) {

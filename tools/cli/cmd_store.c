@@ -1,0 +1,345 @@
+/*  sluice store stats|check FILE: the topology's store, from outside.
+
+    Both open the store the topology names (top-level `store: {path}`, with
+    its tenancy and tenants) and only read it, so they may run beside a
+    running `sluice run` (LMDB readers never block its writer). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <jansson.h>
+
+#include "sluice/follower.h"
+#include "sluice/store.h"
+#include "sluice/topology.h"
+#include "tools/cli/cli.h"
+
+static const char *s_help =
+    "usage: sluice store stats FILE [--pretty]\n"
+    "       sluice store check FILE [--consumer NAME]...\n"
+    "\n"
+    "stats   prints the counts and sizes of the topology's store as JSON:\n"
+    "        {\"tenants\": {\"<tenant>\": {\"assets\", \"edges\", "
+    "\"incidents\",\n"
+    "        \"changes\", \"dead_letters\"}}, \"map_size\", \"used_bytes\",\n"
+    "        \"writable\", \"reason\"}\n"
+    "check   verifies that the change log and the store agree: per tenant the\n"
+    "        log's sequence numbers run 1..last without a gap, every asset "
+    "the\n"
+    "        log leaves alive is in the store, every asset it deleted is not,\n"
+    "        the store holds no asset the log does not, and each named\n"
+    "        consumer's cursor is at most the log's end.\n"
+    "\n"
+    "The store is the one the topology file names (store: {path}). Exit\n"
+    "status: 0 ok, 1 failure (no store, or check found a disagreement),\n"
+    "2 usage.\n";
+
+/*  Open the store of the topology `file`. NULL (with a message printed)
+    if the file is invalid, names no store, or the store does not exist. */
+static sl_store_t *s_open(const char *file)
+{
+    sl_errors_t errors = {0};
+    sl_store_t *store = NULL;
+    const char **tenants = NULL;
+    sl_plan_t *plan = sl_topology_load(file, &errors);
+    if (!plan) {
+        for (int i = 0; i < errors.count; i++) {
+            fprintf(stderr, "%s\n", errors.lines[i]);
+        }
+        fprintf(stderr, "sluice store: %s: invalid topology\n", file);
+        goto done;
+    }
+    if (!plan->store_path) {
+        fprintf(stderr, "sluice store: %s has no store section (store: {path: DIR})\n", file);
+        goto done;
+    }
+    /*  Opening creates a missing store: look first, so a typo in the path
+        is an error and not a new, empty store. */
+    struct stat st;
+    if (stat(plan->store_path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+        fprintf(stderr,
+                "sluice store: no store at %s (named by %s): nothing has been "
+                "stored there "
+                "yet, or the path is wrong\n",
+                plan->store_path, file);
+        goto done;
+    }
+    if (plan->n_tenants > 0) {
+        tenants = calloc((size_t)plan->n_tenants + 1, sizeof *tenants);
+        if (!tenants) {
+            fprintf(stderr, "sluice store: out of memory\n");
+            goto done;
+        }
+        for (int i = 0; i < plan->n_tenants; i++) {
+            tenants[i] = plan->tenants[i].name;
+        }
+    }
+    char err[256] = "";
+    sl_store_opts_t o = {
+        .path = plan->store_path,
+        .isolated = plan->tenancy == SL_TENANCY_ISOLATED,
+        .tenants = tenants,
+    };
+    store = sl_store_open(&o, err, sizeof err);
+    if (!store) {
+        fprintf(stderr, "sluice store: cannot open %s: %s\n", plan->store_path, err);
+    }
+done:
+    free(tenants);
+    sl_plan_destroy(&plan);
+    sl_errors_free(&errors);
+    return store;
+}
+
+static int s_stats(const char *file, int pretty)
+{
+    sl_buf_t out = {0};
+    int code = 1;
+    sl_store_t *store = s_open(file);
+    if (!store) {
+        goto done;
+    }
+    int rc = sl_store_stats_json(store, &out);
+    if (rc) {
+        fprintf(stderr, "sluice store: stats: %s\n", sl_strerror(rc));
+        goto done;
+    }
+    json_t *doc = NULL;
+    if (pretty) {
+        doc = json_loadb((const char *)out.data, out.len, 0, NULL);
+    }
+    if (doc) {
+        json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        json_decref(doc);
+    } else {
+        fwrite(out.data, 1, out.len, stdout);
+    }
+    putchar('\n');
+    code = 0;
+done:
+    sl_buf_free(&out);
+    sl_store_close(&store);
+    return code;
+}
+
+/* ----------------------------------------------------------------- check */
+
+typedef struct {
+    uint64_t next;  /* the seq expected next */
+    uint64_t count; /* changes read */
+    int broken;
+    json_t *live; /* qualified name -> true (alive) / false (deleted) */
+} s_scan_t;
+
+static int s_on_change(void *arg, uint64_t seq, const sl_event_t *change)
+{
+    s_scan_t *sc = arg;
+    if (seq != sc->next) {
+        fprintf(stderr, "sluice store check: seq %llu where %llu was expected\n",
+                (unsigned long long)seq, (unsigned long long)sc->next);
+        sc->broken = 1;
+        return 1;
+    }
+    sc->next = seq + 1;
+    sc->count++;
+    sl_slice_t entity, op, key;
+    if (sl_change_str(change, "entity", &entity) || sl_change_str(change, "op", &op) ||
+        sl_change_str(change, "key", &key)) {
+        fprintf(stderr, "sluice store check: change %llu lacks entity, op or key\n",
+                (unsigned long long)seq);
+        sc->broken = 1;
+        return 1;
+    }
+    if (!sl_slice_eq(entity, "asset")) {
+        return 0;
+    }
+    char *qn = strndup(key.ptr, key.len);
+    if (!qn) {
+        sc->broken = 1;
+        return 1;
+    }
+    json_object_set_new(sc->live, qn, json_boolean(!sl_slice_eq(op, "delete")));
+    free(qn);
+    return 0;
+}
+
+/*  The number of assets of `tenant` in a stats document (-1 if absent). */
+static json_int_t s_stat_assets(json_t *stats, const char *tenant)
+{
+    json_t *n =
+        json_object_get(json_object_get(json_object_get(stats, "tenants"), tenant), "assets");
+    return json_is_integer(n) ? json_integer_value(n) : -1;
+}
+
+static int s_check_tenant(sl_store_t *store, const char *tenant, json_t *stats,
+                          char *const *consumers, int n_consumers)
+{
+    int bad = 0;
+    sl_buf_t buf = {0};
+    s_scan_t sc = {.next = 1, .live = json_object()};
+    if (!sc.live) {
+        return 1;
+    }
+    uint64_t last = 0;
+    int rc = sl_store_last_seq(store, tenant, &last);
+    if (rc == SL_OK) {
+        rc = sl_store_changes(store, tenant, 0, 0, s_on_change, &sc);
+    }
+    if (rc < 0) {
+        fprintf(stderr, "sluice store check: tenant %s: reading the log: %s\n", tenant,
+                sl_strerror(rc));
+        bad = 1;
+        goto done;
+    }
+    if (sc.broken || sc.next != last + 1) {
+        fprintf(stderr,
+                "sluice store check: tenant %s: log holds %llu changes, last seq "
+                "%llu\n",
+                tenant, (unsigned long long)sc.count, (unsigned long long)last);
+        bad = 1;
+        goto done;
+    }
+    json_int_t alive = 0;
+    const char *qn;
+    json_t *v;
+    json_object_foreach(sc.live, qn, v)
+    {
+        sl_buf_reset(&buf);
+        rc = sl_store_asset_json(store, tenant, qn, &buf);
+        int present = rc == SL_OK;
+        if (rc != SL_OK && rc != SL_ENOTFOUND) {
+            fprintf(stderr, "sluice store check: tenant %s: reading %s: %s\n", tenant, qn,
+                    sl_strerror(rc));
+            bad = 1;
+        } else if (present != json_is_true(v)) {
+            fprintf(stderr, "sluice store check: tenant %s: asset %s is %s the store but %s\n",
+                    tenant, qn, present ? "in" : "not in",
+                    json_is_true(v) ? "alive in the log" : "deleted in the log");
+            bad = 1;
+        }
+        alive += json_is_true(v) ? 1 : 0;
+    }
+    json_int_t stored = s_stat_assets(stats, tenant);
+    if (stored >= 0 && stored != alive) {
+        fprintf(stderr,
+                "sluice store check: tenant %s: the store holds %lld assets, the "
+                "log accounts "
+                "for %lld\n",
+                tenant, (long long)stored, (long long)alive);
+        bad = 1;
+    }
+    for (int i = 0; i < n_consumers; i++) {
+        uint64_t cur = 0;
+        rc = sl_store_cursor_get(store, tenant, consumers[i], &cur);
+        if (rc != SL_OK && rc != SL_ENOTFOUND) {
+            fprintf(stderr, "sluice store check: tenant %s: cursor %s: %s\n", tenant, consumers[i],
+                    sl_strerror(rc));
+            bad = 1;
+        } else if (cur > last) {
+            fprintf(stderr,
+                    "sluice store check: tenant %s: cursor %s is at %llu, past the "
+                    "log's end "
+                    "%llu\n",
+                    tenant, consumers[i], (unsigned long long)cur, (unsigned long long)last);
+            bad = 1;
+        } else {
+            printf("tenant %s: cursor %s at %llu of %llu\n", tenant, consumers[i],
+                   (unsigned long long)cur, (unsigned long long)last);
+        }
+    }
+    if (!bad) {
+        printf("tenant %s: ok: %llu changes (seq 1..%llu), %lld assets agree\n", tenant,
+               (unsigned long long)sc.count, (unsigned long long)last, (long long)alive);
+    }
+done:
+    json_decref(sc.live);
+    sl_buf_free(&buf);
+    return bad;
+}
+
+static int s_check(const char *file, char *const *consumers, int n_consumers)
+{
+    int code = 1;
+    char **tenants = NULL;
+    json_t *stats = NULL;
+    sl_buf_t out = {0};
+    sl_store_t *store = s_open(file);
+    if (!store) {
+        goto done;
+    }
+    int rc = sl_store_stats_json(store, &out);
+    if (rc) {
+        fprintf(stderr, "sluice store check: stats: %s\n", sl_strerror(rc));
+        goto done;
+    }
+    stats = json_loadb((const char *)out.data, out.len, 0, NULL);
+    if (!stats) {
+        fprintf(stderr, "sluice store check: stats are not JSON\n");
+        goto done;
+    }
+    tenants = sl_store_tenants(store);
+    if (!tenants) {
+        fprintf(stderr, "sluice store check: out of memory\n");
+        goto done;
+    }
+    int bad = 0;
+    for (int i = 0; tenants[i]; i++) {
+        bad |= s_check_tenant(store, tenants[i], stats, consumers, n_consumers);
+    }
+    code = bad ? 1 : 0;
+done:
+    for (int i = 0; tenants && tenants[i]; i++) {
+        free(tenants[i]);
+    }
+    free(tenants);
+    json_decref(stats);
+    sl_buf_free(&out);
+    sl_store_close(&store);
+    return code;
+}
+
+int sl_cmd_store(int argc, char **argv)
+{
+    if (sl_cli_wants_help(argc, argv)) {
+        fputs(s_help, stdout);
+        return 0;
+    }
+    if (argc < 3 || argv[2][0] == '-') {
+        fputs(s_help, stderr);
+        return 2;
+    }
+    const char *sub = argv[1];
+    const char *file = argv[2];
+    if (strcmp(sub, "stats") == 0) {
+        int pretty = 0;
+        for (int i = 3; i < argc; i++) {
+            if (strcmp(argv[i], "--pretty") != 0) {
+                fputs(s_help, stderr);
+                return 2;
+            }
+            pretty = 1;
+        }
+        return s_stats(file, pretty);
+    }
+    if (strcmp(sub, "check") == 0) {
+        char **consumers = calloc((size_t)argc, sizeof *consumers);
+        int n = 0;
+        if (!consumers) {
+            return 1;
+        }
+        for (int i = 3; i < argc; i++) {
+            if (strcmp(argv[i], "--consumer") != 0 || i + 1 >= argc) {
+                free(consumers);
+                fputs(s_help, stderr);
+                return 2;
+            }
+            consumers[n++] = argv[++i];
+        }
+        int code = s_check(file, consumers, n);
+        free(consumers);
+        return code;
+    }
+    fputs(s_help, stderr);
+    return 2;
+}
