@@ -3,6 +3,7 @@
     plus one line here. Keep in name order. */
 SL_ACTOR(blackhole)
 SL_ACTOR(generate)
+SL_ACTOR(http_api)
 SL_ACTOR(jsonl_in)
 SL_ACTOR(jsonl_out)
 SL_ACTOR(relay)

@@ -13,6 +13,7 @@ static const char *s_usage =
     "  run FILE [--node NAME]     run a topology (one node of it with --node)\n"
     "  actors [KIND]              options of each actor kind\n"
     "  store stats|check FILE     counts of the topology's store; log/store agreement\n"
+    "  query FILE READ ...        read the store: asset, assets, lineage, incidents, changes\n"
     "  version                    print the version\n"
     "\n"
     "Every command takes --help.\n";
@@ -46,6 +47,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "actors") == 0) {
         return sl_cmd_actors(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "query") == 0) {
+        return sl_cmd_query(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "store") == 0) {
         return sl_cmd_store(argc - 1, argv + 1);

@@ -1,0 +1,456 @@
+/*  http_api: the query API over HTTP/JSON (docs/api.md is the reference).
+
+    A source without outputs: it handles no events, it serves reads of the
+    topology's store on its own HTTP threads (core/http.c, one thread per
+    connection) until the engine stops it. Every read takes the tenant from
+    the X-Tenant-ID header (until the auth issue lands) and sees only that
+    tenant's keys. The store handle is shared with the store actor of the
+    same process (sl_store_open shares one environment per path), and LMDB
+    read transactions run concurrently with its writes. */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/actor.h"
+#include "sluice/http.h"
+#include "sluice/log.h"
+#include "sluice/mpjson.h"
+#include "sluice/store.h"
+
+#define S_TENANT_MAX 64
+#define S_QN_MAX 4096
+#define S_STREAM_BATCH 256            /* change records per read transaction */
+#define S_KEEPALIVE_US (15 * 1000000) /* SSE comment when nothing happened */
+
+typedef struct {
+    char *listen;
+    char *path;
+    int64_t max_connections;
+    int64_t timeout_us;
+    int isolated;
+    /* run state */
+    char name[64];
+    sl_store_t *store;
+    sl_http_t *http;
+} s_api_t;
+
+/*  One Server-Sent Events follower. */
+typedef struct {
+    s_api_t *api;
+    char tenant[S_TENANT_MAX + 1];
+    uint64_t after;
+    int greeted;
+    int rc;
+    sl_buf_t *out;
+} s_follow_t;
+
+/* ------------------------------------------------------------ helpers */
+
+static int s_name_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char ch = s[n];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == '-';
+        if (!ok || n >= S_TENANT_MAX) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+/*  The tenant of a request, or a 400 in resp. */
+static int s_tenant(const sl_http_req_t *req, sl_http_resp_t *resp, const char **tenant)
+{
+    const char *t = sl_http_header(req, "X-Tenant-ID");
+    if (!t || !*t) {
+        sl_http_error(resp, 400, "missing_tenant", "the X-Tenant-ID header is required");
+        return SL_EINVAL;
+    }
+    if (!s_name_ok(t)) {
+        sl_http_error(resp, 400, "bad_tenant",
+                      "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
+        return SL_EINVAL;
+    }
+    *tenant = t;
+    return SL_OK;
+}
+
+/*  Answer with what a store read left in body, or the error it returned:
+    `missing` for SL_ENOTFOUND (404), `invalid` for SL_EINVAL (400). */
+static int s_reply(sl_http_resp_t *resp, int rc, const char *missing, const char *invalid)
+{
+    if (rc == SL_OK) {
+        resp->status = 200;
+        return SL_OK;
+    }
+    if (rc == SL_ENOTFOUND) {
+        return sl_http_error(resp, 404, "not_found", "%s", missing);
+    }
+    if (rc == SL_EINVAL) {
+        return sl_http_error(resp, 400, "bad_parameter", "%s", invalid);
+    }
+    return sl_http_error(resp, 500, "store_error", "store: %s", sl_strerror(rc));
+}
+
+static uint64_t s_parse_seq(const char *v, int *ok)
+{
+    char *end = NULL;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    *ok = v[0] >= '0' && v[0] <= '9' && *end == '\0' && !errno;
+    return (uint64_t)x;
+}
+
+/*  ?after=: absent = 0; SL_EINVAL with a 400 in resp otherwise. */
+static int s_after(const sl_http_req_t *req, sl_http_resp_t *resp, uint64_t *after)
+{
+    const char *v = sl_http_param(req, "after");
+    int ok = 1;
+    *after = v ? s_parse_seq(v, &ok) : 0;
+    if (!ok) {
+        sl_http_error(resp, 400, "bad_parameter",
+                      "parameter 'after' must be a sequence number (0 or more)");
+        return SL_EINVAL;
+    }
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------ /v1/assets */
+
+static int s_asset_one(s_api_t *api, const char *tenant, const char *raw, size_t rawlen,
+                       const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    char qn[S_QN_MAX + 1];
+    int rc = sl_http_url_decode(raw, rawlen, 0, qn, sizeof qn, NULL);
+    if (rc == SL_ERANGE) {
+        return sl_http_error(resp, 400, "bad_path", "qualified name longer than %d bytes",
+                             S_QN_MAX);
+    }
+    if (rc) {
+        return sl_http_error(resp, 400, "bad_path", "qualified name: malformed percent-encoding");
+    }
+    if (!qn[0]) {
+        return sl_http_error(resp, 404, "not_found", "no qualified name given");
+    }
+    rc = sl_store_asset_json(api->store, tenant, qn, &resp->body);
+    return s_reply(resp, rc, "asset not found", "the store rejects this qualified name");
+}
+
+static int s_lineage(s_api_t *api, const char *tenant, const char *raw, size_t rawlen,
+                     const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    char qn[S_QN_MAX + 1];
+    int rc = sl_http_url_decode(raw, rawlen, 0, qn, sizeof qn, NULL);
+    if (rc) {
+        return sl_http_error(resp, 400, "bad_path",
+                             rc == SL_ERANGE ? "qualified name too long"
+                                             : "qualified name: malformed percent-encoding");
+    }
+    sl_direction_t dir = SL_DIR_DOWN;
+    const char *d = sl_http_param(req, "direction");
+    if (d) {
+        if (strcmp(d, "down") == 0) {
+            dir = SL_DIR_DOWN;
+        } else if (strcmp(d, "up") == 0) {
+            dir = SL_DIR_UP;
+        } else if (strcmp(d, "both") == 0) {
+            dir = SL_DIR_BOTH;
+        } else {
+            return sl_http_error(resp, 400, "bad_parameter",
+                                 "parameter 'direction' must be down, up or both");
+        }
+    }
+    int64_t depth = 0, limit = 0;
+    if (sl_http_param_int(req, resp, "depth", 3, 1, 10, &depth) != SL_OK ||
+        sl_http_param_int(req, resp, "limit", 1000, 1, 10000, &limit) != SL_OK) {
+        return SL_OK;
+    }
+    rc = sl_store_lineage_json(api->store, tenant, qn, dir, (int)depth, (int)limit, &resp->body);
+    return s_reply(resp, rc, "asset not found", "the store rejects these lineage parameters");
+}
+
+static int s_asset_list(s_api_t *api, const char *tenant, const sl_http_req_t *req,
+                        sl_http_resp_t *resp)
+{
+    int64_t limit = 0;
+    if (sl_http_param_int(req, resp, "limit", 100, 1, 1000, &limit) != SL_OK) {
+        return SL_OK;
+    }
+    const char *prefix = sl_http_param(req, "prefix");
+    const char *cursor = sl_http_param(req, "cursor");
+    int rc = sl_store_assets_json(api->store, tenant, prefix ? prefix : "", (int)limit,
+                                  cursor ? cursor : "", &resp->body);
+    return s_reply(resp, rc, "not found", "parameter 'cursor' is not a cursor this API gave out");
+}
+
+/*  /v1/assets, /v1/assets/{qn}, /v1/assets/{qn}/lineage. The qualified
+    name is the raw rest of the path, percent-decoded: "%2F" and a plain
+    "/" both decode to "/". A raw path ending in "/lineage" is the lineage
+    route, so a name that itself ends in "/lineage" must encode that slash
+    ("%2Flineage") to be read as an asset. */
+static int s_assets(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    s_api_t *api = arg;
+    const char *tenant = NULL;
+    if (s_tenant(req, resp, &tenant) != SL_OK) {
+        return SL_OK;
+    }
+    const char *rest = req->rest;
+    if (rest[0] == '\0') {
+        return s_asset_list(api, tenant, req, resp);
+    }
+    rest++; /* the '/' after the prefix */
+    size_t len = strlen(rest);
+    static const char suffix[] = "/lineage";
+    size_t sl = sizeof suffix - 1;
+    if (len > sl && memcmp(rest + len - sl, suffix, sl) == 0) {
+        return s_lineage(api, tenant, rest, len - sl, req, resp);
+    }
+    return s_asset_one(api, tenant, rest, len, req, resp);
+}
+
+/* ------------------------------------------------------------ /v1/incidents */
+
+static int s_incidents(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    s_api_t *api = arg;
+    const char *tenant = NULL;
+    if (s_tenant(req, resp, &tenant) != SL_OK) {
+        return SL_OK;
+    }
+    if (req->rest[0]) {
+        return sl_http_error(resp, 404, "not_found", "no route for %.200s", req->path);
+    }
+    const char *status = sl_http_param(req, "status");
+    if (status && strcmp(status, "open") != 0 && strcmp(status, "acknowledged") != 0 &&
+        strcmp(status, "resolved") != 0) {
+        return sl_http_error(resp, 400, "bad_parameter",
+                             "parameter 'status' must be open, acknowledged or resolved");
+    }
+    int64_t limit = 0;
+    if (sl_http_param_int(req, resp, "limit", 100, 1, 1000, &limit) != SL_OK) {
+        return SL_OK;
+    }
+    const char *asset = sl_http_param(req, "asset");
+    const char *source = sl_http_param(req, "source");
+    const char *cursor = sl_http_param(req, "cursor");
+    int rc = sl_store_incidents_json(api->store, tenant, status, asset && *asset ? asset : NULL,
+                                     source && *source ? source : NULL, (int)limit,
+                                     cursor ? cursor : "", &resp->body);
+    return s_reply(resp, rc, "not found", "parameter 'cursor' is not a cursor this API gave out");
+}
+
+/* ------------------------------------------------------------ /v1/changes */
+
+static int s_changes(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    s_api_t *api = arg;
+    const char *tenant = NULL;
+    uint64_t after = 0;
+    int64_t limit = 0;
+    if (s_tenant(req, resp, &tenant) != SL_OK || s_after(req, resp, &after) != SL_OK ||
+        sl_http_param_int(req, resp, "limit", 100, 1, 1000, &limit) != SL_OK) {
+        return SL_OK;
+    }
+    int rc = sl_store_changes_json(api->store, tenant, after, (int)limit, &resp->body);
+    return s_reply(resp, rc, "not found", "the store rejects these parameters");
+}
+
+static int s_follow_one(void *arg, uint64_t seq, const sl_event_t *change)
+{
+    s_follow_t *f = arg;
+    char head[64];
+    int n = snprintf(head, sizeof head, "id: %llu\nevent: change\ndata: ", (unsigned long long)seq);
+    size_t mark = f->out->len;
+    int rc = sl_buf_append(f->out, head, (size_t)n);
+    if (rc == SL_OK) {
+        rc = change->body.len
+                 ? sl_msgpack_to_json((const uint8_t *)change->body.ptr, change->body.len, f->out)
+                 : sl_buf_append(f->out, "{}", 2);
+    }
+    if (rc == SL_OK) {
+        rc = sl_buf_append(f->out, "\n\n", 2);
+    }
+    if (rc) {
+        f->out->len = mark;
+        f->rc = rc;
+        return 1;
+    }
+    f->after = seq;
+    return 0;
+}
+
+/*  Next chunk of the stream: whatever was committed since the last call
+    (the HTTP glue calls again after ~50 ms when this adds nothing). */
+static int s_follow_next(void *arg, sl_buf_t *out)
+{
+    s_follow_t *f = arg;
+    if (!f->greeted) {
+        /* a first byte at once, so the client sees the headers now */
+        char hello[96];
+        int n = snprintf(hello, sizeof hello, "retry: 1000\n: changes of %s after %llu\n\n",
+                         f->tenant, (unsigned long long)f->after);
+        f->greeted = 1;
+        return sl_buf_append(out, hello, (size_t)n);
+    }
+    uint64_t last = 0;
+    int rc = sl_store_last_seq(f->api->store, f->tenant, &last);
+    if (rc == SL_ENOTFOUND) {
+        return SL_OK; /* nothing of this tenant yet */
+    }
+    if (rc) {
+        return rc;
+    }
+    if (last <= f->after) {
+        return SL_OK;
+    }
+    f->out = out;
+    f->rc = SL_OK;
+    rc = sl_store_changes(f->api->store, f->tenant, f->after, S_STREAM_BATCH, s_follow_one, f);
+    f->out = NULL;
+    if (rc < 0) {
+        return rc;
+    }
+    return f->rc;
+}
+
+static void s_follow_free(void *arg)
+{
+    free(arg);
+}
+
+static int s_stream(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    s_api_t *api = arg;
+    const char *tenant = NULL;
+    uint64_t after = 0;
+    if (s_tenant(req, resp, &tenant) != SL_OK || s_after(req, resp, &after) != SL_OK) {
+        return SL_OK;
+    }
+    /* an EventSource that reconnects says where it was */
+    const char *last = sl_http_header(req, "Last-Event-ID");
+    if (last && *last) {
+        int ok = 1;
+        uint64_t seq = s_parse_seq(last, &ok);
+        if (!ok) {
+            return sl_http_error(resp, 400, "bad_parameter",
+                                 "header 'Last-Event-ID' must be a sequence number");
+        }
+        after = seq;
+    }
+    s_follow_t *f = calloc(1, sizeof *f);
+    if (!f) {
+        return SL_ENOMEM;
+    }
+    f->api = api;
+    snprintf(f->tenant, sizeof f->tenant, "%s", tenant);
+    f->after = after;
+    resp->status = 200;
+    resp->content_type = "text/event-stream";
+    resp->stream.next = s_follow_next;
+    resp->stream.free = s_follow_free;
+    resp->stream.arg = f;
+    resp->stream.idle_us = S_KEEPALIVE_US;
+    resp->stream.idle_text = ": keep-alive\n\n";
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------ actor */
+
+static void s_exit(sl_actor_t *a, void *state)
+{
+    s_api_t *s = state;
+    (void)a;
+    /* the server first: it joins every handler that could read the store */
+    sl_http_destroy(&s->http);
+    sl_store_close(&s->store);
+}
+
+static int s_init(sl_actor_t *a, void *state)
+{
+    s_api_t *s = state;
+    char err[256] = "";
+    int rc = SL_EINVAL;
+
+    snprintf(s->name, sizeof s->name, "%s", sl_actor_name(a));
+    if (s->max_connections < 1 || s->max_connections > 10000) {
+        sl_error(s->name, "max_connections must be from 1 to 10000");
+        goto fail;
+    }
+    if (s->timeout_us < 1000000 || s->timeout_us > 3600LL * 1000000) {
+        sl_error(s->name, "timeout must be from 1s to 1h");
+        goto fail;
+    }
+    const char *path = s->path ? s->path : sl_actor_store_path(a);
+    if (!path) {
+        path = "var/sluice";
+    }
+    sl_store_opts_t so = {.path = path, .isolated = s->isolated};
+    s->store = sl_store_open(&so, err, sizeof err);
+    if (!s->store) {
+        sl_error(s->name, "cannot open store %s: %s", path, err);
+        rc = SL_EIO;
+        goto fail;
+    }
+    sl_http_opts_t ho = {
+        .listen = s->listen,
+        .max_connections = (int)s->max_connections,
+        .timeout_s = (int)(s->timeout_us / 1000000),
+        .max_body = 64 * 1024, /* reads only: no route takes a body */
+        .log_name = s->name,
+    };
+    s->http = sl_http_new(&ho, err, sizeof err);
+    if (!s->http) {
+        sl_error(s->name, "%s", err);
+        goto fail;
+    }
+    if ((rc = sl_http_route(s->http, "GET", "/v1/assets", 0, s_assets, s)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/incidents", 0, s_incidents, s)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/changes", SL_HTTP_EXACT, s_changes, s)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/changes/stream", SL_HTTP_EXACT, s_stream, s))) {
+        sl_error(s->name, "routes: %s", sl_strerror(rc));
+        goto fail;
+    }
+    rc = sl_http_start(s->http, err, sizeof err);
+    if (rc) {
+        sl_error(s->name, "%s", err);
+        goto fail;
+    }
+    sl_info(s->name, "query API on %s (port %d), store %s", s->listen, sl_http_port(s->http), path);
+    return SL_OK;
+
+fail:
+    s_exit(a, s);
+    return rc ? rc : SL_EINVAL;
+}
+
+static const sl_opt_t s_options[] = {
+    {"listen", SL_OPT_STR, NULL, offsetof(s_api_t, listen), SL_OPT_REQUIRED,
+     "host:port to serve the query API on ([v6]:port for IPv6)"},
+    {"path", SL_OPT_STR, NULL, offsetof(s_api_t, path), 0,
+     "store directory to read; must be the store actor's path. Default: the topology's "
+     "store path (`store: {path}`), else var/sluice"},
+    {"isolated", SL_OPT_BOOL, "false", offsetof(s_api_t, isolated), 0,
+     "the store has one environment per tenant (as the store actor's `isolated`)"},
+    {"max_connections", SL_OPT_INT, "64", offsetof(s_api_t, max_connections), 0,
+     "concurrent connections, change streams included (1..10000)"},
+    {"timeout", SL_OPT_DURATION, "30s", offsetof(s_api_t, timeout_us), 0,
+     "an idle connection is closed after this long (1s..1h)"},
+    {0},
+};
+
+const sl_actor_kind_t sl_actor_http_api = {
+    .name = "http_api",
+    .description = "Serves the query API (assets, lineage, incidents, changes and a "
+                   "Server-Sent Events change stream) over HTTP/JSON from the store; "
+                   "tenant from the X-Tenant-ID header. See docs/api.md.",
+    .flags = SL_KIND_SOURCE,
+    .state_size = sizeof(s_api_t),
+    .options = s_options,
+    .init = s_init,
+    .exit = s_exit,
+};
