@@ -50,9 +50,11 @@ typedef struct {
     s_tenant_t *ts;
     int n_ts;
     int cap_ts;
-    int full;         /* the store refuses writes (map full) */
-    int64_t refused;  /* events refused since the last log line */
-    uint64_t commits; /* for the debug log */
+    int full;        /* the store refuses writes (map full) */
+    int64_t refused; /* events refused since the last log line */
+    int64_t refused_logged;
+    uint64_t commits; /* batches committed, for the exit summary */
+    uint64_t applied; /* events in them */
     char **allowed;   /* NULL-terminated copy of tenants for the store */
 } s_store_t;
 
@@ -82,8 +84,10 @@ static s_tenant_t *s_tenant(s_store_t *s, const char *t, size_t len)
     return &s->ts[s->n_ts++];
 }
 
+#define S_REFUSED_LOG_US (10 * 1000000) /* at most one "refused" line per 10 s */
+
 /*  The map is full: say so once, clearly, and report unhealthy. */
-static void s_set_full(sl_actor_t *a, s_store_t *s)
+static void s_set_full(s_store_t *s)
 {
     if (s->full) {
         return;
@@ -92,13 +96,16 @@ static void s_set_full(sl_actor_t *a, s_store_t *s)
     char reason[256] = "";
     sl_store_health(s->store, reason, sizeof reason);
     char text[512];
-    snprintf(text, sizeof text,
-             "store %s is full (map_size %lld bytes): writes refused until restarted with a "
-             "larger map_size%s%s",
-             s->path, (long long)s->map_size, reason[0] ? "; " : "", reason);
-    sl_error(s->name, "%s", text);
+    if (reason[0]) {
+        snprintf(text, sizeof text, "%s", reason);
+    } else {
+        snprintf(text, sizeof text,
+                 "store %s is full (map_size %lld bytes): writes refused until restarted with a "
+                 "larger map_size",
+                 s->path, (long long)s->map_size);
+    }
+    sl_error(s->name, "%s; reads keep working, refused events are counted as errors", text);
     sl_health_set(s->name, text);
-    (void)a;
 }
 
 /*  Count events that were not applied (refused on a full map, or lost with
@@ -111,12 +118,16 @@ static void s_refuse(sl_actor_t *a, s_store_t *s, int64_t n)
     s->refused += n;
 }
 
-static void s_log_refused(s_store_t *s)
+/*  One line per batch would be one per millisecond under load: the
+    refused events are summed and logged at most every 10 s. */
+static void s_log_refused(s_store_t *s, int force)
 {
-    if (s->refused > 0) {
+    int64_t now = sl_mono_us();
+    if (s->refused > 0 && (force || now - s->refused_logged >= S_REFUSED_LOG_US)) {
         sl_warn(s->name, "refused %lld events: the store is full (see /healthz)",
                 (long long)s->refused);
         s->refused = 0;
+        s->refused_logged = now;
     }
 }
 
@@ -171,9 +182,8 @@ static int s_commit(sl_actor_t *a, s_store_t *s)
         s->batch_dead = 0;
     }
     if (rc == SL_EFULL) {
-        s_set_full(a, s);
+        s_set_full(s);
         s_refuse(a, s, n);
-        s_log_refused(s);
         for (int i = 0; i < s->n_ts; i++) {
             s->ts[i].touched = 0;
         }
@@ -188,6 +198,7 @@ static int s_commit(sl_actor_t *a, s_store_t *s)
         return SL_OK;
     }
     s->commits++;
+    s->applied += (uint64_t)n;
     s_emit_new(a, s);
     return SL_OK;
 }
@@ -297,7 +308,7 @@ static int s_init(sl_actor_t *a, void *state)
     }
     char reason[256] = "";
     if (sl_store_health(s->store, reason, sizeof reason) == SL_EFULL) {
-        s_set_full(a, s);
+        s_set_full(s);
     }
     sl_actor_set_tick(a, s->batch_us > 0 ? s->batch_us : 1000);
     sl_info(s->name, "store %s open (batch %lld events / %lld us, fsync %s)", s->path,
@@ -314,7 +325,7 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
     if (!s->batch) {
         int rc = sl_store_batch_begin(s->store, &s->batch);
         if (rc == SL_EFULL) {
-            s_set_full(a, s);
+            s_set_full(s);
             s_refuse(a, s, 1);
             return SL_OK;
         }
@@ -338,7 +349,7 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
             s->ts[i].touched = 0;
         }
         if (rc == SL_EFULL) {
-            s_set_full(a, s);
+            s_set_full(s);
         } else {
             sl_error(s->name, "apply failed, batch of %lld events aborted: %s", (long long)lost,
                      sl_strerror(rc));
@@ -366,14 +377,14 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
 static int s_idle(sl_actor_t *a, void *state)
 {
     s_store_t *s = state;
-    s_log_refused(s);
+    s_log_refused(s, 0);
     return s_commit(a, s);
 }
 
 static int s_tick(sl_actor_t *a, void *state)
 {
     s_store_t *s = state;
-    s_log_refused(s);
+    s_log_refused(s, 0);
     if (s->batch && sl_mono_us() - s->batch_start >= s->batch_us) {
         return s_commit(a, s);
     }
@@ -386,7 +397,12 @@ static void s_exit(sl_actor_t *a, void *state)
     if (s->batch) {
         s_commit(a, s);
     }
-    s_log_refused(s);
+    s_log_refused(s, 1);
+    if (s->commits) {
+        sl_info(s->name, "%llu events in %llu commits (%.1f per commit)",
+                (unsigned long long)s->applied, (unsigned long long)s->commits,
+                (double)s->applied / (double)s->commits);
+    }
     if (s->full) {
         sl_health_clear(s->name);
     }
