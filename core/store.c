@@ -489,11 +489,6 @@ struct sl_store_batch {
     sl_buf_t k, v, k2; /* scratch */
 };
 
-static s_env_t *s_env_at(sl_store_t *s, size_t i)
-{
-    return i < s->nenvs ? &s->envs[i] : s->rejected;
-}
-
 static size_t s_env_index(sl_store_t *s, s_env_t *e)
 {
     return e == s->rejected ? s->nenvs : (size_t)(e - s->envs);
@@ -849,6 +844,17 @@ static int s_change(json_t *changes, const char *field, json_t *before, json_t *
     return SL_OK;
 }
 
+/*  The same for strings (NULL: null). */
+static int s_change_s(json_t *changes, const char *field, const char *before, const char *after)
+{
+    json_t *ch = json_pack("{s:o,s:o}", "before", before ? json_string(before) : json_null(),
+                           "after", after ? json_string(after) : json_null());
+    if (!ch || json_object_set_new(changes, field, ch) != 0) {
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
 /* ---- body fields: every type is checked, outside input never crashes */
 
 static int s_name_ok(s_ctx_t *c, const char *field, json_t *v)
@@ -1090,13 +1096,783 @@ fail:
     return rc;
 }
 
-/* ---- dispatch */
-
-static int s_not_yet(s_ctx_t *c)
+static void s_copy_slice(char *out, size_t outlen, sl_slice_t s)
 {
-    sl_error("store", "%s: not implemented yet", c->kind);
-    return SL_EINVAL;
+    size_t n = s.len < outlen - 1 ? s.len : outlen - 1;
+    if (n) {
+        memcpy(out, s.ptr, n);
+    }
+    out[n] = 0;
 }
+
+/* ---- tags and owners */
+
+static int s_source(s_ctx_t *c, char *out, size_t outlen)
+{
+    s_copy_slice(out, outlen, c->ev->source);
+    return SL_OK;
+}
+
+static int s_apply_tag_set(s_ctx_t *c)
+{
+    const char *qn, *tag;
+    char src[256];
+    json_t *asset = NULL, *ch = NULL, *own;
+    int rc = SL_OK;
+    s_req_name(c, "qualified_name", &qn);
+    if (!c->dead) {
+        s_req_name(c, "tag", &tag);
+    }
+    int prop = s_opt_bool(c, "propagate", 1);
+    if (c->dead) {
+        return SL_OK;
+    }
+    s_source(c, src, sizeof src);
+    if ((rc = s_asset_ensure(c, qn, &asset)) != SL_OK) {
+        goto fail;
+    }
+    json_t *tags = json_object_get(asset, "tags");
+    if (!json_is_object(tags)) {
+        if (!(tags = json_object()) || json_object_set_new(asset, "tags", tags) != 0) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+    }
+    json_t *entry = json_object_get(tags, tag);
+    if (!json_is_object(entry)) {
+        if (!(entry = json_object()) || json_object_set_new(tags, tag, entry) != 0) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+    }
+    own = json_object_get(entry, "own");
+    if (json_is_object(own) && json_is_true(json_object_get(own, "propagate")) == prop) {
+        goto done; /* already set, same flag: keep who set it first */
+    }
+    ch = json_object();
+    if (!ch || s_change_s(ch, "tag", own ? tag : NULL, tag) != SL_OK ||
+        s_change(ch, "propagate", own ? json_object_get(own, "propagate") : NULL,
+                 json_boolean(prop)) != SL_OK) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    json_t *by = own ? json_object_get(own, "set_by") : NULL;
+    if (!by || strcmp(json_string_value(by) ? json_string_value(by) : "", src) != 0) {
+        if (s_change_s(ch, "set_by", json_string_value(by), src) != SL_OK) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+    }
+    const char *op = own ? "update" : "create";
+    json_t *nown =
+        json_pack("{s:s,s:I,s:b}", "set_by", src, "set_at", (json_int_t)c->at, "propagate", prop);
+    if (!nown || json_object_set_new(entry, "own", nown) != 0) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    if ((rc = s_asset_touch(c, asset)) != SL_OK || (rc = s_asset_put(c, qn, asset)) != SL_OK) {
+        goto fail;
+    }
+    rc = s_log(c, "tag", qn, op, ch);
+    ch = NULL;
+done:
+fail:
+    json_decref(ch);
+    json_decref(asset);
+    return rc;
+}
+
+static int s_apply_tag_unset(s_ctx_t *c)
+{
+    const char *qn, *tag;
+    json_t *asset = NULL, *ch = NULL;
+    int rc = SL_OK;
+    s_req_name(c, "qualified_name", &qn);
+    if (!c->dead) {
+        s_req_name(c, "tag", &tag);
+    }
+    if (!c->dead) {
+        s_opt_bool(c, "propagate", 1); /* accepted, checked, not needed */
+    }
+    if (c->dead) {
+        return SL_OK;
+    }
+    if ((rc = s_asset_get(c, qn, &asset)) != SL_OK || !asset) {
+        goto fail;
+    }
+    json_t *tags = json_object_get(asset, "tags");
+    json_t *entry = json_object_get(tags, tag);
+    json_t *own = json_object_get(entry, "own");
+    if (!json_is_object(own)) {
+        goto done; /* not set here (maybe propagated: the walker's) */
+    }
+    ch = json_object();
+    if (!ch || s_change_s(ch, "tag", tag, NULL) != SL_OK ||
+        s_change(ch, "propagate", json_object_get(own, "propagate"), NULL) != SL_OK ||
+        s_change(ch, "set_by", json_object_get(own, "set_by"), NULL) != SL_OK) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    json_object_del(entry, "own");
+    if (json_object_size(entry) == 0) {
+        json_object_del(tags, tag);
+    }
+    if (json_object_size(tags) == 0) {
+        json_object_del(asset, "tags");
+    }
+    if ((rc = s_asset_touch(c, asset)) != SL_OK || (rc = s_asset_put(c, qn, asset)) != SL_OK) {
+        goto fail;
+    }
+    rc = s_log(c, "tag", qn, "delete", ch);
+    ch = NULL;
+done:
+fail:
+    json_decref(ch);
+    json_decref(asset);
+    return rc;
+}
+
+static int s_apply_owner_set(s_ctx_t *c)
+{
+    const char *qn;
+    json_t *asset = NULL, *ch = NULL;
+    int rc = SL_OK;
+    s_req_name(c, "qualified_name", &qn);
+    json_t *owners = c->dead ? NULL : s_opt_str_array(c, "owners");
+    if (!c->dead && !owners) {
+        s_reject(c, "%s: body.owners: missing (expected an array of strings)", c->kind);
+    }
+    if (c->dead) {
+        return SL_OK;
+    }
+    if ((rc = s_asset_ensure(c, qn, &asset)) != SL_OK) {
+        goto fail;
+    }
+    json_t *old = json_object_get(asset, "owners");
+    if (old && json_equal(old, owners)) {
+        goto done;
+    }
+    ch = json_object();
+    if (!ch || s_change(ch, "owners", old, owners) != SL_OK) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    const char *op = old ? "update" : "create";
+    if (json_object_set(asset, "owners", owners) != 0) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    if ((rc = s_asset_touch(c, asset)) != SL_OK || (rc = s_asset_put(c, qn, asset)) != SL_OK) {
+        goto fail;
+    }
+    rc = s_log(c, "owner", qn, op, ch);
+    ch = NULL;
+done:
+fail:
+    json_decref(ch);
+    json_decref(asset);
+    return rc;
+}
+
+/* ---- lineage */
+
+/*  A dup value of S_DB_DOWN / S_DB_UP: other\0type\0 flags job. */
+static int s_edge_val(sl_buf_t *v, const char *other, const char *type, int prop, const char *job)
+{
+    uint8_t flags = prop ? 1 : 0;
+    int rc;
+    sl_buf_reset(v);
+    if ((rc = sl_buf_append(v, other, strlen(other) + 1)) != SL_OK ||
+        (rc = sl_buf_append(v, type, strlen(type) + 1)) != SL_OK ||
+        (rc = sl_buf_append(v, &flags, 1)) != SL_OK) {
+        return rc;
+    }
+    return sl_buf_append(v, job, strlen(job));
+}
+
+/*  Find the edge (a, b, type) in db (a is the key side). SL_OK with its
+    propagate flag and job (copied into job, jobcap bytes), or SL_ENOTFOUND. */
+static int s_edge_find(s_ctx_t *c, int db, const char *a, const char *b, const char *type,
+                       int *prop, char *job, size_t jobcap)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    sl_buf_t *kb = &c->b->k, *vb = &c->b->v;
+    int rc, mrc;
+    if ((rc = sl_store__key(kb, c->t->tenant, 1, a)) != SL_OK) {
+        return rc;
+    }
+    sl_buf_reset(vb);
+    if ((rc = sl_buf_append(vb, b, strlen(b) + 1)) != SL_OK ||
+        (rc = sl_buf_append(vb, type, strlen(type) + 1)) != SL_OK) {
+        return rc;
+    }
+    if ((mrc = mdb_cursor_open(c->txn, c->e->dbi[db], &cur)) != 0) {
+        return s_fail_batch(c->b, mrc, "cursor open");
+    }
+    k.mv_data = kb->data;
+    k.mv_size = kb->len;
+    v.mv_data = vb->data;
+    v.mv_size = vb->len;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+    rc = SL_ENOTFOUND;
+    if (mrc == 0 && v.mv_size > vb->len && memcmp(v.mv_data, vb->data, vb->len) == 0) {
+        const char *o, *t, *j;
+        size_t ol, tl, jl;
+        if (sl_store__edge_parse(&v, &o, &ol, &t, &tl, prop, &j, &jl) == SL_OK) {
+            size_t n = jl < jobcap - 1 ? jl : jobcap - 1;
+            memcpy(job, j, n);
+            job[n] = 0;
+            rc = SL_OK;
+        }
+    } else if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = s_fail_batch(c->b, mrc, "edge get");
+    }
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+/*  Write (put = 1) or remove both directions of an edge. */
+static int s_edge_write(s_ctx_t *c, const char *from, const char *to, const char *type, int prop,
+                        const char *job, int put)
+{
+    int rc;
+    for (int dir = 0; dir < 2; dir++) {
+        const char *a = dir == 0 ? from : to, *o = dir == 0 ? to : from;
+        int db = dir == 0 ? S_DB_DOWN : S_DB_UP;
+        if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, a)) != SL_OK ||
+            (rc = s_edge_val(&c->b->v, o, type, prop, job)) != SL_OK) {
+            return rc;
+        }
+        if (put) {
+            rc = s_put(c, db, c->b->k.data, c->b->k.len, c->b->v.data, c->b->v.len, 0);
+        } else {
+            rc = s_del(c, db, c->b->k.data, c->b->k.len, c->b->v.data, c->b->v.len);
+        }
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    return SL_OK;
+}
+
+static int s_edge_key(char *out, size_t outlen, const char *from, const char *to)
+{
+    snprintf(out, outlen, "%s->%s", from, to);
+    return SL_OK;
+}
+
+/*  Edge fields of the body: from, to, type (default "data"), job, propagate. */
+static void s_edge_body(s_ctx_t *c, const char **from, const char **to, const char **type,
+                        const char **job, int *prop)
+{
+    *type = "data";
+    *job = "";
+    s_req_name(c, "from", from);
+    if (!c->dead) {
+        s_req_name(c, "to", to);
+    }
+    if (!c->dead && json_object_get(c->body, "type") &&
+        !json_is_null(json_object_get(c->body, "type"))) {
+        if (s_name_ok(c, "type", json_object_get(c->body, "type")) == SL_OK && !c->dead) {
+            *type = json_string_value(json_object_get(c->body, "type"));
+        }
+    }
+    json_t *j = c->dead ? NULL : s_opt(c, "job", JSON_STRING, "a string");
+    if (j) {
+        if (strlen(json_string_value(j)) != json_string_length(j)) {
+            s_reject(c, "%s: body.job: contains a NUL byte", c->kind);
+        }
+        *job = json_string_value(j);
+    }
+    *prop = c->dead ? 1 : s_opt_bool(c, "propagate", 1);
+    if (!c->dead && (strlen(*from) > strlen(*to) ? strlen(*from) : strlen(*to)) + strlen(*type) +
+                            strlen(*job) + 3 >
+                        S_MAX_DUP) {
+        s_reject(c, "%s: from/to, type and job together longer than %d bytes", c->kind,
+                 S_MAX_DUP - 3);
+    }
+}
+
+static const char *s_job(const char *job)
+{
+    return job[0] ? job : NULL;
+}
+
+static int s_apply_edge(s_ctx_t *c)
+{
+    const char *from, *to, *type, *job;
+    char oldjob[S_MAX_DUP + 1], key[2 * S_MAX_NAME + 3];
+    int prop, oldprop = 1, rc;
+    json_t *ch = NULL, *a = NULL;
+    s_edge_body(c, &from, &to, &type, &job, &prop);
+    if (c->dead) {
+        return SL_OK;
+    }
+    s_edge_key(key, sizeof key, from, to);
+    rc = s_edge_find(c, S_DB_DOWN, from, to, type, &oldprop, oldjob, sizeof oldjob);
+    if (rc == SL_OK) {
+        if (oldprop == prop && strcmp(oldjob, job) == 0) {
+            return SL_OK; /* NOOP */
+        }
+        if (!(ch = json_object()) || s_change_s(ch, "type", type, type) ||
+            (strcmp(oldjob, job) != 0 &&
+             s_change_s(ch, "job", s_job(oldjob), s_job(job)) != SL_OK) ||
+            (oldprop != prop &&
+             s_change(ch, "propagate", json_boolean(oldprop), json_boolean(prop)) != SL_OK)) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        if ((rc = s_edge_write(c, from, to, type, oldprop, oldjob, 0)) != SL_OK ||
+            (rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
+            goto fail;
+        }
+        rc = s_log(c, "edge", key, "update", ch);
+        return rc;
+    }
+    if (rc != SL_ENOTFOUND) {
+        return rc;
+    }
+    /*  Both ends exist (as placeholders if need be) before the edge. */
+    if ((rc = s_asset_ensure(c, from, &a)) != SL_OK) {
+        goto fail;
+    }
+    json_decref(a);
+    a = NULL;
+    if ((rc = s_asset_ensure(c, to, &a)) != SL_OK) {
+        goto fail;
+    }
+    if (!(ch = json_object()) || s_change_s(ch, "type", NULL, type) != SL_OK ||
+        (job[0] && s_change_s(ch, "job", NULL, job) != SL_OK) ||
+        s_change(ch, "propagate", NULL, json_boolean(prop)) != SL_OK) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    if ((rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
+        goto fail;
+    }
+    rc = s_log(c, "edge", key, "create", ch);
+    ch = NULL;
+fail:
+    json_decref(ch);
+    json_decref(a);
+    return rc;
+}
+
+static int s_edge_deleted(s_ctx_t *c, const char *from, const char *to, const char *type, int prop,
+                          const char *job)
+{
+    char key[2 * S_MAX_NAME + 3];
+    json_t *ch = json_object();
+    if (!ch || s_change_s(ch, "type", type, NULL) != SL_OK ||
+        (job[0] && s_change_s(ch, "job", job, NULL) != SL_OK) ||
+        s_change(ch, "propagate", json_boolean(prop), NULL) != SL_OK) {
+        json_decref(ch);
+        return SL_ENOMEM;
+    }
+    s_edge_key(key, sizeof key, from, to);
+    return s_log(c, "edge", key, "delete", ch);
+}
+
+static int s_apply_edge_delete(s_ctx_t *c)
+{
+    const char *from, *to, *type, *job;
+    char oldjob[S_MAX_DUP + 1];
+    int prop, oldprop = 1, rc;
+    s_edge_body(c, &from, &to, &type, &job, &prop);
+    if (c->dead) {
+        return SL_OK;
+    }
+    rc = s_edge_find(c, S_DB_DOWN, from, to, type, &oldprop, oldjob, sizeof oldjob);
+    if (rc == SL_ENOTFOUND) {
+        return SL_OK;
+    }
+    if (rc != SL_OK || (rc = s_edge_write(c, from, to, type, oldprop, oldjob, 0)) != SL_OK) {
+        return rc;
+    }
+    return s_edge_deleted(c, from, to, type, oldprop, oldjob);
+}
+
+/*  All edges of qn in one direction as [[other, type, propagate, job]]. */
+static int s_edges_of(s_ctx_t *c, int db, const char *qn, json_t **out)
+{
+    MDB_cursor *cur;
+    MDB_val k, v;
+    int rc = SL_OK, mrc;
+    if (!(*out = json_array())) {
+        return SL_ENOMEM;
+    }
+    if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK) {
+        return rc;
+    }
+    if ((mrc = mdb_cursor_open(c->txn, c->e->dbi[db], &cur)) != 0) {
+        return s_fail_batch(c->b, mrc, "cursor open");
+    }
+    k.mv_data = c->b->k.data;
+    k.mv_size = c->b->k.len;
+    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
+    while (mrc == 0 && rc == SL_OK) {
+        const char *o, *t, *j;
+        size_t ol, tl, jl;
+        int p;
+        if (sl_store__edge_parse(&v, &o, &ol, &t, &tl, &p, &j, &jl) == SL_OK) {
+            json_t *e = json_pack("[s%,s%,b,s%]", o, ol, t, tl, p, j, jl);
+            if (!e || json_array_append_new(*out, e) != 0) {
+                rc = SL_ENOMEM;
+            }
+        }
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
+    }
+    mdb_cursor_close(cur);
+    if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = s_fail_batch(c->b, mrc, "edges");
+    }
+    return rc;
+}
+
+/* ---- asset.delete */
+
+static int s_apply_asset_delete(s_ctx_t *c)
+{
+    const char *qn;
+    json_t *asset = NULL, *ch = NULL, *edges = NULL;
+    int rc;
+    s_req_name(c, "qualified_name", &qn);
+    if (c->dead) {
+        return SL_OK;
+    }
+    if ((rc = s_asset_get(c, qn, &asset)) != SL_OK || !asset) {
+        goto fail;
+    }
+    /*  Tags first, then edges, then the asset: a follower that replays the
+        log sees the parts go before the whole. */
+    const char *name;
+    json_t *entry;
+    json_object_foreach(json_object_get(asset, "tags"), name, entry)
+    {
+        json_t *own = json_object_get(entry, "own");
+        if (!json_is_object(own)) {
+            continue; /* propagated: the walker's, gone with the asset */
+        }
+        ch = json_object();
+        if (!ch || s_change_s(ch, "tag", name, NULL) != SL_OK ||
+            s_change(ch, "propagate", json_object_get(own, "propagate"), NULL) != SL_OK ||
+            s_change(ch, "set_by", json_object_get(own, "set_by"), NULL) != SL_OK) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        rc = s_log(c, "tag", qn, "delete", ch);
+        ch = NULL;
+        if (rc != SL_OK) {
+            goto fail;
+        }
+    }
+    for (int dir = 0; dir < 2; dir++) {
+        size_t i;
+        json_t *e;
+        if ((rc = s_edges_of(c, dir == 0 ? S_DB_DOWN : S_DB_UP, qn, &edges)) != SL_OK) {
+            goto fail;
+        }
+        json_array_foreach(edges, i, e)
+        {
+            const char *o = json_string_value(json_array_get(e, 0));
+            const char *t = json_string_value(json_array_get(e, 1));
+            int p = json_is_true(json_array_get(e, 2));
+            const char *j = json_string_value(json_array_get(e, 3));
+            const char *from = dir == 0 ? qn : o, *to = dir == 0 ? o : qn;
+            if ((rc = s_edge_write(c, from, to, t, p, j, 0)) != SL_OK ||
+                (rc = s_edge_deleted(c, from, to, t, p, j)) != SL_OK) {
+                goto fail;
+            }
+        }
+        json_decref(edges);
+        edges = NULL;
+    }
+    ch = json_object();
+    const char *f;
+    json_t *v;
+    json_object_foreach(asset, f, v)
+    {
+        if (strcmp(f, "tags") == 0 || strcmp(f, "version") == 0 || strcmp(f, "created_at") == 0 ||
+            strcmp(f, "updated_at") == 0) {
+            continue;
+        }
+        if (!ch || s_change(ch, f, v, NULL) != SL_OK) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+    }
+    if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK ||
+        (rc = s_del(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, NULL, 0)) != SL_OK) {
+        goto fail;
+    }
+    rc = s_log(c, "asset", qn, "delete", ch);
+    ch = NULL;
+fail:
+    json_decref(edges);
+    json_decref(ch);
+    json_decref(asset);
+    return rc;
+}
+
+/* ---- incidents */
+
+static const char *const s_inc_fields[] = {
+    "qualified_names", "type",          "sub_types", "title", "severity",   "priority",
+    "status",          "source_status", "owner",     "url",   "created_at", "updated_at",
+};
+
+static int s_is_time_field(const char *f)
+{
+    return strcmp(f, "created_at") == 0 || strcmp(f, "updated_at") == 0 ||
+           strcmp(f, "resolved_at") == 0 || strcmp(f, "at") == 0;
+}
+
+/*  A change value as the log shows it: times as RFC 3339 text. */
+static json_t *s_shown(const char *field, json_t *v)
+{
+    if (v && s_is_time_field(field)) {
+        return sl_store__time(v);
+    }
+    return v ? json_incref(v) : json_null();
+}
+
+static int s_inc_change(json_t *ch, const char *f, json_t *before, json_t *after)
+{
+    json_t *b = s_shown(f, before), *a = s_shown(f, after);
+    json_t *pair =
+        json_pack("{s:o,s:o}", "before", b ? b : json_null(), "after", a ? a : json_null());
+    if (!pair || json_object_set_new(ch, f, pair) != 0) {
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+/*  The body's incident fields, checked and normalised (times as us). */
+static json_t *s_inc_body(s_ctx_t *c)
+{
+    json_t *nv = json_object();
+    int present;
+    if (!nv) {
+        return NULL;
+    }
+    json_t *names = s_opt_str_array(c, "qualified_names");
+    size_t i;
+    json_t *e;
+    json_array_foreach(names, i, e)
+    {
+        if (!c->dead) {
+            char f[48];
+            snprintf(f, sizeof f, "qualified_names[%zu]", i);
+            s_name_ok(c, f, e);
+        }
+    }
+    if (names) {
+        json_object_set(nv, "qualified_names", names);
+    }
+    static const char *const strs[] = {"type", "title", "source_status", "owner", "url", "status"};
+    for (size_t k = 0; k < sizeof strs / sizeof *strs && !c->dead; k++) {
+        json_t *v = s_opt(c, strs[k], JSON_STRING, "a string");
+        if (v) {
+            json_object_set(nv, strs[k], v);
+        }
+    }
+    json_t *st = json_object_get(nv, "status");
+    if (!c->dead && st && strcmp(json_string_value(st), "open") != 0 &&
+        strcmp(json_string_value(st), "acknowledged") != 0 &&
+        strcmp(json_string_value(st), "resolved") != 0) {
+        s_reject(c, "%s: body.status: expected open, acknowledged or resolved", c->kind);
+    }
+    json_t *subs = c->dead ? NULL : s_opt_str_array(c, "sub_types");
+    if (subs) {
+        json_object_set(nv, "sub_types", subs);
+    }
+    static const char *const scalars[] = {"severity", "priority"};
+    for (size_t k = 0; k < 2 && !c->dead; k++) {
+        json_t *v = json_object_get(c->body, scalars[k]);
+        if (!v || json_is_null(v)) {
+            continue;
+        }
+        if (!json_is_string(v) && !json_is_number(v)) {
+            s_reject(c, "%s: body.%s: expected a string or a number", c->kind, scalars[k]);
+        } else {
+            json_object_set(nv, scalars[k], v);
+        }
+    }
+    static const char *const times[] = {"created_at", "updated_at"};
+    for (size_t k = 0; k < 2 && !c->dead; k++) {
+        int64_t us = s_opt_time(c, times[k], &present);
+        if (present && !c->dead) {
+            json_object_set_new(nv, times[k], json_integer(us));
+        }
+    }
+    if (!c->dead && !json_object_get(nv, "updated_at")) {
+        json_object_set_new(nv, "updated_at", json_integer(c->at));
+    }
+    return nv;
+}
+
+static int s_inc_index(s_ctx_t *c, json_t *names, const char *ikey, size_t ilen, int put)
+{
+    size_t i;
+    json_t *e;
+    int rc = SL_OK;
+    json_array_foreach(names, i, e)
+    {
+        if (!json_is_string(e) ||
+            (rc = sl_store__key(&c->b->k2, c->t->tenant, 1, json_string_value(e))) != SL_OK) {
+            continue;
+        }
+        if (put) {
+            rc = s_put(c, S_DB_INC_IDX, c->b->k2.data, c->b->k2.len, ikey, ilen, MDB_NODUPDATA);
+        } else {
+            rc = s_del(c, S_DB_INC_IDX, c->b->k2.data, c->b->k2.len, ikey, ilen);
+        }
+        if (rc != SL_OK) {
+            break;
+        }
+    }
+    return rc;
+}
+
+static int s_apply_incident(s_ctx_t *c)
+{
+    const char *src, *ext;
+    json_t *nv = NULL, *old = NULL, *inc = NULL, *ch = NULL;
+    char ikey[2 * S_MAX_NAME + 2], key[2 * S_MAX_NAME + 2];
+    MDB_val v;
+    int rc = SL_OK;
+    s_req_name(c, "source", &src);
+    if (!c->dead) {
+        s_req_name(c, "external_id", &ext);
+    }
+    if (!c->dead && strlen(src) + strlen(ext) + 1 > S_MAX_NAME) {
+        s_reject(c, "%s: source and external_id together longer than %d bytes", c->kind,
+                 S_MAX_NAME - 1);
+    }
+    if (c->dead) {
+        return SL_OK;
+    }
+    if (!(nv = s_inc_body(c)) || c->dead) {
+        rc = nv ? SL_OK : SL_ENOMEM;
+        goto fail;
+    }
+    size_t sl = strlen(src), el = strlen(ext);
+    memcpy(ikey, src, sl + 1);
+    memcpy(ikey + sl + 1, ext, el);
+    size_t ilen = sl + 1 + el;
+    snprintf(key, sizeof key, "%s/%s", src, ext);
+    sl_buf_reset(&c->b->k);
+    if ((rc = sl_buf_append(&c->b->k, c->t->tenant, strlen(c->t->tenant) + 1)) != SL_OK ||
+        (rc = sl_buf_append(&c->b->k, ikey, ilen)) != SL_OK) {
+        goto fail;
+    }
+    rc = s_get(c, S_DB_INC, c->b->k.data, c->b->k.len, &v);
+    if (rc == SL_OK) {
+        if (!(old = sl_store__tree(&v)) || !json_is_object(old)) {
+            rc = s_fail_batch(c->b, MDB_CORRUPTED, "read incident");
+            goto fail;
+        }
+    } else if (rc != SL_ENOTFOUND) {
+        goto fail;
+    }
+    rc = SL_OK;
+    json_int_t nu = json_integer_value(json_object_get(nv, "updated_at"));
+    if (old && json_integer_value(json_object_get(old, "updated_at")) > nu) {
+        goto done; /* an older update never overwrites a newer one */
+    }
+    inc = old ? json_deep_copy(old) : json_pack("{s:s,s:s}", "source", src, "external_id", ext);
+    if (!inc || !(ch = json_object())) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    if (!old) {
+        if (!json_object_get(nv, "status")) {
+            json_object_set_new(nv, "status", json_string("open"));
+        }
+        if (!json_object_get(nv, "created_at")) {
+            json_object_set_new(nv, "created_at", json_integer(nu));
+        }
+        if ((rc = s_change_s(ch, "source", NULL, src)) != SL_OK ||
+            (rc = s_change_s(ch, "external_id", NULL, ext)) != SL_OK) {
+            goto fail;
+        }
+    }
+    for (size_t i = 0; i < sizeof s_inc_fields / sizeof *s_inc_fields; i++) {
+        const char *f = s_inc_fields[i];
+        json_t *n = json_object_get(nv, f), *o = json_object_get(inc, f);
+        if (!n || (o && json_equal(o, n))) {
+            continue;
+        }
+        if ((rc = s_inc_change(ch, f, o, n)) != SL_OK) {
+            goto fail;
+        }
+        json_object_set(inc, f, n);
+    }
+    json_t *ost = old ? json_object_get(old, "status") : NULL;
+    json_t *nst = json_object_get(inc, "status");
+    if (!ost || !json_equal(ost, nst)) {
+        /*  A status change: history, and the resolved time. */
+        json_t *hist = json_object_get(inc, "history");
+        if (!json_is_array(hist)) {
+            hist = json_array();
+            json_object_set_new(inc, "history", hist);
+        }
+        json_t *h = json_pack("{s:O,s:I}", "status", nst, "at", nu);
+        if (h && json_object_get(inc, "source_status")) {
+            json_object_set(h, "source_status", json_object_get(inc, "source_status"));
+        }
+        if (!h || json_array_append_new(hist, h) != 0) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        json_t *ora = json_object_get(inc, "resolved_at");
+        if (strcmp(json_string_value(nst), "resolved") == 0) {
+            json_t *ra = json_integer(nu);
+            rc = s_inc_change(ch, "resolved_at", ora, ra);
+            json_object_set_new(inc, "resolved_at", ra);
+        } else if (ora) {
+            rc = s_inc_change(ch, "resolved_at", ora, NULL);
+            json_object_del(inc, "resolved_at");
+        }
+        if (rc != SL_OK) {
+            goto fail;
+        }
+    }
+    if (json_object_size(ch) == 0) {
+        goto done;
+    }
+    json_t *onames = old ? json_object_get(old, "qualified_names") : NULL;
+    json_t *nnames = json_object_get(inc, "qualified_names");
+    if (!onames || !nnames || !json_equal(onames, nnames)) {
+        if ((rc = s_inc_index(c, onames, ikey, ilen, 0)) != SL_OK ||
+            (rc = s_inc_index(c, nnames, ikey, ilen, 1)) != SL_OK) {
+            goto fail;
+        }
+    }
+    sl_buf_reset(&c->b->v);
+    if ((rc = sl_jansson_to_msgpack(inc, &c->b->v)) != SL_OK) {
+        goto fail;
+    }
+    sl_buf_reset(&c->b->k);
+    if ((rc = sl_buf_append(&c->b->k, c->t->tenant, strlen(c->t->tenant) + 1)) != SL_OK ||
+        (rc = sl_buf_append(&c->b->k, ikey, ilen)) != SL_OK ||
+        (rc = s_put(c, S_DB_INC, c->b->k.data, c->b->k.len, c->b->v.data, c->b->v.len, 0)) !=
+            SL_OK) {
+        goto fail;
+    }
+    rc = s_log(c, "incident", key, old ? "update" : "create", ch);
+    ch = NULL;
+done:
+fail:
+    json_decref(ch);
+    json_decref(inc);
+    json_decref(old);
+    json_decref(nv);
+    return rc;
+}
+
+/* ---- dispatch */
 
 typedef struct {
     const char *kind;
@@ -1105,13 +1881,13 @@ typedef struct {
 
 static const s_kind_t s_kinds[] = {
     {"asset.upsert", s_apply_asset_upsert},
-    {"asset.delete", s_not_yet},
-    {"tag.set", s_not_yet},
-    {"tag.unset", s_not_yet},
-    {"owner.set", s_not_yet},
-    {"lineage.edge", s_not_yet},
-    {"lineage.edge.delete", s_not_yet},
-    {"incident.upsert", s_not_yet},
+    {"asset.delete", s_apply_asset_delete},
+    {"tag.set", s_apply_tag_set},
+    {"tag.unset", s_apply_tag_unset},
+    {"owner.set", s_apply_owner_set},
+    {"lineage.edge", s_apply_edge},
+    {"lineage.edge.delete", s_apply_edge_delete},
+    {"incident.upsert", s_apply_incident},
 };
 
 /*  The raw event as stored with a dead letter. */
@@ -1175,15 +1951,6 @@ fail:
     json_decref(rec);
     sl_buf_free(&raw);
     return rc;
-}
-
-static void s_copy_slice(char *out, size_t outlen, sl_slice_t s)
-{
-    size_t n = s.len < outlen - 1 ? s.len : outlen - 1;
-    if (n) {
-        memcpy(out, s.ptr, n);
-    }
-    out[n] = 0;
 }
 
 int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result, char *reason,

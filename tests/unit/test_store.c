@@ -130,6 +130,52 @@ static json_t *s_changes(sl_store_t *s, const char *tenant, uint64_t after)
     return c.recs;
 }
 
+/*  The record's entity/key/op/changes equal the expected JSON text. */
+static void s_rec_is(json_t *rec, const char *expect)
+{
+    json_error_t je;
+    json_t *e = json_loads(expect, 0, &je);
+    if (!e) {
+        fail_msg("bad expectation: %s", je.text);
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(e, k, v)
+    {
+        if (!json_equal(json_object_get(rec, k), v)) {
+            char *got = json_dumps(rec, JSON_COMPACT);
+            fprintf(stderr, "field %s differs\n got: %s\nwant: %s\n", k, got, expect);
+            free(got);
+            fail();
+        }
+    }
+    json_decref(e);
+}
+
+static json_t *s_doc(int rc, sl_buf_t *b)
+{
+    assert_int_equal(rc, SL_OK);
+    json_t *d = json_loadb((const char *)b->data, b->len, 0, NULL);
+    assert_non_null(d);
+    sl_buf_reset(b);
+    return d;
+}
+
+static json_t *s_asset(sl_store_t *s, const char *tenant, const char *qn)
+{
+    sl_buf_t b = {0};
+    json_t *d = s_doc(sl_store_asset_json(s, tenant, qn, &b), &b);
+    sl_buf_free(&b);
+    return d;
+}
+
+static uint64_t s_last(sl_store_t *s, const char *tenant)
+{
+    uint64_t seq = 99;
+    assert_int_equal(sl_store_last_seq(s, tenant, &seq), SL_OK);
+    return seq;
+}
+
 static void test_asset_upsert(void **state)
 {
     s_fix_t *f = *state;
@@ -139,34 +185,704 @@ static void test_asset_upsert(void **state)
     assert_int_equal(
         s_apply(f->s, "acme", "asset.upsert", "{\"qualified_name\":\"db/t1\",\"type\":\"table\"}"),
         SL_APPLY_NOOP);
-    assert_int_equal(
-        s_apply(f->s, "acme", "asset.upsert",
-                "{\"qualified_name\":\"db/t1\",\"description\":\"orders\",\"name\":\"t1\"}"),
-        SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(f->s, "acme", "asset.upsert",
+                             "{\"qualified_name\":\"db/t1\",\"description\":\"orders\","
+                             "\"owners\":[\"ann\"],\"attributes\":{\"rows\":3}}"),
+                     SL_APPLY_CHANGED);
     json_t *recs = s_changes(f->s, "acme", 0);
     assert_int_equal(json_array_size(recs), 2);
-    json_t *exp =
-        json_loads("[{\"seq\":1,\"entity\":\"asset\",\"key\":\"db/t1\",\"op\":\"create\","
-                   "\"changes\":{\"type\":{\"before\":null,\"after\":\"table\"},"
-                   "\"name\":{\"before\":null,\"after\":\"t1\"}}},"
-                   "{\"seq\":2,\"entity\":\"asset\",\"key\":\"db/t1\",\"op\":\"update\","
-                   "\"changes\":{\"description\":{\"before\":null,\"after\":\"orders\"}}}]",
-                   0, NULL);
-    for (size_t i = 0; i < 2; i++) {
-        json_t *r = json_array_get(recs, i), *e = json_array_get(exp, i);
-        const char *k;
-        json_t *v;
-        json_object_foreach(e, k, v)
-        {
-            assert_true(json_equal(json_object_get(r, k), v));
-        }
-        assert_string_equal(json_string_value(json_object_get(r, "tenant")), "acme");
-    }
-    json_decref(exp);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"seq\":1,\"tenant\":\"acme\",\"entity\":\"asset\",\"key\":\"db/t1\","
+             "\"op\":\"create\",\"changes\":{\"type\":{\"before\":null,\"after\":\"table\"},"
+             "\"name\":{\"before\":null,\"after\":\"t1\"}}}");
+    s_rec_is(json_array_get(recs, 1),
+             "{\"seq\":2,\"entity\":\"asset\",\"key\":\"db/t1\",\"op\":\"update\","
+             "\"changes\":{\"description\":{\"before\":null,\"after\":\"orders\"},"
+             "\"owners\":{\"before\":null,\"after\":[\"ann\"]},"
+             "\"attributes\":{\"before\":null,\"after\":{\"rows\":3}}}}");
+    const char *eid = json_string_value(json_object_get(json_array_get(recs, 0), "event_id"));
+    assert_non_null(eid);
+    assert_int_equal(strlen(eid), 36);
     json_decref(recs);
-    uint64_t seq;
-    assert_int_equal(sl_store_last_seq(f->s, "acme", &seq), SL_OK);
-    assert_int_equal(seq, 2);
+    assert_int_equal(s_last(f->s, "acme"), 2);
+
+    json_t *a = s_asset(f->s, "acme", "db/t1");
+    s_rec_is(a, "{\"qualified_name\":\"db/t1\",\"type\":\"table\",\"name\":\"t1\","
+                "\"description\":\"orders\",\"owners\":[\"ann\"],\"attributes\":{\"rows\":3},"
+                "\"tags\":[],\"version\":2,\"placeholder\":false,"
+                "\"created_at\":\"2026-11-25T08:00:00.000000Z\","
+                "\"incidents\":{\"open\":[],\"upstream\":[]}}");
+    json_decref(a);
+    sl_buf_t b = {0};
+    assert_int_equal(sl_store_asset_json(f->s, "acme", "db/none", &b), SL_ENOTFOUND);
+    assert_int_equal(sl_store_asset_json(f->s, "acme", "", &b), SL_EINVAL);
+    sl_buf_free(&b);
+}
+
+static void test_tags_owners(void **state)
+{
+    s_fix_t *f = *state;
+    /*  A tag on a missing asset makes a placeholder first. */
+    assert_int_equal(s_apply(f->s, "acme", "tag.set", "{\"qualified_name\":\"a\",\"tag\":\"pii\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(f->s, "acme", "tag.set", "{\"qualified_name\":\"a\",\"tag\":\"pii\"}"),
+                     SL_APPLY_NOOP);
+    assert_int_equal(s_apply(f->s, "acme", "tag.set",
+                             "{\"qualified_name\":\"a\",\"tag\":\"pii\",\"propagate\":false}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(
+        s_apply(f->s, "acme", "owner.set", "{\"qualified_name\":\"a\",\"owners\":[\"bo\",\"cy\"]}"),
+        SL_APPLY_CHANGED);
+    assert_int_equal(
+        s_apply(f->s, "acme", "owner.set", "{\"qualified_name\":\"a\",\"owners\":[\"bo\",\"cy\"]}"),
+        SL_APPLY_NOOP);
+    json_t *a = s_asset(f->s, "acme", "a");
+    s_rec_is(a, "{\"placeholder\":true,\"owners\":[\"bo\",\"cy\"],\"version\":4,"
+                "\"tags\":[{\"name\":\"pii\",\"origin\":\"own\",\"sources\":[],"
+                "\"set_by\":\"test\",\"set_at\":\"2026-11-25T08:00:00.000000Z\","
+                "\"propagate\":false}]}");
+    json_decref(a);
+    assert_int_equal(
+        s_apply(f->s, "acme", "tag.unset", "{\"qualified_name\":\"a\",\"tag\":\"pii\"}"),
+        SL_APPLY_CHANGED);
+    assert_int_equal(
+        s_apply(f->s, "acme", "tag.unset", "{\"qualified_name\":\"a\",\"tag\":\"pii\"}"),
+        SL_APPLY_NOOP);
+    assert_int_equal(
+        s_apply(f->s, "acme", "tag.unset", "{\"qualified_name\":\"zz\",\"tag\":\"pii\"}"),
+        SL_APPLY_NOOP);
+    json_t *recs = s_changes(f->s, "acme", 0);
+    assert_int_equal(json_array_size(recs), 5);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"seq\":1,\"entity\":\"asset\",\"key\":\"a\",\"op\":\"create\","
+             "\"changes\":{\"placeholder\":{\"before\":null,\"after\":true}}}");
+    s_rec_is(json_array_get(recs, 1),
+             "{\"seq\":2,\"entity\":\"tag\",\"key\":\"a\",\"op\":\"create\","
+             "\"changes\":{\"tag\":{\"before\":null,\"after\":\"pii\"},"
+             "\"propagate\":{\"before\":null,\"after\":true},"
+             "\"set_by\":{\"before\":null,\"after\":\"test\"}}}");
+    s_rec_is(json_array_get(recs, 2),
+             "{\"seq\":3,\"entity\":\"tag\",\"key\":\"a\",\"op\":\"update\","
+             "\"changes\":{\"tag\":{\"before\":\"pii\",\"after\":\"pii\"},"
+             "\"propagate\":{\"before\":true,\"after\":false}}}");
+    s_rec_is(json_array_get(recs, 3),
+             "{\"seq\":4,\"entity\":\"owner\",\"key\":\"a\",\"op\":\"create\","
+             "\"changes\":{\"owners\":{\"before\":null,\"after\":[\"bo\",\"cy\"]}}}");
+    s_rec_is(json_array_get(recs, 4),
+             "{\"seq\":5,\"entity\":\"tag\",\"key\":\"a\",\"op\":\"delete\","
+             "\"changes\":{\"tag\":{\"before\":\"pii\",\"after\":null},"
+             "\"propagate\":{\"before\":false,\"after\":null},"
+             "\"set_by\":{\"before\":\"test\",\"after\":null}}}");
+    json_decref(recs);
+    /*  A real upsert clears the placeholder flag. */
+    assert_int_equal(
+        s_apply(f->s, "acme", "asset.upsert", "{\"qualified_name\":\"a\",\"type\":\"view\"}"),
+        SL_APPLY_CHANGED);
+    recs = s_changes(f->s, "acme", 5);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"seq\":6,\"op\":\"update\",\"changes\":{\"type\":{\"before\":null,\"after\":"
+             "\"view\"},\"placeholder\":{\"before\":true,\"after\":false}}}");
+    json_decref(recs);
+}
+
+static void test_lineage(void **state)
+{
+    s_fix_t *f = *state;
+    sl_buf_t b = {0};
+    assert_int_equal(
+        s_apply(f->s, "acme", "asset.upsert", "{\"qualified_name\":\"a\",\"type\":\"table\"}"),
+        SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"a\",\"to\":\"b\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"a\",\"to\":\"b\"}"),
+                     SL_APPLY_NOOP);
+    assert_int_equal(
+        s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"a\",\"to\":\"b\",\"job\":\"etl\"}"),
+        SL_APPLY_CHANGED);
+    assert_int_equal(
+        s_apply(f->s, "acme", "lineage.edge",
+                "{\"from\":\"b\",\"to\":\"c\",\"type\":\"control\",\"propagate\":false}"),
+        SL_APPLY_CHANGED);
+    json_t *recs = s_changes(f->s, "acme", 1);
+    assert_int_equal(json_array_size(recs), 5);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"seq\":2,\"entity\":\"asset\",\"key\":\"b\",\"op\":\"create\","
+             "\"changes\":{\"placeholder\":{\"before\":null,\"after\":true}}}");
+    s_rec_is(json_array_get(recs, 1),
+             "{\"seq\":3,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"create\","
+             "\"changes\":{\"type\":{\"before\":null,\"after\":\"data\"},"
+             "\"propagate\":{\"before\":null,\"after\":true}}}");
+    s_rec_is(json_array_get(recs, 2),
+             "{\"seq\":4,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"update\","
+             "\"changes\":{\"type\":{\"before\":\"data\",\"after\":\"data\"},"
+             "\"job\":{\"before\":null,\"after\":\"etl\"}}}");
+    s_rec_is(json_array_get(recs, 3), "{\"seq\":5,\"key\":\"c\",\"entity\":\"asset\"}");
+    json_decref(recs);
+
+    json_t *l = s_doc(sl_store_lineage_json(f->s, "acme", "a", SL_DIR_DOWN, 3, 100, &b), &b);
+    s_rec_is(l, "{\"root\":\"a\",\"truncated\":false,"
+                "\"nodes\":[{\"qualified_name\":\"a\",\"type\":\"table\",\"depth\":0},"
+                "{\"qualified_name\":\"b\",\"type\":null,\"depth\":1},"
+                "{\"qualified_name\":\"c\",\"type\":null,\"depth\":2}],"
+                "\"edges\":[{\"from\":\"a\",\"to\":\"b\",\"type\":\"data\",\"job\":\"etl\","
+                "\"propagate\":true},{\"from\":\"b\",\"to\":\"c\",\"type\":\"control\","
+                "\"job\":null,\"propagate\":false}]}");
+    json_decref(l);
+    l = s_doc(sl_store_lineage_json(f->s, "acme", "c", SL_DIR_UP, 1, 100, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(l, "nodes")), 2);
+    json_decref(l);
+    l = s_doc(sl_store_lineage_json(f->s, "acme", "b", SL_DIR_BOTH, 1, 2, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(l, "nodes")), 2);
+    assert_true(json_is_true(json_object_get(l, "truncated")));
+    json_decref(l);
+    assert_int_equal(sl_store_lineage_json(f->s, "acme", "a", SL_DIR_DOWN, 11, 100, &b), SL_EINVAL);
+    assert_int_equal(sl_store_lineage_json(f->s, "acme", "nope", SL_DIR_DOWN, 1, 100, &b),
+                     SL_ENOTFOUND);
+
+    assert_int_equal(s_apply(f->s, "acme", "lineage.edge.delete", "{\"from\":\"a\",\"to\":\"b\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(f->s, "acme", "lineage.edge.delete", "{\"from\":\"a\",\"to\":\"b\"}"),
+                     SL_APPLY_NOOP);
+    recs = s_changes(f->s, "acme", 6);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"seq\":7,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"delete\","
+             "\"changes\":{\"type\":{\"before\":\"data\",\"after\":null},"
+             "\"job\":{\"before\":\"etl\",\"after\":null},"
+             "\"propagate\":{\"before\":true,\"after\":null}}}");
+    json_decref(recs);
+    l = s_doc(sl_store_lineage_json(f->s, "acme", "b", SL_DIR_UP, 3, 100, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(l, "nodes")), 1);
+    json_decref(l);
+    sl_buf_free(&b);
+}
+
+static void test_asset_delete(void **state)
+{
+    s_fix_t *f = *state;
+    sl_buf_t b = {0};
+    s_apply(f->s, "acme", "asset.upsert", "{\"qualified_name\":\"m\",\"type\":\"table\"}");
+    s_apply(f->s, "acme", "tag.set", "{\"qualified_name\":\"m\",\"tag\":\"pii\"}");
+    s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"u\",\"to\":\"m\"}");
+    s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"m\",\"to\":\"d\"}");
+    uint64_t before = s_last(f->s, "acme");
+    assert_int_equal(s_apply(f->s, "acme", "asset.delete", "{\"qualified_name\":\"m\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(f->s, "acme", "asset.delete", "{\"qualified_name\":\"m\"}"),
+                     SL_APPLY_NOOP);
+    json_t *recs = s_changes(f->s, "acme", before);
+    assert_int_equal(json_array_size(recs), 4);
+    s_rec_is(json_array_get(recs, 0), "{\"entity\":\"tag\",\"key\":\"m\",\"op\":\"delete\"}");
+    s_rec_is(json_array_get(recs, 1), "{\"entity\":\"edge\",\"key\":\"m->d\",\"op\":\"delete\"}");
+    s_rec_is(json_array_get(recs, 2), "{\"entity\":\"edge\",\"key\":\"u->m\",\"op\":\"delete\"}");
+    s_rec_is(json_array_get(recs, 3),
+             "{\"entity\":\"asset\",\"key\":\"m\",\"op\":\"delete\","
+             "\"changes\":{\"type\":{\"before\":\"table\",\"after\":null}}}");
+    json_decref(recs);
+    assert_int_equal(sl_store_asset_json(f->s, "acme", "m", &b), SL_ENOTFOUND);
+    json_t *l = s_doc(sl_store_lineage_json(f->s, "acme", "u", SL_DIR_BOTH, 5, 100, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(l, "nodes")), 1);
+    assert_int_equal(json_array_size(json_object_get(l, "edges")), 0);
+    json_decref(l);
+    l = s_doc(sl_store_lineage_json(f->s, "acme", "d", SL_DIR_BOTH, 5, 100, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(l, "edges")), 0);
+    json_decref(l);
+    sl_buf_free(&b);
+}
+
+static void test_incidents(void **state)
+{
+    s_fix_t *f = *state;
+    sl_buf_t b = {0};
+    s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"src\",\"to\":\"mid\"}");
+    s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"mid\",\"to\":\"dash\"}");
+    uint64_t before = s_last(f->s, "acme");
+    assert_int_equal(
+        s_apply(f->s, "acme", "incident.upsert",
+                "{\"source\":\"mc\",\"external_id\":\"i1\",\"qualified_names\":[\"src\"],"
+                "\"title\":\"late\",\"severity\":\"high\",\"priority\":2,"
+                "\"updated_at\":\"2026-11-25T09:00:00Z\"}"),
+        SL_APPLY_CHANGED);
+    json_t *recs = s_changes(f->s, "acme", before);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"entity\":\"incident\",\"key\":\"mc/i1\",\"op\":\"create\",\"changes\":{"
+             "\"source\":{\"before\":null,\"after\":\"mc\"},"
+             "\"external_id\":{\"before\":null,\"after\":\"i1\"},"
+             "\"qualified_names\":{\"before\":null,\"after\":[\"src\"]},"
+             "\"title\":{\"before\":null,\"after\":\"late\"},"
+             "\"severity\":{\"before\":null,\"after\":\"high\"},"
+             "\"priority\":{\"before\":null,\"after\":2},"
+             "\"status\":{\"before\":null,\"after\":\"open\"},"
+             "\"created_at\":{\"before\":null,\"after\":\"2026-11-25T09:00:00.000000Z\"},"
+             "\"updated_at\":{\"before\":null,\"after\":\"2026-11-25T09:00:00.000000Z\"}}}");
+    json_decref(recs);
+    /*  The asset itself and everything downstream see it. */
+    json_t *a = s_asset(f->s, "acme", "src");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(a, "incidents"), "open")), 1);
+    json_decref(a);
+    a = s_asset(f->s, "acme", "dash");
+    json_t *up = json_object_get(json_object_get(a, "incidents"), "upstream");
+    assert_int_equal(json_array_size(up), 1);
+    s_rec_is(json_array_get(up, 0), "{\"external_id\":\"i1\",\"status\":\"open\","
+                                    "\"upstream_asset\":\"src\",\"distance\":2}");
+    json_decref(a);
+
+    /*  Resolved: history and resolved_at. */
+    before = s_last(f->s, "acme");
+    assert_int_equal(s_apply(f->s, "acme", "incident.upsert",
+                             "{\"source\":\"mc\",\"external_id\":\"i1\",\"status\":\"resolved\","
+                             "\"updated_at\":\"2026-11-25T11:00:00Z\"}"),
+                     SL_APPLY_CHANGED);
+    recs = s_changes(f->s, "acme", before);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"op\":\"update\",\"changes\":{"
+             "\"status\":{\"before\":\"open\",\"after\":\"resolved\"},"
+             "\"updated_at\":{\"before\":\"2026-11-25T09:00:00.000000Z\",\"after\":"
+             "\"2026-11-25T11:00:00.000000Z\"},"
+             "\"resolved_at\":{\"before\":null,\"after\":\"2026-11-25T11:00:00.000000Z\"}}}");
+    json_decref(recs);
+    /*  An older update after the newer one changes nothing. */
+    before = s_last(f->s, "acme");
+    assert_int_equal(
+        s_apply(f->s, "acme", "incident.upsert",
+                "{\"source\":\"mc\",\"external_id\":\"i1\",\"status\":\"acknowledged\","
+                "\"updated_at\":\"2026-11-25T10:00:00Z\"}"),
+        SL_APPLY_NOOP);
+    assert_int_equal(s_last(f->s, "acme"), before);
+    a = s_asset(f->s, "acme", "dash");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(a, "incidents"), "upstream")),
+                     0);
+    json_decref(a);
+
+    json_t *l =
+        s_doc(sl_store_incidents_json(f->s, "acme", "resolved", NULL, NULL, 10, NULL, &b), &b);
+    json_t *it = json_array_get(json_object_get(l, "items"), 0);
+    s_rec_is(it, "{\"status\":\"resolved\",\"resolved_at\":\"2026-11-25T11:00:00.000000Z\","
+                 "\"history\":[{\"status\":\"open\",\"at\":\"2026-11-25T09:00:00.000000Z\"},"
+                 "{\"status\":\"resolved\",\"at\":\"2026-11-25T11:00:00.000000Z\"}]}");
+    json_decref(l);
+
+    /*  Listing: filters and pages. */
+    for (int i = 2; i <= 5; i++) {
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"source\":\"%s\",\"external_id\":\"i%d\",\"qualified_names\":[\"mid\"]}",
+                 i % 2 ? "mc" : "bigeye", i);
+        assert_int_equal(s_apply(f->s, "acme", "incident.upsert", body), SL_APPLY_CHANGED);
+    }
+    l = s_doc(sl_store_incidents_json(f->s, "acme", "open", NULL, NULL, 10, NULL, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(l, "items")), 4);
+    assert_true(json_is_null(json_object_get(l, "next_cursor")));
+    json_decref(l);
+    l = s_doc(sl_store_incidents_json(f->s, "acme", NULL, NULL, "mc", 10, NULL, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(l, "items")), 3);
+    json_decref(l);
+    int total = 0;
+    char cursor[512] = "";
+    for (int page = 0; page < 10; page++) {
+        l = s_doc(sl_store_incidents_json(f->s, "acme", NULL, "mid", NULL, 1, cursor, &b), &b);
+        total += (int)json_array_size(json_object_get(l, "items"));
+        json_t *nc = json_object_get(l, "next_cursor");
+        if (json_is_null(nc)) {
+            json_decref(l);
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", json_string_value(nc));
+        json_decref(l);
+    }
+    assert_int_equal(total, 4);
+    assert_int_equal(sl_store_incidents_json(f->s, "acme", "bogus", NULL, NULL, 10, NULL, &b),
+                     SL_EINVAL);
+    assert_int_equal(sl_store_incidents_json(f->s, "acme", NULL, NULL, NULL, 10, "xyz", &b),
+                     SL_EINVAL);
+    sl_buf_free(&b);
+}
+
+static void test_idempotency(void **state)
+{
+    s_fix_t *f = *state;
+    s_ev_t e = {0};
+    sl_store_batch_t *b;
+    sl_apply_t r;
+    s_ev(&e, "acme", "tag.set", "{\"qualified_name\":\"x\",\"tag\":\"t\"}");
+    assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
+    assert_int_equal(sl_store_apply(b, &e.ev, &r, NULL, 0), SL_OK);
+    assert_int_equal(r, SL_APPLY_CHANGED);
+    assert_int_equal(sl_store_apply(b, &e.ev, &r, NULL, 0), SL_OK);
+    assert_int_equal(r, SL_APPLY_DUPLICATE);
+    assert_int_equal(sl_store_batch_commit(&b), SL_OK);
+    uint64_t seq = s_last(f->s, "acme");
+    assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
+    assert_int_equal(sl_store_apply(b, &e.ev, &r, NULL, 0), SL_OK);
+    assert_int_equal(r, SL_APPLY_DUPLICATE);
+    assert_int_equal(sl_store_batch_commit(&b), SL_OK);
+    assert_int_equal(s_last(f->s, "acme"), seq);
+    /*  The same id in another tenant is another event. */
+    memcpy((char *)e.ev.tenant.ptr, "beta", 4);
+    assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
+    assert_int_equal(sl_store_apply(b, &e.ev, &r, NULL, 0), SL_OK);
+    assert_int_equal(r, SL_APPLY_CHANGED);
+    sl_store_batch_abort(&b);
+    sl_buf_free(&e.scratch);
+}
+
+static void test_dead_letters(void **state)
+{
+    s_fix_t *f = *state;
+    char why[256];
+    sl_buf_t b = {0};
+    static const struct {
+        const char *kind, *body, *reason;
+    } cases[] = {
+        {"tag.set", "{\"qualified_name\":\"a\",\"tag\":7}",
+         "tag.set: body.tag: expected a non-empty string"},
+        {"tag.set", "{\"qualified_name\":\"a\"}",
+         "tag.set: body.tag: missing (expected a non-empty string)"},
+        {"tag.set", "{\"qualified_name\":\"a\",\"tag\":\"x\",\"propagate\":\"yes\"}",
+         "tag.set: body.propagate: expected a boolean"},
+        {"asset.upsert", "{\"qualified_name\":\"a\",\"owners\":[1]}",
+         "asset.upsert: body.owners[0]: expected a string"},
+        {"asset.upsert", "{\"qualified_name\":\"a\",\"attributes\":[]}",
+         "asset.upsert: body.attributes: expected an object"},
+        {"asset.delete", "{}",
+         "asset.delete: body.qualified_name: missing (expected a non-empty string)"},
+        {"owner.set", "{\"qualified_name\":\"a\"}",
+         "owner.set: body.owners: missing (expected an array of strings)"},
+        {"lineage.edge", "{\"from\":\"a\",\"to\":\"\"}",
+         "lineage.edge: body.to: expected a non-empty string"},
+        {"lineage.edge", "{\"from\":\"a\",\"to\":\"b\",\"job\":{}}",
+         "lineage.edge: body.job: expected a string"},
+        {"incident.upsert", "{\"source\":\"mc\",\"external_id\":\"1\",\"status\":\"gone\"}",
+         "incident.upsert: body.status: expected open, acknowledged or resolved"},
+        {"incident.upsert", "{\"source\":\"mc\",\"external_id\":\"1\",\"updated_at\":\"soon\"}",
+         "incident.upsert: body.updated_at: expected an RFC 3339 time"},
+        {"incident.upsert", "{\"source\":\"mc\",\"external_id\":\"1\",\"severity\":[]}",
+         "incident.upsert: body.severity: expected a string or a number"},
+        {"bogus.kind", "{}", "unknown kind 'bogus.kind'"},
+    };
+    size_t n = sizeof cases / sizeof *cases;
+    for (size_t i = 0; i < n; i++) {
+        why[0] = 0;
+        assert_int_equal(s_apply1(f->s, "acme", cases[i].kind, cases[i].body, why, sizeof why),
+                         SL_APPLY_DEAD);
+        assert_string_equal(why, cases[i].reason);
+    }
+    assert_int_equal(s_last(f->s, "acme"), 0);
+    /*  A body that is not msgpack at all, made by hand. */
+    sl_event_t ev;
+    memset(&ev, 0, sizeof ev);
+    sl_event_id_new(ev.id);
+    ev.tenant = SL_SLICE("acme");
+    ev.kind = SL_SLICE("tag.set");
+    ev.body = (sl_slice_t){"\x82\xa1", 2};
+    sl_store_batch_t *bt;
+    sl_apply_t r;
+    assert_int_equal(sl_store_batch_begin(f->s, &bt), SL_OK);
+    assert_int_equal(sl_store_apply(bt, &ev, &r, why, sizeof why), SL_OK);
+    assert_int_equal(r, SL_APPLY_DEAD);
+    assert_string_equal(why, "tag.set: body: expected a msgpack map");
+    assert_int_equal(sl_store_batch_commit(&bt), SL_OK);
+    /*  Outside a batch, and inside one on the same thread. */
+    sl_event_id_new(ev.id);
+    assert_int_equal(sl_store_dead_letter(f->s, &ev, "schema: no such schema"), SL_OK);
+    assert_int_equal(sl_store_batch_begin(f->s, &bt), SL_OK);
+    sl_event_id_new(ev.id);
+    assert_int_equal(sl_store_dead_letter(f->s, &ev, "inside"), SL_OK);
+    assert_int_equal(sl_store_batch_commit(&bt), SL_OK);
+
+    json_t *d = s_doc(sl_store_dead_letters_json(f->s, "acme", 1000, &b), &b);
+    json_t *items = json_object_get(d, "items");
+    assert_int_equal(json_array_size(items), n + 3);
+    s_rec_is(json_array_get(items, 0), "{\"reason\":\"inside\"}");
+    s_rec_is(json_array_get(items, 1), "{\"reason\":\"schema: no such schema\"}");
+    json_t *last = json_array_get(items, n + 2);
+    assert_int_equal(json_integer_value(json_object_get(last, "seq")), 1);
+    assert_string_equal(json_string_value(json_object_get(last, "reason")), cases[0].reason);
+    s_rec_is(json_object_get(last, "event"),
+             "{\"tenant\":\"acme\",\"kind\":\"tag.set\",\"body\":{\"qualified_name\":\"a\","
+             "\"tag\":7}}");
+    json_decref(d);
+    sl_buf_free(&b);
+}
+
+/*  Tenant A never sees tenant B, in any read path. */
+static void test_tenant_separation(void **state)
+{
+    s_fix_t *f = *state;
+    sl_buf_t b = {0};
+    const char *ts[] = {"acme", "beta"};
+    for (int i = 0; i < 2; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "{\"qualified_name\":\"db/%s\",\"type\":\"table\"}", ts[i]);
+        s_apply(f->s, ts[i], "asset.upsert", body);
+        s_apply(f->s, ts[i], "asset.upsert", "{\"qualified_name\":\"db/shared\"}");
+        s_apply(f->s, ts[i], "lineage.edge", "{\"from\":\"db/shared\",\"to\":\"db/x\"}");
+        snprintf(body, sizeof body,
+                 "{\"source\":\"mc\",\"external_id\":\"%s\",\"qualified_names\":[\"db/shared\"]}",
+                 ts[i]);
+        s_apply(f->s, ts[i], "incident.upsert", body);
+        s_apply(f->s, ts[i], "nope", "{}");
+    }
+    s_apply(f->s, "beta", "lineage.edge", "{\"from\":\"db/shared\",\"to\":\"db/y\"}");
+    assert_int_equal(sl_store_asset_json(f->s, "acme", "db/beta", &b), SL_ENOTFOUND);
+    json_t *d = s_doc(sl_store_assets_json(f->s, "acme", "db/", 100, "", &b), &b);
+    json_t *items = json_object_get(d, "items");
+    assert_int_equal(json_array_size(items), 3); /* db/acme, db/shared, db/x */
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        assert_null(strstr(json_string_value(json_object_get(it, "qualified_name")), "beta"));
+    }
+    json_decref(d);
+    d = s_doc(sl_store_lineage_json(f->s, "acme", "db/shared", SL_DIR_BOTH, 5, 100, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "nodes")), 2);
+    json_decref(d);
+    d = s_doc(sl_store_incidents_json(f->s, "acme", NULL, NULL, NULL, 100, NULL, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_array_get(json_object_get(d, "items"), 0), "external_id")),
+                        "acme");
+    json_decref(d);
+    d = s_doc(sl_store_incidents_json(f->s, "acme", NULL, "db/shared", NULL, 100, NULL, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 1);
+    json_decref(d);
+    d = s_asset(f->s, "acme", "db/shared");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(d, "incidents"), "open")), 1);
+    json_decref(d);
+    d = s_doc(sl_store_changes_json(f->s, "acme", 0, 1000, &b), &b);
+    json_array_foreach(json_object_get(d, "items"), i, it)
+    {
+        assert_string_equal(json_string_value(json_object_get(it, "tenant")), "acme");
+    }
+    assert_int_equal(json_integer_value(json_object_get(d, "last_seq")), s_last(f->s, "acme"));
+    assert_true(s_last(f->s, "acme") < s_last(f->s, "beta"));
+    json_decref(d);
+    d = s_doc(sl_store_dead_letters_json(f->s, "acme", 100, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 1);
+    json_decref(d);
+    d = s_doc(sl_store_stats_json(f->s, &b), &b);
+    s_rec_is(json_object_get(d, "tenants"),
+             "{\"acme\":{\"assets\":3,\"edges\":1,\"incidents\":1,\"changes\":5,"
+             "\"dead_letters\":1},\"beta\":{\"assets\":4,\"edges\":2,\"incidents\":1,"
+             "\"changes\":7,\"dead_letters\":1}}");
+    assert_true(json_is_true(json_object_get(d, "writable")));
+    assert_true(json_integer_value(json_object_get(d, "used_bytes")) > 0);
+    json_decref(d);
+    char **tn = sl_store_tenants(f->s);
+    assert_non_null(tn);
+    assert_string_equal(tn[0], "acme");
+    assert_string_equal(tn[1], "beta");
+    assert_null(tn[2]);
+    for (char **p = tn; *p; p++) {
+        free(*p);
+    }
+    free(tn);
+    sl_buf_free(&b);
+}
+
+static void test_isolated(void **state)
+{
+    s_fix_t *f = *state;
+    char dir[128], why[256];
+    sl_buf_t b = {0};
+    const char *const tenants[] = {"acme", "beta", NULL};
+    snprintf(dir, sizeof dir, "%s/iso", f->dir);
+    sl_store_t *s = s_open(dir, 1, tenants, 0);
+    assert_non_null(s);
+    assert_int_equal(s_apply(s, "acme", "asset.upsert", "{\"qualified_name\":\"a\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(s, "beta", "asset.upsert", "{\"qualified_name\":\"b\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(
+        s_apply1(s, "evil", "asset.upsert", "{\"qualified_name\":\"e\"}", why, sizeof why),
+        SL_APPLY_DEAD);
+    assert_string_equal(why, "tenant 'evil' not allowed in an isolated store");
+    char path[256];
+    snprintf(path, sizeof path, "%s/acme/data.mdb", dir);
+    assert_int_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/evil", dir);
+    assert_int_not_equal(access(path, F_OK), 0);
+    assert_int_equal(sl_store_asset_json(s, "acme", "b", &b), SL_ENOTFOUND);
+    assert_int_equal(sl_store_asset_json(s, "evil", "e", &b), SL_EINVAL);
+    json_t *d = s_doc(sl_store_assets_json(s, "beta", NULL, 10, NULL, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 1);
+    json_decref(d);
+    d = s_doc(sl_store_dead_letters_json(s, "evil", 10, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 1);
+    json_decref(d);
+    assert_int_equal(s_last(s, "acme"), 1);
+    assert_int_equal(s_last(s, "beta"), 1);
+    d = s_doc(sl_store_stats_json(s, &b), &b);
+    assert_int_equal(json_object_size(json_object_get(d, "tenants")), 2);
+    json_decref(d);
+    /*  The same path cannot be opened with the other tenancy. */
+    assert_null(s_open(dir, 0, NULL, 0));
+    sl_store_close(&s);
+    sl_buf_free(&b);
+}
+
+static void test_seq_gap_free(void **state)
+{
+    s_fix_t *f = *state;
+    for (int round = 0; round < 3; round++) {
+        sl_store_batch_t *b;
+        assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
+        for (int i = 0; i < 20; i++) {
+            s_ev_t e = {0};
+            sl_apply_t r;
+            char body[128];
+            snprintf(body, sizeof body, "{\"qualified_name\":\"q%d\",\"name\":\"r%d\"}", i, round);
+            s_ev(&e, i % 2 ? "acme" : "beta", "asset.upsert", body);
+            assert_int_equal(sl_store_apply(b, &e.ev, &r, NULL, 0), SL_OK);
+            assert_int_equal(r, SL_APPLY_CHANGED);
+            sl_buf_free(&e.scratch);
+        }
+        assert_int_equal(sl_store_batch_commit(&b), SL_OK);
+        /*  An aborted batch takes its seqs with it. */
+        assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
+        s_ev_t e = {0};
+        sl_apply_t r;
+        s_ev(&e, "acme", "asset.upsert", "{\"qualified_name\":\"lost\"}");
+        assert_int_equal(sl_store_apply(b, &e.ev, &r, NULL, 0), SL_OK);
+        sl_store_batch_abort(&b);
+        sl_buf_free(&e.scratch);
+        sl_store_close(&f->s);
+        f->s = s_open(f->dir, 0, NULL, 0);
+        assert_non_null(f->s);
+    }
+    json_t *recs = s_changes(f->s, "acme", 0);
+    assert_int_equal(json_array_size(recs), 30);
+    for (size_t i = 0; i < 30; i++) {
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(recs, i), "seq")),
+                         i + 1);
+    }
+    json_decref(recs);
+    recs = s_changes(f->s, "acme", 28);
+    assert_int_equal(json_array_size(recs), 2);
+    json_decref(recs);
+}
+
+static void test_shared_handle(void **state)
+{
+    s_fix_t *f = *state;
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/../%s", f->dir, strrchr(f->dir, '/') + 1);
+    sl_store_t *s2 = s_open(sub, 0, NULL, 0);
+    assert_ptr_equal(s2, f->s);
+    sl_store_close(&s2);
+    assert_null(s2);
+    sl_store_close(&s2); /* safe twice */
+    assert_int_equal(s_apply(f->s, "acme", "asset.upsert", "{\"qualified_name\":\"still\"}"),
+                     SL_APPLY_CHANGED);
+}
+
+static void test_map_full(void **state)
+{
+    s_fix_t *f = *state;
+    char dir[128], why[256];
+    sl_buf_t b = {0};
+    snprintf(dir, sizeof dir, "%s/small", f->dir);
+    sl_store_t *s = s_open(dir, 0, NULL, 256 * 1024);
+    assert_non_null(s);
+    assert_int_equal(s_apply(s, "acme", "asset.upsert", "{\"qualified_name\":\"first\"}"),
+                     SL_APPLY_CHANGED);
+    char *body = malloc(8192);
+    char pad[2001];
+    memset(pad, 'x', 2000);
+    pad[2000] = 0;
+    int rc = SL_OK, i;
+    for (i = 0; i < 1000 && rc == SL_OK; i++) {
+        sl_store_batch_t *bt;
+        s_ev_t e = {0};
+        sl_apply_t r;
+        snprintf(body, 8192, "{\"qualified_name\":\"a%d\",\"description\":\"%s\"}", i, pad);
+        s_ev(&e, "acme", "asset.upsert", body);
+        assert_int_equal(sl_store_batch_begin(s, &bt), SL_OK);
+        rc = sl_store_apply(bt, &e.ev, &r, NULL, 0);
+        if (rc == SL_OK) {
+            rc = sl_store_batch_commit(&bt);
+        } else {
+            sl_store_batch_abort(&bt);
+        }
+        sl_buf_free(&e.scratch);
+    }
+    free(body);
+    assert_int_equal(rc, SL_EFULL);
+    assert_int_equal(sl_store_health(s, why, sizeof why), SL_EFULL);
+    assert_non_null(strstr(why, "map full"));
+    sl_store_batch_t *bt;
+    assert_int_equal(sl_store_batch_begin(s, &bt), SL_EFULL);
+    assert_int_equal(sl_store_cursor_set(s, "acme", "c", 1), SL_EFULL);
+    /*  Reads keep working. */
+    json_t *d = s_asset(s, "acme", "first");
+    json_decref(d);
+    d = s_doc(sl_store_stats_json(s, &b), &b);
+    assert_true(json_is_false(json_object_get(d, "writable")));
+    assert_true(json_is_string(json_object_get(d, "reason")));
+    json_decref(d);
+    uint64_t seq = s_last(s, "acme");
+    sl_store_close(&s);
+    /*  A larger map: writable again, nothing lost, the log goes on. */
+    s = s_open(dir, 0, NULL, 8 << 20);
+    assert_non_null(s);
+    assert_int_equal(sl_store_health(s, NULL, 0), SL_OK);
+    assert_int_equal(s_last(s, "acme"), seq);
+    assert_int_equal(s_apply(s, "acme", "asset.upsert", "{\"qualified_name\":\"after\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_last(s, "acme"), seq + 1);
+    sl_store_close(&s);
+    sl_buf_free(&b);
+}
+
+static void test_assets_listing(void **state)
+{
+    s_fix_t *f = *state;
+    sl_buf_t b = {0};
+    sl_store_batch_t *bt;
+    assert_int_equal(sl_store_batch_begin(f->s, &bt), SL_OK);
+    for (int i = 0; i < 25; i++) {
+        s_ev_t e = {0};
+        sl_apply_t r;
+        char body[128];
+        snprintf(body, sizeof body, "{\"qualified_name\":\"%s/t%02d\"}", i < 20 ? "sf" : "bq", i);
+        s_ev(&e, "acme", "asset.upsert", body);
+        assert_int_equal(sl_store_apply(bt, &e.ev, &r, NULL, 0), SL_OK);
+        sl_buf_free(&e.scratch);
+    }
+    assert_int_equal(sl_store_batch_commit(&bt), SL_OK);
+    char cursor[1024] = "";
+    int total = 0, pages = 0;
+    for (;;) {
+        json_t *d = s_doc(sl_store_assets_json(f->s, "acme", "sf/", 7, cursor, &b), &b);
+        json_t *items = json_object_get(d, "items");
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            char want[16];
+            snprintf(want, sizeof want, "sf/t%02d", total + (int)i);
+            assert_string_equal(json_string_value(json_object_get(it, "qualified_name")), want);
+        }
+        total += (int)json_array_size(items);
+        pages++;
+        json_t *nc = json_object_get(d, "next_cursor");
+        if (json_is_null(nc)) {
+            json_decref(d);
+            break;
+        }
+        snprintf(cursor, sizeof cursor, "%s", json_string_value(nc));
+        json_decref(d);
+        assert_true(pages < 10);
+    }
+    assert_int_equal(total, 20);
+    assert_int_equal(pages, 3);
+    json_t *d = s_doc(sl_store_assets_json(f->s, "acme", NULL, 1000, NULL, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 25);
+    json_decref(d);
+    assert_int_equal(sl_store_assets_json(f->s, "acme", NULL, 0, NULL, &b), SL_EINVAL);
+    assert_int_equal(sl_store_assets_json(f->s, "acme", NULL, 1001, NULL, &b), SL_EINVAL);
+    assert_int_equal(sl_store_assets_json(f->s, "acme", NULL, 10, "zz", &b), SL_EINVAL);
+    sl_buf_free(&b);
 }
 
 static void test_cursors_reopen(void **state)
@@ -176,21 +892,74 @@ static void test_cursors_reopen(void **state)
     assert_int_equal(sl_store_cursor_get(f->s, "acme", "walker", &seq), SL_OK);
     assert_int_equal(seq, 0);
     assert_int_equal(sl_store_cursor_set(f->s, "acme", "walker", 42), SL_OK);
+    /*  Inside an open batch on this thread: written with the batch. */
+    sl_store_batch_t *b;
+    assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
+    assert_int_equal(sl_store_cursor_set(f->s, "acme", "api", 7), SL_OK);
+    assert_int_equal(sl_store_batch_commit(&b), SL_OK);
     sl_store_close(&f->s);
     f->s = s_open(f->dir, 0, NULL, 0);
     assert_non_null(f->s);
     assert_int_equal(sl_store_cursor_get(f->s, "acme", "walker", &seq), SL_OK);
     assert_int_equal(seq, 42);
+    assert_int_equal(sl_store_cursor_get(f->s, "acme", "api", &seq), SL_OK);
+    assert_int_equal(seq, 7);
     assert_int_equal(sl_store_cursor_get(f->s, "other", "walker", &seq), SL_OK);
     assert_int_equal(seq, 0);
+    assert_int_equal(sl_store_cursor_get(f->s, "", "walker", &seq), SL_EINVAL);
+}
+
+static void test_mpjson(void **state)
+{
+    (void)state;
+    json_t *v = json_loads("{\"a\":[1,-2,3.5,true,null,\"x\"],\"b\":{\"c\":\"d\"}}", 0, NULL);
+    sl_buf_t mp = {0}, js = {0};
+    assert_int_equal(sl_jansson_to_msgpack(v, &mp), SL_OK);
+    json_t *back = sl_msgpack_to_jansson(mp.data, mp.len);
+    assert_true(json_equal(v, back));
+    assert_int_equal(sl_msgpack_to_json(mp.data, mp.len, &js), SL_OK);
+    json_t *parsed = json_loadb((const char *)js.data, js.len, 0, NULL);
+    assert_true(json_equal(v, parsed));
+    sl_slice_t str;
+    const uint8_t *vp;
+    size_t vlen;
+    assert_int_equal(sl_msgpack_map_get(mp.data, mp.len, "b", &vp, &vlen), SL_OK);
+    assert_int_equal(sl_msgpack_map_str(vp, vlen, "c", &str), SL_OK);
+    assert_true(sl_slice_eq(str, "d"));
+    assert_int_equal(sl_msgpack_map_str(mp.data, mp.len, "zz", &str), SL_ENOTFOUND);
+    assert_int_equal(sl_msgpack_map_str(mp.data, mp.len, "a", &str), SL_EPROTO);
+    /*  Truncated input, every prefix: never a crash, never a tree. */
+    for (size_t n = 0; n < mp.len; n++) {
+        assert_null(sl_msgpack_to_jansson(mp.data, n));
+        assert_int_not_equal(sl_msgpack_to_json(mp.data, n, &js), SL_OK);
+    }
+    assert_null(sl_msgpack_to_jansson((const uint8_t *)"\xdd\xff\xff\xff\xff", 5));
+    json_decref(v);
+    json_decref(back);
+    json_decref(parsed);
+    sl_buf_free(&mp);
+    sl_buf_free(&js);
 }
 
 int main(void)
 {
-    sl_log_set_level(SL_LOG_ERROR);
+    sl_log_set_level(SL_LOG_ERROR + 1);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_asset_upsert, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tags_owners, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_lineage, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_asset_delete, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_incidents, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_dead_letters, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_tenant_separation, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_isolated, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_seq_gap_free, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_shared_handle, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_map_full, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_assets_listing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cursors_reopen, s_setup, s_teardown),
+        cmocka_unit_test(test_mpjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
