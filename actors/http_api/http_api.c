@@ -8,6 +8,7 @@
     same process (sl_store_open shares one environment per path), and LMDB
     read transactions run concurrently with its writes. */
 #include <errno.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,8 +31,13 @@ typedef struct {
     int64_t max_connections;
     int64_t timeout_us;
     int isolated;
+    sl_strlist_t tenants;
     /* run state */
     char name[64];
+    const char *store_path;
+    const char **allowed;
+    pthread_mutex_t mu; /* guards the lazy open of store */
+    int mu_ok;
     sl_store_t *store;
     sl_http_t *http;
 } s_api_t;
@@ -40,6 +46,7 @@ typedef struct {
 typedef struct {
     s_api_t *api;
     char tenant[S_TENANT_MAX + 1];
+    sl_store_t *store;
     uint64_t after;
     int greeted;
     int rc;
@@ -77,6 +84,33 @@ static int s_tenant(const sl_http_req_t *req, sl_http_resp_t *resp, const char *
     }
     *tenant = t;
     return SL_OK;
+}
+
+/*  The store, opened at the first request rather than in init: the engine
+    starts actors in reverse file order, and sl_store_open shares one
+    handle per path whose map size and sync mode the first opener sets.
+    Opening later lets the store actor (with its options) open it first. */
+static sl_store_t *s_store(s_api_t *api, sl_http_resp_t *resp)
+{
+    char err[256] = "";
+    pthread_mutex_lock(&api->mu);
+    if (!api->store) {
+        sl_store_opts_t so = {
+            .path = api->store_path,
+            .isolated = api->isolated,
+            .tenants = api->allowed,
+        };
+        api->store = sl_store_open(&so, err, sizeof err);
+        if (!api->store) {
+            sl_error(api->name, "cannot open store %s: %s", api->store_path, err);
+        }
+    }
+    sl_store_t *st = api->store;
+    pthread_mutex_unlock(&api->mu);
+    if (!st) {
+        sl_http_error(resp, 503, "store_unavailable", "the store cannot be opened: %s", err);
+    }
+    return st;
 }
 
 /*  Answer with what a store read left in body, or the error it returned:
@@ -136,7 +170,11 @@ static int s_asset_one(s_api_t *api, const char *tenant, const char *raw, size_t
     if (!qn[0]) {
         return sl_http_error(resp, 404, "not_found", "no qualified name given");
     }
-    rc = sl_store_asset_json(api->store, tenant, qn, &resp->body);
+    sl_store_t *st = s_store(api, resp);
+    if (!st) {
+        return SL_OK;
+    }
+    rc = sl_store_asset_json(st, tenant, qn, &resp->body);
     return s_reply(resp, rc, "asset not found", "the store rejects this qualified name");
 }
 
@@ -169,7 +207,11 @@ static int s_lineage(s_api_t *api, const char *tenant, const char *raw, size_t r
         sl_http_param_int(req, resp, "limit", 1000, 1, 10000, &limit) != SL_OK) {
         return SL_OK;
     }
-    rc = sl_store_lineage_json(api->store, tenant, qn, dir, (int)depth, (int)limit, &resp->body);
+    sl_store_t *st = s_store(api, resp);
+    if (!st) {
+        return SL_OK;
+    }
+    rc = sl_store_lineage_json(st, tenant, qn, dir, (int)depth, (int)limit, &resp->body);
     return s_reply(resp, rc, "asset not found", "the store rejects these lineage parameters");
 }
 
@@ -182,7 +224,11 @@ static int s_asset_list(s_api_t *api, const char *tenant, const sl_http_req_t *r
     }
     const char *prefix = sl_http_param(req, "prefix");
     const char *cursor = sl_http_param(req, "cursor");
-    int rc = sl_store_assets_json(api->store, tenant, prefix ? prefix : "", (int)limit,
+    sl_store_t *st = s_store(api, resp);
+    if (!st) {
+        return SL_OK;
+    }
+    int rc = sl_store_assets_json(st, tenant, prefix ? prefix : "", (int)limit,
                                   cursor ? cursor : "", &resp->body);
     return s_reply(resp, rc, "not found", "parameter 'cursor' is not a cursor this API gave out");
 }
@@ -238,7 +284,11 @@ static int s_incidents(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp
     const char *asset = sl_http_param(req, "asset");
     const char *source = sl_http_param(req, "source");
     const char *cursor = sl_http_param(req, "cursor");
-    int rc = sl_store_incidents_json(api->store, tenant, status, asset && *asset ? asset : NULL,
+    sl_store_t *st = s_store(api, resp);
+    if (!st) {
+        return SL_OK;
+    }
+    int rc = sl_store_incidents_json(st, tenant, status, asset && *asset ? asset : NULL,
                                      source && *source ? source : NULL, (int)limit,
                                      cursor ? cursor : "", &resp->body);
     return s_reply(resp, rc, "not found", "parameter 'cursor' is not a cursor this API gave out");
@@ -256,7 +306,11 @@ static int s_changes(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
         sl_http_param_int(req, resp, "limit", 100, 1, 1000, &limit) != SL_OK) {
         return SL_OK;
     }
-    int rc = sl_store_changes_json(api->store, tenant, after, (int)limit, &resp->body);
+    sl_store_t *st = s_store(api, resp);
+    if (!st) {
+        return SL_OK;
+    }
+    int rc = sl_store_changes_json(st, tenant, after, (int)limit, &resp->body);
     return s_reply(resp, rc, "not found", "the store rejects these parameters");
 }
 
@@ -298,7 +352,7 @@ static int s_follow_next(void *arg, sl_buf_t *out)
         return sl_buf_append(out, hello, (size_t)n);
     }
     uint64_t last = 0;
-    int rc = sl_store_last_seq(f->api->store, f->tenant, &last);
+    int rc = sl_store_last_seq(f->store, f->tenant, &last);
     if (rc == SL_ENOTFOUND) {
         return SL_OK; /* nothing of this tenant yet */
     }
@@ -310,7 +364,7 @@ static int s_follow_next(void *arg, sl_buf_t *out)
     }
     f->out = out;
     f->rc = SL_OK;
-    rc = sl_store_changes(f->api->store, f->tenant, f->after, S_STREAM_BATCH, s_follow_one, f);
+    rc = sl_store_changes(f->store, f->tenant, f->after, S_STREAM_BATCH, s_follow_one, f);
     f->out = NULL;
     if (rc < 0) {
         return rc;
@@ -342,11 +396,16 @@ static int s_stream(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
         }
         after = seq;
     }
+    sl_store_t *st = s_store(api, resp);
+    if (!st) {
+        return SL_OK;
+    }
     s_follow_t *f = calloc(1, sizeof *f);
     if (!f) {
         return SL_ENOMEM;
     }
     f->api = api;
+    f->store = st;
     snprintf(f->tenant, sizeof f->tenant, "%s", tenant);
     f->after = after;
     resp->status = 200;
@@ -368,6 +427,12 @@ static void s_exit(sl_actor_t *a, void *state)
     /* the server first: it joins every handler that could read the store */
     sl_http_destroy(&s->http);
     sl_store_close(&s->store);
+    free(s->allowed);
+    s->allowed = NULL;
+    if (s->mu_ok) {
+        pthread_mutex_destroy(&s->mu);
+        s->mu_ok = 0;
+    }
 }
 
 static int s_init(sl_actor_t *a, void *state)
@@ -386,16 +451,26 @@ static int s_init(sl_actor_t *a, void *state)
         goto fail;
     }
     const char *path = s->path ? s->path : sl_actor_store_path(a);
-    if (!path) {
-        path = "var/sluice";
-    }
-    sl_store_opts_t so = {.path = path, .isolated = s->isolated};
-    s->store = sl_store_open(&so, err, sizeof err);
-    if (!s->store) {
-        sl_error(s->name, "cannot open store %s: %s", path, err);
-        rc = SL_EIO;
+    s->store_path = path ? path : "var/sluice";
+    if (s->isolated && s->tenants.count == 0) {
+        sl_error(s->name, "isolated: list the store's tenants in `tenants`");
         goto fail;
     }
+    if (s->tenants.count > 0) {
+        s->allowed = calloc((size_t)s->tenants.count + 1, sizeof *s->allowed);
+        if (!s->allowed) {
+            rc = SL_ENOMEM;
+            goto fail;
+        }
+        for (int i = 0; i < s->tenants.count; i++) {
+            s->allowed[i] = s->tenants.items[i];
+        }
+    }
+    if (pthread_mutex_init(&s->mu, NULL) != 0) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    s->mu_ok = 1;
     sl_http_opts_t ho = {
         .listen = s->listen,
         .max_connections = (int)s->max_connections,
@@ -436,6 +511,8 @@ static const sl_opt_t s_options[] = {
      "store path (`store: {path}`), else var/sluice"},
     {"isolated", SL_OPT_BOOL, "false", offsetof(s_api_t, isolated), 0,
      "the store has one environment per tenant (as the store actor's `isolated`)"},
+    {"tenants", SL_OPT_STRLIST, NULL, offsetof(s_api_t, tenants), 0,
+     "the store's tenants (as the store actor's `tenants`; required when isolated)"},
     {"max_connections", SL_OPT_INT, "64", offsetof(s_api_t, max_connections), 0,
      "concurrent connections, change streams included (1..10000)"},
     {"timeout", SL_OPT_DURATION, "30s", offsetof(s_api_t, timeout_us), 0,
