@@ -545,11 +545,9 @@ static int s_compact(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn)
                 break;
             }
             n++;
-            mrc = mdb_cursor_get(c, &k, &v, MDB_GET_CURRENT);
-            if (mrc == EINVAL || mrc == MDB_NOTFOUND) {
-                /*  After the last item was deleted there is no current. */
-                mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
-            }
+            /*  After a delete LMDB leaves the cursor on the next item:
+                MDB_NEXT then returns that one, it does not skip it. */
+            mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
             continue;
         }
         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT);
@@ -571,7 +569,9 @@ static int s_txn(sl_store_batch_t *b, s_env_t *e, MDB_txn **txn)
             b->txns[i] = NULL;
             return s_fail_batch(b, mrc, "txn begin");
         }
-        if (b->now - e->last_compact_us >= S_COMPACT_EVERY_US) {
+        int64_t every = b->s->retention_us / 2 < S_COMPACT_EVERY_US ? b->s->retention_us / 2
+                                                                    : S_COMPACT_EVERY_US;
+        if (b->now - e->last_compact_us >= every) {
             e->last_compact_us = b->now;
             int rc = s_compact(b, e, b->txns[i]);
             if (rc != SL_OK) {

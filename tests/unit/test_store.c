@@ -525,6 +525,39 @@ static void test_idempotency(void **state)
     sl_buf_free(&e.scratch);
 }
 
+/*  Applied ids are forgotten after the retention window: the same event
+    is then applied again (and changes nothing, being the same). */
+static void test_idempotency_retention(void **state)
+{
+    s_fix_t *f = *state;
+    char dir[128], err[256];
+    snprintf(dir, sizeof dir, "%s/ret", f->dir);
+    sl_store_opts_t o = {.path = dir, .nosync = 1, .retention_us = 2000};
+    sl_store_t *s = sl_store_open(&o, err, sizeof err);
+    assert_non_null(s);
+    s_ev_t e = {0};
+    s_ev(&e, "acme", "tag.set", "{\"qualified_name\":\"x\",\"tag\":\"t\"}");
+    sl_event_id_new(e.ev.id); /* its time is now, not the event's */
+    sl_apply_t r = SL_APPLY_DEAD;
+    int64_t deadline = sl_mono_us() + 5000000;
+    for (int i = 0; sl_mono_us() < deadline; i++) {
+        sl_store_batch_t *b;
+        assert_int_equal(sl_store_batch_begin(s, &b), SL_OK);
+        assert_int_equal(sl_store_apply(b, &e.ev, &r, NULL, 0), SL_OK);
+        assert_int_equal(sl_store_batch_commit(&b), SL_OK);
+        if (i == 0) {
+            assert_int_equal(r, SL_APPLY_CHANGED);
+        } else if (r != SL_APPLY_DUPLICATE) {
+            break;
+        }
+        usleep(500);
+    }
+    assert_int_equal(r, SL_APPLY_NOOP);
+    assert_int_equal(s_last(s, "acme"), 2); /* placeholder and tag */
+    sl_store_close(&s);
+    sl_buf_free(&e.scratch);
+}
+
 static void test_dead_letters(void **state)
 {
     s_fix_t *f = *state;
@@ -951,6 +984,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_asset_delete, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_incidents, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_idempotency_retention, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dead_letters, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tenant_separation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_isolated, s_setup, s_teardown),
