@@ -176,6 +176,7 @@ static int s_commit(sl_actor_t *a, s_store_t *s)
     int64_t n = s->batch_n;
     int rc = sl_store_batch_commit(&s->batch);
     s->batch_n = 0;
+    sl_actor_set_tick(a, -1);
     if (s->batch_dead > 0) {
         sl_warn(s->name, "%lld events dead-lettered in this batch (last reason: %s)",
                 (long long)s->batch_dead, s->dead_reason);
@@ -310,7 +311,8 @@ static int s_init(sl_actor_t *a, void *state)
     if (sl_store_health(s->store, reason, sizeof reason) == SL_EFULL) {
         s_set_full(s);
     }
-    sl_actor_set_tick(a, s->batch_us > 0 ? s->batch_us : 1000);
+    /*  No tick while no batch is open: an idle store does not wake up. */
+    sl_actor_set_tick(a, -1);
     sl_info(s->name, "store %s open (batch %lld events / %lld us, fsync %s)", s->path,
             (long long)s->batch_events, (long long)s->batch_us, s->fsync ? "on" : "off");
     return SL_OK;
@@ -335,6 +337,7 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
             return rc; /* counted by the engine */
         }
         s->batch_start = sl_mono_us();
+        sl_actor_set_tick(a, s->batch_us);
     }
     sl_apply_t result = SL_APPLY_NOOP;
     char reason[256] = "";
@@ -343,6 +346,7 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
         /*  The whole batch is lost: LMDB aborts it. */
         int64_t lost = s->batch_n + 1;
         sl_store_batch_abort(&s->batch);
+        sl_actor_set_tick(a, -1);
         s->batch_n = 0;
         s->batch_dead = 0;
         for (int i = 0; i < s->n_ts; i++) {
