@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "sluice/follower.h"
+#include "sluice/mpjson.h"
 
 #define S_PERSIST_EVERY 1000
 #define S_PERSIST_US 1000000
@@ -312,115 +313,7 @@ uint64_t sl_follower_cursor(const sl_follower_t *f, const char *tenant)
     return 0;
 }
 
-/* ------------------------------------------------ reading body.seq */
-
-static uint64_t s_be(const uint8_t *p, size_t n)
-{
-    uint64_t x = 0;
-    for (size_t i = 0; i < n; i++) {
-        x = x << 8 | p[i];
-    }
-    return x;
-}
-
-/*  Skip one msgpack value at p[*off..len), nested at most `depth` deep.
-    (sl_msgpack_check wants exactly one value, not a prefix.) */
-static int s_skip(const uint8_t *p, size_t len, size_t *off, int depth)
-{
-    if (*off >= len || depth <= 0) {
-        return SL_EPROTO;
-    }
-    uint8_t t = p[(*off)++];
-    uint64_t skip = 0, items = 0;
-    size_t h = 0;
-    if (t <= 0x7f || t >= 0xe0 || t == 0xc0 || t == 0xc2 || t == 0xc3) {
-        return SL_OK;
-    } else if (t >= 0x80 && t <= 0x8f) {
-        items = 2u * (t & 0x0f);
-    } else if (t >= 0x90 && t <= 0x9f) {
-        items = t & 0x0f;
-    } else if (t >= 0xa0 && t <= 0xbf) {
-        skip = t & 0x1f;
-    } else if (t == 0xc4 || t == 0xd9) {
-        h = 1;
-    } else if (t == 0xc5 || t == 0xda) {
-        h = 2;
-    } else if (t == 0xc6 || t == 0xdb) {
-        h = 4;
-    } else if (t >= 0xc7 && t <= 0xc9) { /* ext: length, then type */
-        h = (size_t)1 << (t - 0xc7);
-        skip = 1;
-    } else if (t == 0xca) {
-        skip = 4;
-    } else if (t == 0xcb) {
-        skip = 8;
-    } else if (t >= 0xcc && t <= 0xcf) {
-        skip = (uint64_t)1 << (t - 0xcc);
-    } else if (t >= 0xd0 && t <= 0xd3) {
-        skip = (uint64_t)1 << (t - 0xd0);
-    } else if (t >= 0xd4 && t <= 0xd8) {
-        skip = 1 + ((uint64_t)1 << (t - 0xd4));
-    } else if (t == 0xdc || t == 0xdd || t == 0xde || t == 0xdf) {
-        size_t n = t == 0xdc || t == 0xde ? 2 : 4;
-        if (len - *off < n) {
-            return SL_EPROTO;
-        }
-        items = s_be(p + *off, n) * (t >= 0xde ? 2u : 1u);
-        *off += n;
-    } else {
-        return SL_EPROTO; /* 0xc1 */
-    }
-    if (h) {
-        if (len - *off < h) {
-            return SL_EPROTO;
-        }
-        skip += s_be(p + *off, h);
-        *off += h;
-    }
-    if (len - *off < skip) {
-        return SL_EPROTO;
-    }
-    *off += (size_t)skip;
-    for (uint64_t i = 0; i < items; i++) {
-        int rc = s_skip(p, len, off, depth - 1);
-        if (rc) {
-            return rc;
-        }
-    }
-    return SL_OK;
-}
-
-/*  Length of the string key at p (msgpack str), or -1 if p is no string. */
-static int s_str(const uint8_t *p, size_t len, const uint8_t **s, uint32_t *slen, size_t *used)
-{
-    if (len < 1) {
-        return -1;
-    }
-    uint32_t n;
-    size_t h;
-    if ((p[0] & 0xe0) == 0xa0) {
-        n = p[0] & 0x1f;
-        h = 1;
-    } else if (p[0] == 0xd9 && len >= 2) {
-        n = p[1];
-        h = 2;
-    } else if (p[0] == 0xda && len >= 3) {
-        n = (uint32_t)p[1] << 8 | p[2];
-        h = 3;
-    } else if (p[0] == 0xdb && len >= 5) {
-        n = (uint32_t)p[1] << 24 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 8 | p[4];
-        h = 5;
-    } else {
-        return -1;
-    }
-    if (len - h < n) {
-        return -1;
-    }
-    *s = p + h;
-    *slen = n;
-    *used = h + n;
-    return 0;
-}
+/* ------------------------------------------------ reading the body */
 
 static int s_uint(const uint8_t *p, size_t len, uint64_t *v)
 {
@@ -432,89 +325,38 @@ static int s_uint(const uint8_t *p, size_t len, uint64_t *v)
         *v = t;
         return SL_OK;
     }
-    size_t n = t == 0xcc || t == 0xd0   ? 1
-               : t == 0xcd || t == 0xd1 ? 2
-               : t == 0xce || t == 0xd2 ? 4
-               : t == 0xcf || t == 0xd3 ? 8
-                                        : 0;
-    if (n == 0 || len < 1 + n) {
-        return SL_EPROTO;
+    size_t n = 0;
+    if (t >= 0xcc && t <= 0xcf) {
+        n = (size_t)1 << (t - 0xcc);
+    } else if (t >= 0xd0 && t <= 0xd3) {
+        n = (size_t)1 << (t - 0xd0);
     }
-    uint64_t x = s_be(p + 1, n);
-    if (t >= 0xd0 && (p[1] & 0x80)) {
-        return SL_EPROTO; /* negative */
+    if (n == 0 || len < 1 + n || (t >= 0xd0 && (p[1] & 0x80))) {
+        return SL_EPROTO; /* not an integer, truncated, or negative */
+    }
+    uint64_t x = 0;
+    for (size_t i = 0; i < n; i++) {
+        x = x << 8 | p[1 + i];
     }
     *v = x;
     return SL_OK;
 }
 
-/*  Find the value of top-level key `field` in the body map: its offset. */
-static int s_find(const sl_event_t *change, const char *field, size_t *at)
-{
-    const uint8_t *p = (const uint8_t *)change->body.ptr;
-    size_t len = change->body.len;
-    size_t flen = strlen(field);
-    if (!p || len < 1) {
-        return SL_EPROTO;
-    }
-    uint32_t count;
-    size_t off;
-    if ((p[0] & 0xf0) == 0x80) {
-        count = p[0] & 0x0f;
-        off = 1;
-    } else if (p[0] == 0xde && len >= 3) {
-        count = (uint32_t)s_be(p + 1, 2);
-        off = 3;
-    } else if (p[0] == 0xdf && len >= 5) {
-        count = (uint32_t)s_be(p + 1, 4);
-        off = 5;
-    } else {
-        return SL_EPROTO;
-    }
-    for (uint32_t i = 0; i < count; i++) {
-        const uint8_t *k;
-        uint32_t klen;
-        size_t used;
-        if (s_str(p + off, len - off, &k, &klen, &used) == 0) {
-            off += used;
-            if (klen == flen && memcmp(k, field, flen) == 0) {
-                *at = off;
-                return SL_OK;
-            }
-        } else if (s_skip(p, len, &off, SL_EVENT_MAX_DEPTH) != SL_OK) {
-            return SL_EPROTO;
-        }
-        if (s_skip(p, len, &off, SL_EVENT_MAX_DEPTH) != SL_OK) {
-            return SL_EPROTO;
-        }
-    }
-    return SL_ENOTFOUND;
-}
-
 int sl_change_seq(const sl_event_t *change, uint64_t *seq)
 {
-    size_t at;
-    int rc = s_find(change, "seq", &at);
-    if (rc) {
+    const uint8_t *v;
+    size_t vlen;
+    if (!change->body.ptr || sl_msgpack_map_get((const uint8_t *)change->body.ptr, change->body.len,
+                                                "seq", &v, &vlen) != SL_OK) {
         return SL_EPROTO;
     }
-    return s_uint((const uint8_t *)change->body.ptr + at, change->body.len - at, seq);
+    return s_uint(v, vlen, seq);
 }
 
 int sl_change_str(const sl_event_t *change, const char *field, sl_slice_t *out)
 {
-    size_t at;
-    int rc = s_find(change, field, &at);
-    if (rc) {
-        return rc;
-    }
-    const uint8_t *s;
-    uint32_t slen;
-    size_t used;
-    if (s_str((const uint8_t *)change->body.ptr + at, change->body.len - at, &s, &slen, &used)) {
+    if (!change->body.ptr) {
         return SL_EPROTO;
     }
-    out->ptr = (const char *)s;
-    out->len = slen;
-    return SL_OK;
+    return sl_msgpack_map_str((const uint8_t *)change->body.ptr, change->body.len, field, out);
 }
