@@ -541,6 +541,52 @@ static void s_check_value(s_load_t *l, const sl_plan_actor_t *a, const sl_opt_t 
     }
 }
 
+/*  The node a JSON Pointer ("/2/rename/to") names inside n, or the
+    deepest node on the way there: a kind's check reports a part of a JSON
+    option, and the operator needs that part's position. */
+static yaml_node_t *s_json_where(s_load_t *l, yaml_node_t *n, const char *where)
+{
+    char seg[256];
+    while (n && *where == '/') {
+        where++;
+        size_t len = 0;
+        for (; *where && *where != '/'; where++) {
+            char ch = *where;
+            if (ch == '~' && (where[1] == '0' || where[1] == '1')) {
+                ch = where[1] == '0' ? '~' : '/';
+                where++;
+            }
+            if (len + 1 < sizeof seg) {
+                seg[len++] = ch;
+            }
+        }
+        seg[len] = '\0';
+        yaml_node_t *next = NULL;
+        if (n->type == YAML_SEQUENCE_NODE) {
+            char *end;
+            long i = strtol(seg, &end, 10);
+            long count = (long)(n->data.sequence.items.top - n->data.sequence.items.start);
+            if (*seg && !*end && i >= 0 && i < count) {
+                next = s_node(l, n->data.sequence.items.start[i]);
+            }
+        } else if (n->type == YAML_MAPPING_NODE) {
+            for (S_PAIRS(n)) {
+                yaml_node_t *k = s_node(l, pair->key);
+                if (k && k->type == YAML_SCALAR_NODE &&
+                    strcmp((const char *)k->data.scalar.value, seg) == 0) {
+                    next = s_node(l, pair->value);
+                    break;
+                }
+            }
+        }
+        if (!next) {
+            break;
+        }
+        n = next;
+    }
+    return n;
+}
+
 static void s_option(s_load_t *l, sl_plan_actor_t *a, const char *key, yaml_node_t *k,
                      yaml_node_t *v)
 {
@@ -577,6 +623,14 @@ static void s_option(s_load_t *l, sl_plan_actor_t *a, const char *key, yaml_node
             return;
         }
         po->text = (char *)b.data;
+        char err[300] = "", where[256] = "";
+        if (kind->check_option &&
+            kind->check_option(key, po->text, err, sizeof err, where, sizeof where)) {
+            yaml_node_t *at = s_json_where(l, v, where);
+            sl_topo_error(l->c, at ? s_pos(at) : po->vpos, "actor '%s', option '%s': %s", a->name,
+                          key,
+                          po->secret ? "invalid value (secret)" : (err[0] ? err : "invalid value"));
+        }
         return;
     }
     char what[300];

@@ -84,6 +84,15 @@ typedef struct sl_actor_kind {
         available right now (before its outputs are flushed), and once more
         before exit on a drain. A batching sink commits here. */
     int (*idle)(sl_actor_t *a, void *state);
+    /*  Optional: check the value of a JSON option (SL_OPT_JSON) when the
+        topology is loaded, so a bad value is a topology error with its
+        FILE:LINE:COL instead of a failed start. `json` is the value as JSON
+        text. Return 0 if it is good; otherwise non-zero with a reason in
+        err and, in where, a JSON Pointer (RFC 6901) to the part at fault
+        ("/2/rename/to"; "" = the whole value): the loader reports the
+        reason at that part's position in the file. */
+    int (*check_option)(const char *option, const char *json, char *err, size_t errlen, char *where,
+                        size_t wherelen);
 } sl_actor_kind_t;
 
 /*  Registry (actors/registry.c). */
