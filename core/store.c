@@ -486,6 +486,7 @@ struct sl_store_batch {
     size_t captens;
     int err; /* a failed batch stays failed: commit returns this */
     int64_t now;
+    char now_text[32]; /* RFC 3339 of now: the change records' time */
     sl_buf_t k, v, k2; /* scratch */
 };
 
@@ -605,6 +606,7 @@ int sl_store_batch_begin(sl_store_t *s, sl_store_batch_t **bp)
     pthread_mutex_unlock(&s->mu);
     b->s = s;
     b->now = sl_now_us();
+    sl_time_format(b->now, b->now_text);
     *bp = b;
     return SL_OK;
 }
@@ -791,10 +793,46 @@ static int s_mark_tenant(s_ctx_t *c)
     return s_put(c, S_DB_TENANTS, c->t->tenant, strlen(c->t->tenant), "", 0, MDB_NOOVERWRITE);
 }
 
+/*  Minimal msgpack writers for the records built here. */
+static int s_mp_hdr(sl_buf_t *b, uint8_t tag, uint64_t v, int n)
+{
+    uint8_t tmp[9];
+    tmp[0] = tag;
+    for (int i = 0; i < n; i++) {
+        tmp[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+    }
+    return sl_buf_append(b, tmp, (size_t)n + 1);
+}
+
+static int s_mp_str(sl_buf_t *b, const char *str, size_t n)
+{
+    int rc;
+    if (n < 32) {
+        rc = s_mp_hdr(b, (uint8_t)(0xa0 | n), 0, 0);
+    } else if (n <= 0xff) {
+        rc = s_mp_hdr(b, 0xd9, n, 1);
+    } else if (n <= 0xffff) {
+        rc = s_mp_hdr(b, 0xda, n, 2);
+    } else {
+        rc = s_mp_hdr(b, 0xdb, n, 4);
+    }
+    return rc ? rc : sl_buf_append(b, str, n);
+}
+
+static int s_mp_uint(sl_buf_t *b, uint64_t u)
+{
+    if (u < 0x80) {
+        return s_mp_hdr(b, (uint8_t)u, 0, 0);
+    }
+    if (u <= 0xffff) {
+        return u <= 0xff ? s_mp_hdr(b, 0xcc, u, 1) : s_mp_hdr(b, 0xcd, u, 2);
+    }
+    return u <= 0xffffffffu ? s_mp_hdr(b, 0xce, u, 4) : s_mp_hdr(b, 0xcf, u, 8);
+}
+
 /*  Append one change record to the tenant's log. `changes` is stolen. */
 static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op, json_t *changes)
 {
-    char tm[32];
     uint8_t k[S_MAX_TENANT + 9];
     size_t tl = strlen(c->t->tenant);
     int rc;
@@ -810,16 +848,30 @@ static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op
         c->t->seq_loaded = 1;
     }
     uint64_t seq = c->t->seq + 1;
-    sl_time_format(c->b->now, tm);
-    json_t *rec = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "seq", (json_int_t)seq, "tenant",
-                            c->t->tenant, "time", tm, "event_id", c->evid, "entity", entity, "key",
-                            key, "op", op, "changes", changes);
-    if (!rec) {
-        return SL_ENOMEM;
+    /*  The record's envelope is written as msgpack directly (the same
+        bytes the tree would give): only `changes` goes through jansson. */
+    sl_buf_t *v = &c->b->v;
+    const char *strs[] = {"tenant",   c->t->tenant, "time",   c->b->now_text,
+                          "event_id", c->evid,      "entity", entity,
+                          "key",      key,          "op",     op};
+    sl_buf_reset(v);
+    rc = sl_buf_append(v, "\x88", 1); /* fixmap of 8 */
+    if (rc == SL_OK) {
+        rc = s_mp_str(v, "seq", 3);
     }
-    sl_buf_reset(&c->b->v);
-    rc = sl_jansson_to_msgpack(rec, &c->b->v);
-    json_decref(rec);
+    if (rc == SL_OK) {
+        rc = s_mp_uint(v, seq);
+    }
+    for (size_t i = 0; rc == SL_OK && i < sizeof strs / sizeof *strs; i++) {
+        rc = s_mp_str(v, strs[i], strlen(strs[i]));
+    }
+    if (rc == SL_OK) {
+        rc = s_mp_str(v, "changes", 7);
+    }
+    if (rc == SL_OK) {
+        rc = sl_jansson_to_msgpack(changes, v);
+    }
+    json_decref(changes);
     if (rc != SL_OK) {
         return rc;
     }
@@ -834,25 +886,35 @@ static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op
 }
 
 /*  {"before": b, "after": a} into changes[field] (references taken). */
-static int s_change(json_t *changes, const char *field, json_t *before, json_t *after)
+static int s_change_new(json_t *changes, const char *field, json_t *before, json_t *after)
 {
-    json_t *ch = json_pack("{s:O,s:O}", "before", before ? before : json_null(), "after",
-                           after ? after : json_null());
-    if (!ch || json_object_set_new(changes, field, ch) != 0) {
+    /*  Built by hand: json_pack parses its format on every call, and this
+        runs for every changed field of every event. */
+    json_t *ch = json_object();
+    if (!ch || !before || !after || json_object_set_new_nocheck(ch, "before", before) != 0 ||
+        json_object_set_new_nocheck(ch, "after", after) != 0 ||
+        json_object_set_new(changes, field, ch) != 0) {
+        if (!ch) {
+            json_decref(before);
+            json_decref(after);
+        }
+        json_decref(ch);
         return SL_ENOMEM;
     }
     return SL_OK;
 }
 
+static int s_change(json_t *changes, const char *field, json_t *before, json_t *after)
+{
+    return s_change_new(changes, field, before ? json_incref(before) : json_null(),
+                        after ? json_incref(after) : json_null());
+}
+
 /*  The same for strings (NULL: null). */
 static int s_change_s(json_t *changes, const char *field, const char *before, const char *after)
 {
-    json_t *ch = json_pack("{s:o,s:o}", "before", before ? json_string(before) : json_null(),
-                           "after", after ? json_string(after) : json_null());
-    if (!ch || json_object_set_new(changes, field, ch) != 0) {
-        return SL_ENOMEM;
-    }
-    return SL_OK;
+    return s_change_new(changes, field, before ? json_string(before) : json_null(),
+                        after ? json_string(after) : json_null());
 }
 
 /* ---- body fields: every type is checked, outside input never crashes */
@@ -995,9 +1057,11 @@ static int s_asset_touch(s_ctx_t *c, json_t *asset)
 
 static json_t *s_asset_new(s_ctx_t *c, int placeholder)
 {
-    json_t *a = json_pack("{s:I,s:I,s:I}", "version", (json_int_t)0, "created_at",
-                          (json_int_t)c->at, "updated_at", (json_int_t)c->at);
-    if (a && placeholder && json_object_set_new(a, "placeholder", json_true()) != 0) {
+    json_t *a = json_object();
+    if (a && (json_object_set_new_nocheck(a, "version", json_integer(0)) != 0 ||
+              json_object_set_new_nocheck(a, "created_at", json_integer(c->at)) != 0 ||
+              json_object_set_new_nocheck(a, "updated_at", json_integer(c->at)) != 0 ||
+              (placeholder && json_object_set_new_nocheck(a, "placeholder", json_true()) != 0))) {
         json_decref(a);
         return NULL;
     }
@@ -1025,6 +1089,24 @@ static int s_asset_ensure(s_ctx_t *c, const char *qn, json_t **asset)
         return rc;
     }
     return s_log(c, "asset", qn, "create", ch);
+}
+
+/*  s_asset_ensure without decoding an asset that exists (edges only need
+    their ends to exist: one lookup instead of a tree). */
+static int s_asset_exists(s_ctx_t *c, const char *qn)
+{
+    MDB_val v;
+    json_t *a = NULL;
+    int rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn);
+    if (rc == SL_OK) {
+        rc = s_get(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, &v);
+    }
+    if (rc != SL_ENOTFOUND) {
+        return rc;
+    }
+    rc = s_asset_ensure(c, qn, &a);
+    json_decref(a);
+    return rc;
 }
 
 static const char *const s_asset_fields[] = {"type", "name", "description", "owners", "attributes"};
@@ -1434,12 +1516,7 @@ static int s_apply_edge(s_ctx_t *c)
         return rc;
     }
     /*  Both ends exist (as placeholders if need be) before the edge. */
-    if ((rc = s_asset_ensure(c, from, &a)) != SL_OK) {
-        goto fail;
-    }
-    json_decref(a);
-    a = NULL;
-    if ((rc = s_asset_ensure(c, to, &a)) != SL_OK) {
+    if ((rc = s_asset_exists(c, from)) != SL_OK || (rc = s_asset_exists(c, to)) != SL_OK) {
         goto fail;
     }
     if (!(ch = json_object()) || s_change_s(ch, "type", NULL, type) != SL_OK ||
