@@ -135,11 +135,17 @@ int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, con
     return SL_OK;
 }
 
-/*  A tenant name is a key prefix and, isolated, a directory name. */
+/*  A tenant name is a key prefix, isolated a directory name, and a JSON
+    key of stats: printable ASCII without '/', not starting with '.'. */
 static int s_tenant_ok(const char *t, size_t n)
 {
-    if (n == 0 || n > S_MAX_TENANT || memchr(t, 0, n) || memchr(t, '/', n) || t[0] == '.') {
+    if (n == 0 || n > S_MAX_TENANT || t[0] == '.') {
         return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (t[i] < 0x21 || t[i] > 0x7e || t[i] == '/') {
+            return 0;
+        }
     }
     return 1;
 }
@@ -343,7 +349,8 @@ sl_store_t *sl_store_open(const sl_store_opts_t *opts, char *err, size_t errlen)
     for (const char *const *t = opts->tenants; t && *t; t++) {
         if (!s_tenant_ok(*t, strlen(*t))) {
             snprintf(err, errlen,
-                     "store: tenant '%.100s' is not a valid name (1..%d bytes, no '/', not "
+                     "store: tenant '%.100s' is not a valid name (1..%d printable ASCII "
+                     "bytes, no '/', not "
                      "starting with '.')",
                      *t, S_MAX_TENANT);
             return NULL;
@@ -693,6 +700,13 @@ __attribute__((format(printf, 2, 3))) static int s_reject(s_ctx_t *c, const char
     va_start(ap, fmt);
     vsnprintf(c->why, sizeof c->why, fmt, ap);
     va_end(ap);
+    /*  The reason quotes outside bytes (a kind, a tenant): keep it one
+        line of ASCII so every JSON writer takes it. */
+    for (char *p = c->why; *p; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            *p = '?';
+        }
+    }
     c->dead = 1;
     return SL_OK;
 }
@@ -1974,10 +1988,10 @@ static int s_dead_write(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, const cha
     s_bten_t *t;
     uint8_t k[S_MAX_TENANT + 9];
     size_t tl = strlen(tenant);
-    char tm[32];
+    char why[512];
     sl_buf_t raw = {0};
+    sl_buf_t *v = &b->v;
     int rc = s_bten(b, tenant, e, &t);
-    json_t *rec = NULL;
     if (rc != SL_OK) {
         return rc;
     }
@@ -1987,45 +2001,47 @@ static int s_dead_write(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, const cha
         }
         t->dseq_loaded = 1;
     }
-    if ((rc = sl_event_encode(ev, &raw)) != SL_OK) {
+    if (sl_event_encode(ev, &raw) != SL_OK) {
         /*  Not encodable (a bound exceeded): keep the reason without it. */
         sl_buf_reset(&raw);
     }
-    sl_time_format(b->now, tm);
-    rec =
-        json_pack("{s:I,s:s,s:s}", "seq", (json_int_t)(t->dseq + 1), "time", tm, "reason", reason);
-    sl_buf_reset(&b->v);
-    if (!rec) {
-        rc = SL_ENOMEM;
-        goto fail;
+    /*  A caller's reason may quote anything: one line of ASCII, so every
+        JSON reader of the dead letters takes it. */
+    snprintf(why, sizeof why, "%s", reason);
+    for (char *p = why; *p; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            *p = '?';
+        }
     }
-    /*  The map is written by hand to carry the event as bin (exactly the
-        bytes that arrived, re-encoded), which jansson cannot hold. */
-    json_object_set_new(rec, "event", json_null());
-    if ((rc = sl_jansson_to_msgpack(rec, &b->v)) != SL_OK) {
-        goto fail;
-    }
-    /*  Replace the trailing nil (the "event" value) by a bin 32. */
-    b->v.len -= 1;
+    /*  {"seq", "time", "reason", "event": bin (the envelope as msgpack)}. */
+    sl_buf_reset(v);
     uint8_t hdr[5] = {0xc6, (uint8_t)(raw.len >> 24), (uint8_t)(raw.len >> 16),
                       (uint8_t)(raw.len >> 8), (uint8_t)raw.len};
-    if ((rc = sl_buf_append(&b->v, hdr, 5)) != SL_OK ||
-        (raw.len && (rc = sl_buf_append(&b->v, raw.data, raw.len)) != SL_OK)) {
+    if ((rc = sl_buf_append(v, "\x84", 1)) != SL_OK || (rc = s_mp_str(v, "seq", 3)) != SL_OK ||
+        (rc = s_mp_uint(v, t->dseq + 1)) != SL_OK || (rc = s_mp_str(v, "time", 4)) != SL_OK ||
+        (rc = s_mp_str(v, b->now_text, strlen(b->now_text))) != SL_OK ||
+        (rc = s_mp_str(v, "reason", 6)) != SL_OK || (rc = s_mp_str(v, why, strlen(why))) != SL_OK ||
+        (rc = s_mp_str(v, "event", 5)) != SL_OK || (rc = sl_buf_append(v, hdr, 5)) != SL_OK ||
+        (raw.len && (rc = sl_buf_append(v, raw.data, raw.len)) != SL_OK)) {
         goto fail;
     }
     memcpy(k, tenant, tl + 1);
     sl_store__be64(k + tl + 1, t->dseq + 1);
-    {
-        MDB_val key = {tl + 9, k}, val = {b->v.len, b->v.data};
-        int mrc = mdb_put(txn, e->dbi[S_DB_DEAD], &key, &val, 0);
-        if (mrc != 0) {
-            rc = s_fail_batch(b, mrc, "put dead letter");
-            goto fail;
-        }
+    MDB_val key = {tl + 9, k}, val = {v->len, v->data};
+    int mrc = mdb_put(txn, e->dbi[S_DB_DEAD], &key, &val, 0);
+    if (mrc == 0 && !t->marked && e != b->s->rejected && s_tenant_ok(tenant, tl)) {
+        /*  A tenant whose every event was refused still has data. */
+        MDB_val tk = {tl, (void *)tenant}, tv = {0, ""};
+        mrc = mdb_put(txn, e->dbi[S_DB_TENANTS], &tk, &tv, MDB_NOOVERWRITE);
+        mrc = mrc == MDB_KEYEXIST ? 0 : mrc;
+        t->marked = mrc == 0;
+    }
+    if (mrc != 0) {
+        rc = s_fail_batch(b, mrc, "put dead letter");
+        goto fail;
     }
     t->dseq++;
 fail:
-    json_decref(rec);
     sl_buf_free(&raw);
     return rc;
 }
@@ -2061,7 +2077,7 @@ int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result
     s_copy_slice(tenant, sizeof tenant, ev->tenant);
     int tenant_ok = s_tenant_ok(ev->tenant.ptr, ev->tenant.len);
     if (!tenant_ok) {
-        s_reject(&c, "tenant: expected 1..%d bytes, no '/' or NUL, not starting with '.'",
+        s_reject(&c, "tenant: expected 1..%d printable ASCII bytes, no '/', not starting with '.'",
                  S_MAX_TENANT);
     } else if (!s_allowed(b->s, tenant)) {
         s_reject(&c, "tenant '%s' not allowed in %s store", tenant,
@@ -2071,7 +2087,7 @@ int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result
         s_env_t *e = b->s->isolated ? b->s->rejected : &b->s->envs[0];
         MDB_txn *txn;
         if (!tenant_ok) {
-            snprintf(tenant, sizeof tenant, "%s", "_invalid");
+            snprintf(tenant, sizeof tenant, "%s", ".invalid");
         }
         if ((rc = s_txn(b, e, &txn)) != SL_OK) {
             return rc;
@@ -2200,7 +2216,7 @@ int sl_store_dead_letter(sl_store_t *s, const sl_event_t *ev, const char *reason
     }
     s_copy_slice(tenant, sizeof tenant, ev->tenant);
     if (!s_tenant_ok(ev->tenant.ptr, ev->tenant.len)) {
-        snprintf(tenant, sizeof tenant, "%s", "_invalid");
+        snprintf(tenant, sizeof tenant, "%s", ".invalid");
     }
     if (sl_store__env(s, tenant, &e) != SL_OK) {
         e = s->isolated ? s->rejected : &s->envs[0];

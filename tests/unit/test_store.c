@@ -637,6 +637,165 @@ static void test_dead_letters(void **state)
     sl_buf_free(&b);
 }
 
+/*  Outside bytes in the envelope (tenant, kind) and in reasons: dead
+    letters, never a failed batch, and every read still JSON. */
+static void test_hostile_envelope(void **state)
+{
+    s_fix_t *f = *state;
+    char why[256];
+    sl_buf_t b = {0};
+    sl_event_t ev;
+    sl_store_batch_t *bt;
+    sl_apply_t r;
+    memset(&ev, 0, sizeof ev);
+    ev.tenant = SL_SLICE("acme");
+    ev.kind = (sl_slice_t){"tag.set\xff\x00x", 10};
+    assert_int_equal(sl_store_batch_begin(f->s, &bt), SL_OK);
+    sl_event_id_new(ev.id);
+    assert_int_equal(sl_store_apply(bt, &ev, &r, why, sizeof why), SL_OK);
+    assert_int_equal(r, SL_APPLY_DEAD);
+    assert_string_equal(why, "unknown kind 'tag.set?'");
+    ev.kind = SL_SLICE("tag.set");
+    ev.tenant = (sl_slice_t){"ac\xc3me", 5};
+    sl_event_id_new(ev.id);
+    assert_int_equal(sl_store_apply(bt, &ev, &r, why, sizeof why), SL_OK);
+    assert_int_equal(r, SL_APPLY_DEAD);
+    ev.tenant = SL_SLICE("../etc");
+    sl_event_id_new(ev.id);
+    assert_int_equal(sl_store_apply(bt, &ev, &r, why, sizeof why), SL_OK);
+    assert_int_equal(r, SL_APPLY_DEAD);
+    assert_int_equal(sl_store_batch_commit(&bt), SL_OK);
+    ev.tenant = SL_SLICE("zeta");
+    assert_int_equal(sl_store_dead_letter(f->s, &ev, "bad \xff\nbyte"), SL_OK);
+    json_t *d = s_doc(sl_store_dead_letters_json(f->s, "zeta", 10, &b), &b);
+    s_rec_is(json_array_get(json_object_get(d, "items"), 0), "{\"reason\":\"bad ??byte\"}");
+    json_decref(d);
+    d = s_doc(sl_store_dead_letters_json(f->s, ".invalid", 10, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 2);
+    json_decref(d);
+    d = s_doc(sl_store_dead_letters_json(f->s, "acme", 10, &b), &b);
+    assert_int_equal(json_array_size(json_object_get(d, "items")), 1);
+    json_decref(d);
+    d = s_doc(sl_store_stats_json(f->s, &b), &b);
+    s_rec_is(json_object_get(d, "tenants"),
+             "{\"acme\":{\"assets\":0,\"edges\":0,\"incidents\":0,\"changes\":0,"
+             "\"dead_letters\":1},\"zeta\":{\"assets\":0,\"edges\":0,\"incidents\":0,"
+             "\"changes\":0,\"dead_letters\":1}}");
+    json_decref(d);
+    sl_buf_free(&b);
+}
+
+/*  Random bodies of every kind: any outcome, but the store never fails. */
+static json_t *s_random_value(unsigned *seed, int depth)
+{
+    switch (rand_r(seed) % (depth > 2 ? 6 : 8)) {
+    case 0:
+        return json_null();
+    case 1:
+        return json_boolean(rand_r(seed) % 2);
+    case 2:
+        return json_integer((json_int_t)rand_r(seed) - RAND_MAX / 2);
+    case 3:
+        return json_real(rand_r(seed) / 7.0);
+    case 4:
+        return json_string(rand_r(seed) % 4 ? "x" : "");
+    case 5: {
+        static const char *const names[] = {"a", "b", "open", "resolved", "2026-11-25T08:00:00Z"};
+        return json_string(names[rand_r(seed) % 5]);
+    }
+    case 6: {
+        json_t *a = json_array();
+        for (int i = rand_r(seed) % 3; i > 0; i--) {
+            json_array_append_new(a, s_random_value(seed, depth + 1));
+        }
+        return a;
+    }
+    default: {
+        json_t *o = json_object();
+        for (int i = rand_r(seed) % 3; i > 0; i--) {
+            json_object_set_new(o, rand_r(seed) % 2 ? "k" : "tag", s_random_value(seed, depth + 1));
+        }
+        return o;
+    }
+    }
+}
+
+static void test_random_bodies(void **state)
+{
+    s_fix_t *f = *state;
+    static const char *const kinds[] = {"asset.upsert",        "asset.delete",   "tag.set",
+                                        "tag.unset",           "owner.set",      "lineage.edge",
+                                        "lineage.edge.delete", "incident.upsert"};
+    static const char *const fields[] = {"qualified_name",
+                                         "type",
+                                         "name",
+                                         "description",
+                                         "owners",
+                                         "attributes",
+                                         "tag",
+                                         "propagate",
+                                         "from",
+                                         "to",
+                                         "job",
+                                         "source",
+                                         "external_id",
+                                         "qualified_names",
+                                         "sub_types",
+                                         "title",
+                                         "severity",
+                                         "priority",
+                                         "status",
+                                         "source_status",
+                                         "owner",
+                                         "url",
+                                         "created_at",
+                                         "updated_at"};
+    unsigned seed = 12345;
+    int outcome[4] = {0};
+    sl_store_batch_t *bt;
+    assert_int_equal(sl_store_batch_begin(f->s, &bt), SL_OK);
+    for (int i = 0; i < 3000; i++) {
+        json_t *body = json_object();
+        for (size_t k = 0; k < sizeof fields / sizeof *fields; k++) {
+            if (rand_r(&seed) % 3 == 0) {
+                json_object_set_new(body, fields[k], s_random_value(&seed, 0));
+            }
+        }
+        char *text = json_dumps(body, JSON_COMPACT);
+        s_ev_t e = {0};
+        sl_apply_t r;
+        s_ev(&e, "acme", kinds[rand_r(&seed) % 8], text);
+        assert_int_equal(sl_store_apply(bt, &e.ev, &r, NULL, 0), SL_OK);
+        outcome[r]++;
+        sl_buf_free(&e.scratch);
+        free(text);
+        json_decref(body);
+        if (i % 100 == 99) {
+            assert_int_equal(sl_store_batch_commit(&bt), SL_OK);
+            assert_int_equal(sl_store_batch_begin(f->s, &bt), SL_OK);
+        }
+    }
+    assert_int_equal(sl_store_batch_commit(&bt), SL_OK);
+    assert_true(outcome[SL_APPLY_CHANGED] > 0);
+    assert_true(outcome[SL_APPLY_DEAD] > 0);
+    /*  Every read of what was made is still a JSON document. */
+    sl_buf_t b = {0};
+    json_decref(s_doc(sl_store_assets_json(f->s, "acme", NULL, 1000, NULL, &b), &b));
+    json_decref(s_doc(sl_store_incidents_json(f->s, "acme", NULL, NULL, NULL, 1000, NULL, &b), &b));
+    json_decref(s_doc(sl_store_changes_json(f->s, "acme", 0, 10000, &b), &b));
+    json_decref(s_doc(sl_store_dead_letters_json(f->s, "acme", 1000, &b), &b));
+    json_decref(s_doc(sl_store_stats_json(f->s, &b), &b));
+    const char *names[] = {"a", "b", "x", "open", "resolved"};
+    for (size_t i = 0; i < 5; i++) {
+        int rc = sl_store_lineage_json(f->s, "acme", names[i], SL_DIR_BOTH, 10, 10000, &b);
+        if (rc != SL_ENOTFOUND) {
+            json_decref(s_doc(rc, &b));
+            json_decref(s_asset(f->s, "acme", names[i]));
+        }
+    }
+    sl_buf_free(&b);
+}
+
 /*  Tenant A never sees tenant B, in any read path. */
 static void test_tenant_separation(void **state)
 {
@@ -986,6 +1145,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idempotency, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_retention, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_dead_letters, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_envelope, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_random_bodies, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_tenant_separation, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_isolated, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_seq_gap_free, s_setup, s_teardown),
