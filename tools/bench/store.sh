@@ -6,9 +6,11 @@
 #
 # Environment (defaults in brackets):
 #   REPS [3]            runs per point; the median is reported
+#   APPLY_REPS [REPS]   runs per apply point (fsync timings are noisy)
 #   STORE_SECONDS [3]   counted store time of each apply run
 #   BATCHES ["1 10 100 1000"]  events per batch (write transaction)
 #   READ_ASSETS [100000], READ_SECONDS [10]  read-latency graph and window
+#   READ_IDLE_SECONDS [3]  the same reads first with no writer (comparison)
 #   SIZE_ASSETS [100000]  assets of the bytes-per-asset load
 #   GRAPH_ASSETS [1000000] assets of the layered graph load (0: skip)
 #   GRAPH_SEED [42], GRAPH_NOSYNC [1]  the graph load's seed and fsync (1: off)
@@ -25,10 +27,12 @@ set -euo pipefail
 BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 REPS=${REPS:-3}
+APPLY_REPS=${APPLY_REPS:-$REPS}
 STORE_SECONDS=${STORE_SECONDS:-3}
 BATCHES=${BATCHES:-"1 10 100 1000"}
 READ_ASSETS=${READ_ASSETS:-100000}
 READ_SECONDS=${READ_SECONDS:-10}
+READ_IDLE_SECONDS=${READ_IDLE_SECONDS:-3}
 SIZE_ASSETS=${SIZE_ASSETS:-100000}
 GRAPH_ASSETS=${GRAPH_ASSETS:-1000000}
 GRAPH_SEED=${GRAPH_SEED:-42}
@@ -100,9 +104,9 @@ log "machine: $CPU, $(nproc) cores; store directories under $TMPD ($FS); load $L
     echo "- machine: $CPU, $(nproc) cores (nproc), $(uname -srm); $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM"
     echo "- sluice: $(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')"
     echo "- command: \`BENCH_DIR=$BENCH_DIR bash tools/bench/store.sh\`"
-    echo "  (REPS=$REPS STORE_SECONDS=$STORE_SECONDS BATCHES=\"$BATCHES\" READ_ASSETS=$READ_ASSETS READ_SECONDS=$READ_SECONDS SIZE_ASSETS=$SIZE_ASSETS GRAPH_ASSETS=$GRAPH_ASSETS GRAPH_SEED=$GRAPH_SEED GRAPH_NOSYNC=$GRAPH_NOSYNC RAW_FLAGS=\"$RAW_FLAGS\")"
+    echo "  (REPS=$REPS APPLY_REPS=$APPLY_REPS STORE_SECONDS=$STORE_SECONDS BATCHES=\"$BATCHES\" READ_ASSETS=$READ_ASSETS READ_SECONDS=$READ_SECONDS READ_IDLE_SECONDS=$READ_IDLE_SECONDS SIZE_ASSETS=$SIZE_ASSETS GRAPH_ASSETS=$GRAPH_ASSETS GRAPH_SEED=$GRAPH_SEED GRAPH_NOSYNC=$GRAPH_NOSYNC RAW_FLAGS=\"$RAW_FLAGS\")"
     echo "- store directories: fresh per run under $TMPD ($FS)"
-    echo "- every number is the median of $REPS runs; ratios are of medians from this run"
+    echo "- every number is the median of $REPS runs ($APPLY_REPS for the apply rates); ratios are of medians from this run"
     echo "- load average at start: $LOAD0"
     echo
 } >"$MD"
@@ -124,7 +128,7 @@ if part apply; then
     fi
     log "raw value size: $VSIZE bytes (stored asset value; the asset.upsert body is $BODY bytes)"
     declare -A RUNS
-    for ((rep = 1; rep <= REPS; rep++)); do
+    for ((rep = 1; rep <= APPLY_REPS; rep++)); do
         for b in $BATCHES; do
             line=$(run1 "$RAW" --mode put --batch "$b" --seconds "$STORE_SECONDS" --value-size "$VSIZE" \
                 ${RAW_FLAGS:+--flags "$RAW_FLAGS"} --dir "$(fresh)")
@@ -163,33 +167,49 @@ fi
 # --- 2. read latency while a writer applies batches of 100 ------------------
 
 if part read; then
-    ap50=() ap99=() lp50=() lp99=() wr=() nodes=() reads=()
+    declare -A RD
+    keys="busy_asset_p50_us busy_asset_p99_us busy_asset_mean_us busy_lineage_p50_us busy_lineage_p99_us
+          busy_lineage_mean_us busy_lineage_avg_nodes busy_reads idle_asset_p50_us idle_asset_p99_us
+          idle_asset_mean_us idle_lineage_p50_us idle_lineage_p99_us idle_lineage_mean_us idle_reads
+          writer_events_per_s"
+    loads=()
     for ((rep = 1; rep <= REPS; rep++)); do
         d=$(fresh)
-        line=$("$SB" --mode read --assets "$READ_ASSETS" --seed "$GRAPH_SEED" --seconds "$READ_SECONDS" \
-            --dir "$d") || die "read run failed"
-        echo "$line" >>"$JSONL"
-        line=$(tail -1 <<<"$line")
-        ap50+=("$(jget asset_p50_us "$line")") ap99+=("$(jget asset_p99_us "$line")")
-        lp50+=("$(jget lineage_p50_us "$line")") lp99+=("$(jget lineage_p99_us "$line")")
-        wr+=("$(jget writer_events_per_s "$line")") nodes+=("$(jget lineage_avg_nodes "$line")")
-        reads+=("$(jget reads "$line")")
+        out=$("$SB" --mode read --assets "$READ_ASSETS" --seed "$GRAPH_SEED" --seconds "$READ_SECONDS" \
+            --idle-seconds "$READ_IDLE_SECONDS" --dir "$d") || die "read run failed"
+        echo "$out" >>"$JSONL"
+        loads+=("$(jget load_s "$(head -1 <<<"$out")")")
+        line=$(tail -1 <<<"$out")
+        for key in $keys; do
+            RD[$key]+=" $(jget "$key" "$line")"
+        done
         log "read rep $rep: $line"
         rm -rf "$d"
     done
-    R[ap50]=$(median "${ap50[@]}") R[ap99]=$(median "${ap99[@]}")
-    R[lp50]=$(median "${lp50[@]}") R[lp99]=$(median "${lp99[@]}")
+    # rd KEY: median over the runs; rdr KEY: every run.
+    # shellcheck disable=SC2086
+    rd() { median ${RD[$1]}; }
+    # shellcheck disable=SC2086
+    rdr() { echo ${RD[$1]} | sed 's/ / \/ /g'; }
+    R[ap50]=$(rd busy_asset_p50_us) R[ap99]=$(rd busy_asset_p99_us)
+    R[lp50]=$(rd busy_lineage_p50_us) R[lp99]=$(rd busy_lineage_p99_us)
     {
-        echo "#### 2. Read latency while writes run (graph of $READ_ASSETS assets, writer thread: batches of 100 asset.upsert, fsync on)"
+        echo "#### 2. Read latency while writes run (graph of $READ_ASSETS assets, seed $GRAPH_SEED; writer thread: batches of 100 asset.upsert, fsync on)"
         echo
-        echo "| read | p50 | p99 | runs p50 (us) | runs p99 (us) |"
-        echo "| --- | ---: | ---: | --- | --- |"
-        printf '| sl_store_asset_json (random asset) | %s us | %s us | %s | %s |\n' "${R[ap50]}" "${R[ap99]}" \
-            "${ap50[*]}" "${ap99[*]}"
-        printf '| sl_store_lineage_json down, depth 3 (random asset with downstream; %s nodes on average) | %s us | %s us | %s | %s |\n' \
-            "$(median "${nodes[@]}")" "${R[lp50]}" "${R[lp99]}" "${lp50[*]}" "${lp99[*]}"
+        echo "| read | while writing: p50 | p99 | mean | runs p50 / p99 (us) | no writer: p50 | p99 | mean |"
+        echo "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |"
+        printf '| sl_store_asset_json (random asset) | %s us | %s us | %s us | %s; %s | %s us | %s us | %s us |\n' \
+            "${R[ap50]}" "${R[ap99]}" "$(rd busy_asset_mean_us)" "$(rdr busy_asset_p50_us)" "$(rdr busy_asset_p99_us)" \
+            "$(rd idle_asset_p50_us)" "$(rd idle_asset_p99_us)" "$(rd idle_asset_mean_us)"
+        printf '| sl_store_lineage_json down, depth 3 (random asset with downstream; %s nodes on average) | %s us | %s us | %s us | %s; %s | %s us | %s us | %s us |\n' \
+            "$(rd busy_lineage_avg_nodes)" "${R[lp50]}" "${R[lp99]}" "$(rd busy_lineage_mean_us)" \
+            "$(rdr busy_lineage_p50_us)" "$(rdr busy_lineage_p99_us)" \
+            "$(rd idle_lineage_p50_us)" "$(rd idle_lineage_p99_us)" "$(rd idle_lineage_mean_us)"
         echo
-        echo "Reads per run (one of each): $(k_runs "${reads[@]}") in ${READ_SECONDS} s; writer meanwhile: $(k_runs "${wr[@]}") events/s."
+        echo "One thread reads (one of each per iteration, back to back): $(rdr busy_reads) iterations in ${READ_SECONDS} s while the"
+        # shellcheck disable=SC2086
+        echo "writer applied $(k_runs ${RD[writer_events_per_s]}) events/s; $(rdr idle_reads) in ${READ_IDLE_SECONDS} s with no writer."
+        echo "Graph load before (fsync on, batches of 1000): $(echo "${loads[@]}" | sed 's/ / \/ /g') s."
         echo
     } >>"$MD"
 fi

@@ -5,7 +5,7 @@
       store_bench --mode graph --dir DIR [--assets N] [--seed S] [--batch N]
                   [--nosync 1] [--map-size BYTES]
       store_bench --mode read --dir DIR [--assets N] [--seed S] [--seconds S]
-                  [--writer-batch N] [--depth D]
+                  [--writer-batch N] [--depth D] [--idle-seconds S]
       store_bench --mode size --dir DIR [--assets N] [--nosync 1]
 
     DIR must not hold a store yet (every run starts from a fresh directory;
@@ -22,12 +22,13 @@
     graph: the layered lineage graph below, loaded in batches of --batch
            (1000): first every asset.upsert, then every lineage.edge. The
            load time is wall time, event building included.
-    read:  loads the graph (fsync on, batches of 1000), then a writer thread
-           applies batches of --writer-batch (100) asset.upsert updates of
-           random assets continuously while this thread alternates
-           sl_store_asset_json of a random asset and sl_store_lineage_json
-           (down, --depth 3, limit 10000) of a random asset that has
-           downstream edges, for --seconds; exact p50/p99/max of each.
+    read:  loads the graph (fsync on, batches of 1000); this thread then
+           alternates sl_store_asset_json of a random asset and
+           sl_store_lineage_json (down, --depth 3, limit 10000) of a random
+           asset that has downstream edges: first --idle-seconds (3) alone
+           ("idle_*"), then --seconds while a writer thread applies batches of
+           --writer-batch (100) asset.upsert updates of random assets
+           continuously ("busy_*"); exact p50/p99/max and mean of each.
     size:  N assets, each asset.upsert + 5 tag.set, then 3 lineage.edge into
            each asset from 3 other assets of the set; the caller measures the
            directory (lmdb_raw --mode inspect) after this exits.
@@ -73,6 +74,7 @@ typedef struct {
     int64_t map_size;
     int writer_batch;
     int depth;
+    double idle_seconds;
     int batch_set; /* --batch given (graph's default is 1000) */
 } s_opts_t;
 
@@ -554,6 +556,91 @@ static double s_q_us(const int64_t *v, long long n, double q)
     return (double)v[rank - 1] / 1000.0;
 }
 
+typedef struct {
+    long long n;
+    size_t cap;
+    int64_t *asset_ns, *lineage_ns;
+    long long nodes, asset_bytes, lineage_bytes;
+} s_reads_t;
+
+/*  For `seconds`: one sl_store_asset_json of a random asset, then one
+    sl_store_lineage_json (down) of a random asset with downstream edges. */
+static void s_read_loop(sl_store_t *st, const s_graph_t *g, const s_opts_t *o, double seconds,
+                        uint64_t *rng, s_reads_t *r)
+{
+    sl_buf_t out = {0};
+    char qn[QN_MAX];
+    long long with_down = g->start[LAYERS - 1]; /* dashboards have no downstream */
+    if (with_down < 1) {
+        with_down = g->n;
+    }
+    int64_t end = s_now_ns() + (int64_t)(seconds * 1e9);
+    while (s_now_ns() < end) {
+        if ((size_t)r->n == r->cap) {
+            r->cap = r->cap ? r->cap * 2 : 1 << 16;
+            r->asset_ns = realloc(r->asset_ns, r->cap * sizeof *r->asset_ns);
+            r->lineage_ns = realloc(r->lineage_ns, r->cap * sizeof *r->lineage_ns);
+            if (!r->asset_ns || !r->lineage_ns) {
+                fprintf(stderr, "store_bench: out of memory\n");
+                exit(1);
+            }
+        }
+        long long i = (long long)(s_next(rng) % (uint64_t)g->n);
+        s_graph_qn(g, i, qn, sizeof qn);
+        sl_buf_reset(&out);
+        int64_t a0 = s_now_ns();
+        int rc = sl_store_asset_json(st, TENANT, qn, &out);
+        int64_t a1 = s_now_ns();
+        if (rc != SL_OK) {
+            s_fail("sl_store_asset_json", rc);
+        }
+        r->asset_bytes += (long long)out.len;
+        i = (long long)(s_next(rng) % (uint64_t)with_down);
+        s_graph_qn(g, i, qn, sizeof qn);
+        sl_buf_reset(&out);
+        int64_t l0 = s_now_ns();
+        rc = sl_store_lineage_json(st, TENANT, qn, SL_DIR_DOWN, o->depth, 10000, &out);
+        int64_t l1 = s_now_ns();
+        if (rc != SL_OK) {
+            s_fail("sl_store_lineage_json", rc);
+        }
+        r->lineage_bytes += (long long)out.len;
+        /* nodes returned: one "depth" member per node */
+        for (const char *p = (const char *)out.data, *e = p + out.len;
+             (p = memmem(p, (size_t)(e - p), "\"depth\"", 7)) != NULL; p += 7) {
+            r->nodes++;
+        }
+        r->asset_ns[r->n] = a1 - a0;
+        r->lineage_ns[r->n] = l1 - l0;
+        r->n++;
+    }
+    sl_buf_free(&out);
+}
+
+/*  Sorts the samples and prints `"<prefix>_...":` members (with a comma). */
+static void s_print_reads(const char *prefix, s_reads_t *r)
+{
+    long long n = r->n;
+    double sa = 0, sl = 0;
+    for (long long i = 0; i < n; i++) {
+        sa += (double)r->asset_ns[i];
+        sl += (double)r->lineage_ns[i];
+    }
+    qsort(r->asset_ns, (size_t)n, sizeof *r->asset_ns, s_cmp_i64);
+    qsort(r->lineage_ns, (size_t)n, sizeof *r->lineage_ns, s_cmp_i64);
+    double dn = n ? (double)n : 1;
+    printf("\"%s_reads\":%lld,\"%s_asset_p50_us\":%.1f,\"%s_asset_p99_us\":%.1f,"
+           "\"%s_asset_max_us\":%.1f,\"%s_asset_mean_us\":%.1f,\"%s_lineage_p50_us\":%.1f,"
+           "\"%s_lineage_p99_us\":%.1f,\"%s_lineage_max_us\":%.1f,\"%s_lineage_mean_us\":%.1f,"
+           "\"%s_lineage_avg_nodes\":%.1f,\"%s_asset_avg_json_bytes\":%.0f,"
+           "\"%s_lineage_avg_json_bytes\":%.0f,",
+           prefix, n, prefix, s_q_us(r->asset_ns, n, 0.5), prefix, s_q_us(r->asset_ns, n, 0.99),
+           prefix, s_q_us(r->asset_ns, n, 1.0), prefix, sa / dn / 1000.0, prefix,
+           s_q_us(r->lineage_ns, n, 0.5), prefix, s_q_us(r->lineage_ns, n, 0.99), prefix,
+           s_q_us(r->lineage_ns, n, 1.0), prefix, sl / dn / 1000.0, prefix, (double)r->nodes / dn,
+           prefix, (double)r->asset_bytes / dn, prefix, (double)r->lineage_bytes / dn);
+}
+
 static int s_mode_read(const s_opts_t *o)
 {
     s_graph_t g;
@@ -567,81 +654,32 @@ static int s_mode_read(const s_opts_t *o)
            o->assets, edges, !o->nosync, (double)(s_now_ns() - t0) / 1e9);
     fflush(stdout);
 
+    uint64_t rng = s_mix(o->seed ^ 0x12345);
+    s_reads_t idle = {0}, busy = {0};
+    if (o->idle_seconds > 0) { /* the same reads with no writer, for comparison */
+        s_read_loop(st, &g, o, o->idle_seconds, &rng, &idle);
+    }
     s_writer_t w = {.st = st, .g = &g, .batch = o->writer_batch};
     pthread_t th;
     if (pthread_create(&th, NULL, s_writer, &w) != 0) {
         fprintf(stderr, "store_bench: pthread_create failed\n");
         return 1;
     }
-    size_t cap = 1 << 16;
-    long long n = 0;
-    int64_t *lat_a = malloc(cap * sizeof *lat_a), *lat_l = malloc(cap * sizeof *lat_l);
-    sl_buf_t out = {0};
-    uint64_t rng = s_mix(o->seed ^ 0x12345);
-    char qn[QN_MAX];
-    long long nodes = 0, asset_bytes = 0, lin_bytes = 0;
-    long long with_down = g.start[LAYERS - 1]; /* dashboards have no downstream */
-    if (with_down < 1) {
-        with_down = g.n;
-    }
-    int64_t end = s_now_ns() + (int64_t)(o->seconds * 1e9);
-    while (s_now_ns() < end) {
-        if ((size_t)n == cap) {
-            cap *= 2;
-            lat_a = realloc(lat_a, cap * sizeof *lat_a);
-            lat_l = realloc(lat_l, cap * sizeof *lat_l);
-            if (!lat_a || !lat_l) {
-                fprintf(stderr, "store_bench: out of memory\n");
-                return 1;
-            }
-        }
-        long long i = (long long)(s_next(&rng) % (uint64_t)g.n);
-        s_graph_qn(&g, i, qn, sizeof qn);
-        sl_buf_reset(&out);
-        int64_t a0 = s_now_ns();
-        int rc = sl_store_asset_json(st, TENANT, qn, &out);
-        int64_t a1 = s_now_ns();
-        if (rc != SL_OK) {
-            s_fail("sl_store_asset_json", rc);
-        }
-        asset_bytes += (long long)out.len;
-        i = (long long)(s_next(&rng) % (uint64_t)with_down);
-        s_graph_qn(&g, i, qn, sizeof qn);
-        sl_buf_reset(&out);
-        int64_t l0 = s_now_ns();
-        rc = sl_store_lineage_json(st, TENANT, qn, SL_DIR_DOWN, o->depth, 10000, &out);
-        int64_t l1 = s_now_ns();
-        if (rc != SL_OK) {
-            s_fail("sl_store_lineage_json", rc);
-        }
-        lin_bytes += (long long)out.len;
-        /* nodes returned: one "depth" member per node */
-        for (const char *p = (const char *)out.data, *e = p + out.len;
-             (p = memmem(p, (size_t)(e - p), "\"depth\"", 7)) != NULL; p += 7) {
-            nodes++;
-        }
-        lat_a[n] = a1 - a0;
-        lat_l[n] = l1 - l0;
-        n++;
-    }
+    s_read_loop(st, &g, o, o->seconds, &rng, &busy);
     __atomic_store_n(&w.stop, 1, __ATOMIC_RELEASE);
     pthread_join(th, NULL);
-    qsort(lat_a, (size_t)n, sizeof *lat_a, s_cmp_i64);
-    qsort(lat_l, (size_t)n, sizeof *lat_l, s_cmp_i64);
     printf("{\"bench\":\"store\",\"mode\":\"read\",\"assets\":%lld,\"edges\":%lld,\"seconds\":%.1f,"
-           "\"reads\":%lld,\"asset_p50_us\":%.1f,\"asset_p99_us\":%.1f,\"asset_max_us\":%.1f,"
-           "\"lineage_depth\":%d,\"lineage_p50_us\":%.1f,\"lineage_p99_us\":%.1f,"
-           "\"lineage_max_us\":%.1f,\"lineage_avg_nodes\":%.1f,\"asset_avg_json_bytes\":%.0f,"
-           "\"lineage_avg_json_bytes\":%.0f,\"writer_batch\":%d,\"writer_events\":%lld,"
-           "\"writer_events_per_s\":%.1f,\"writer_sync\":%d}\n",
-           o->assets, edges, o->seconds, n, s_q_us(lat_a, n, 0.5), s_q_us(lat_a, n, 0.99),
-           s_q_us(lat_a, n, 1.0), o->depth, s_q_us(lat_l, n, 0.5), s_q_us(lat_l, n, 0.99),
-           s_q_us(lat_l, n, 1.0), n ? (double)nodes / (double)n : 0,
-           n ? (double)asset_bytes / (double)n : 0, n ? (double)lin_bytes / (double)n : 0,
+           "\"idle_seconds\":%.1f,\"lineage_depth\":%d,",
+           o->assets, edges, o->seconds, o->idle_seconds, o->depth);
+    s_print_reads("busy", &busy);
+    s_print_reads("idle", &idle);
+    printf("\"writer_batch\":%d,\"writer_events\":%lld,\"writer_events_per_s\":%.1f,"
+           "\"writer_sync\":%d}\n",
            o->writer_batch, w.t.events, (double)w.t.events / ((double)w.wall_ns / 1e9), !o->nosync);
-    free(lat_a);
-    free(lat_l);
-    sl_buf_free(&out);
+    free(idle.asset_ns);
+    free(idle.lineage_ns);
+    free(busy.asset_ns);
+    free(busy.lineage_ns);
     sl_store_close(&st);
     return 0;
 }
@@ -718,7 +756,8 @@ int main(int argc, char **argv)
                   .seed = 42,
                   .map_size = (int64_t)1 << 30,
                   .writer_batch = 100,
-                  .depth = 3};
+                  .depth = 3,
+                  .idle_seconds = 3};
     for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
@@ -748,6 +787,8 @@ int main(int argc, char **argv)
             o.map_size = strtoll(v, NULL, 10);
         } else if (strcmp(argv[i], "--writer-batch") == 0) {
             o.writer_batch = atoi(v);
+        } else if (strcmp(argv[i], "--idle-seconds") == 0) {
+            o.idle_seconds = strtod(v, NULL);
         } else if (strcmp(argv[i], "--depth") == 0) {
             o.depth = atoi(v);
         } else {
