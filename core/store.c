@@ -601,6 +601,12 @@ int sl_store_batch_begin(sl_store_t *s, sl_store_batch_t **bp)
     if (sl_store_health(s, NULL, 0) != SL_OK) {
         return SL_EFULL;
     }
+    pthread_mutex_lock(&s->mu);
+    int mine = s->batch_open && pthread_equal(s->owner, pthread_self());
+    pthread_mutex_unlock(&s->mu);
+    if (mine) {
+        return SL_ESTATE; /* a second batch on this thread would wait for itself */
+    }
     if (!(b = calloc(1, sizeof *b)) || !(b->txns = calloc(s->nenvs + 1, sizeof *b->txns))) {
         free(b);
         return SL_ENOMEM;

@@ -1088,6 +1088,9 @@ static void test_cursors_reopen(void **state)
     sl_store_batch_t *b;
     assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
     assert_int_equal(sl_store_cursor_set(f->s, "acme", "api", 7), SL_OK);
+    sl_store_batch_t *b2 = NULL;
+    assert_int_equal(sl_store_batch_begin(f->s, &b2), SL_ESTATE);
+    assert_null(b2);
     assert_int_equal(sl_store_batch_commit(&b), SL_OK);
     sl_store_close(&f->s);
     f->s = s_open(f->dir, 0, NULL, 0);
