@@ -614,6 +614,11 @@ static MHD_Result_t s_queue(struct MHD_Connection *conn, sl_http_t *h, sl_http_r
     if (resp->allow[0]) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     }
+    if (resp->retry_after_s > 0) {
+        char ra[16];
+        snprintf(ra, sizeof ra, "%u", resp->retry_after_s);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+    }
     MHD_Result_t ret = MHD_queue_response(conn, resp->status, r);
     MHD_destroy_response(r);
     return ret;

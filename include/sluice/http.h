@@ -94,6 +94,7 @@ typedef struct {
     sl_buf_t body;
     sl_http_stream_t stream; /* used when stream.next is set */
     char allow[64];          /* Allow header of a 405 */
+    unsigned retry_after_s;  /* > 0: a Retry-After header (429, 503) */
 } sl_http_resp_t;
 
 /*  A handler fills resp and returns SL_OK; a negative return becomes a 500
