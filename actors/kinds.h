@@ -4,6 +4,7 @@
 SL_ACTOR(blackhole)
 SL_ACTOR(generate)
 SL_ACTOR(http_api)
+SL_ACTOR(http_ingest)
 SL_ACTOR(jsonl_in)
 SL_ACTOR(jsonl_out)
 SL_ACTOR(relay)

@@ -1,0 +1,721 @@
+/*  http_ingest: events in over HTTP, durable before acknowledged
+    (docs/ingest.md is the reference).
+
+    Request threads (core/http.c, one per connection) parse a request's
+    events, stamp them, encode them as envelopes and append them to this
+    actor's journal (core/journal.c): concurrent requests share one fsync
+    through group commit, and the 2xx goes out only after the commit that
+    holds the request's events. The actor's own thread (tick) reads newly
+    journaled entries in order and emits them; its cursor is the last
+    sequence handed on.
+
+    The store cannot yet confirm back what it applied, so the durable
+    cursor trails the emitted one by `replay_window`: on start every entry
+    handed on during that window before the stop is handed on again (the
+    store drops duplicates by event id), and entries are trimmed only once
+    the durable cursor passed them (plus `retention`). docs/ingest.md
+    says what this does not cover.
+
+    One instance per journal (LMDB has one writer per environment and the
+    cursor is one sequence), so workers > 1 is refused. */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sluice/actor.h"
+#include "sluice/http.h"
+#include "sluice/journal.h"
+#include "sluice/log.h"
+#include "sluice/metrics.h"
+
+#define S_TENANT_MAX 64
+#define S_READ_BATCH 1024 /* entries per tick */
+#define S_WAIT_US 2000    /* a tick waits this long for new entries */
+#define S_MAINT_US 100000 /* cursor persistence period */
+#define S_TRIM_US 1000000 /* trim period */
+#define S_TRIM_MAX 200000 /* entries deleted per trim commit */
+#define S_RING 256        /* (time, handed) samples: 25 s at 100 ms */
+#define S_RETRY_AFTER 1   /* seconds, on 429 and 503 */
+#define S_REASON 512
+
+typedef struct {
+    int64_t t;
+    uint64_t seq;
+} s_sample_t;
+
+typedef struct {
+    char *listen;
+    char *journal;
+    int64_t max_body;
+    int64_t timeout_us;
+    int64_t max_connections;
+    int64_t max_lag;
+    char *tenant;
+    int64_t replay_window_us;
+    int64_t retention_us;
+    int64_t map_size;
+    int fsync;
+    /* run state */
+    char name[64];
+    char *journal_path;
+    sl_journal_t *j;
+    sl_http_t *http;
+    _Atomic uint64_t handed; /* last sequence emitted (request threads read it) */
+    _Atomic int full;        /* the journal's map is full */
+    uint64_t saved;          /* cursor last stored durably */
+    s_sample_t ring[S_RING];
+    int ring_n;
+    int ring_head;
+    int64_t next_maint;
+    int64_t next_trim;
+    sl_actor_t *a;
+    int emit_stopped;
+    uint64_t emitted;
+    uint64_t bad_entries;
+} s_ingest_t;
+
+/* ------------------------------------------------------------ requests */
+
+typedef enum { S_CT_JSON = 1, S_CT_NDJSON } s_ctype_t;
+
+/*  Content-Type without parameters, case-insensitive. 0 if not one we take. */
+static s_ctype_t s_ctype(const char *ct)
+{
+    if (!ct) {
+        return 0;
+    }
+    while (*ct == ' ') {
+        ct++;
+    }
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t')) {
+        n--;
+    }
+    if (n == 16 && strncasecmp(ct, "application/json", 16) == 0) {
+        return S_CT_JSON;
+    }
+    if ((n == 20 && strncasecmp(ct, "application/x-ndjson", 20) == 0) ||
+        (n == 18 && strncasecmp(ct, "application/ndjson", 18) == 0)) {
+        return S_CT_NDJSON;
+    }
+    return 0;
+}
+
+static int s_name_ok(const char *s)
+{
+    size_t n = 0;
+    for (; s[n]; n++) {
+        char ch = s[n];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == '-';
+        if (!ok || n >= S_TENANT_MAX) {
+            return 0;
+        }
+    }
+    return n > 0;
+}
+
+/*  A 400 that names the event's index in the batch:
+    {"error": {"code", "message", "index"}}. */
+static int s_bad(sl_http_resp_t *resp, const char *code, long index, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int s_bad(sl_http_resp_t *resp, const char *code, long index, const char *fmt, ...)
+{
+    char msg[S_REASON];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (index < 0) {
+        return sl_http_error(resp, 400, code, "%s", msg);
+    }
+    char full[S_REASON + 32];
+    snprintf(full, sizeof full, "event %ld: %s", index, msg);
+    sl_buf_t *b = &resp->body;
+    sl_buf_reset(b);
+    resp->status = 400;
+    resp->content_type = "application/json";
+    char tail[48];
+    int tl = snprintf(tail, sizeof tail, "\",\"index\":%ld}}", index);
+    if (sl_buf_append(b, "{\"error\":{\"code\":\"", 18) || sl_json_escape(b, code, strlen(code)) ||
+        sl_buf_append(b, "\",\"message\":\"", 13) || sl_json_escape(b, full, strlen(full)) ||
+        sl_buf_append(b, tail, (size_t)tl)) {
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+/*  One request's events on their way to the journal. */
+typedef struct {
+    s_ingest_t *s;
+    sl_http_resp_t *resp;
+    const char *hdr_tenant; /* X-Tenant-ID, or NULL */
+    int64_t now;
+    sl_buf_t scratch; /* sl_event_from_json's */
+    sl_buf_t enc;     /* encoded envelopes, back to back */
+    sl_buf_t ids;     /* "\"id\",\"id\"" */
+    size_t *ends;     /* end offset of each envelope in enc */
+    long n;
+    long cap;
+} s_req_t;
+
+static void s_req_free(s_req_t *r)
+{
+    sl_buf_free(&r->scratch);
+    sl_buf_free(&r->enc);
+    sl_buf_free(&r->ids);
+    free(r->ends);
+}
+
+/*  Parse, check and encode one event (JSON text of one object). SL_EPROTO
+    with a 400 in resp. */
+static int s_event(s_req_t *r, const char *json, size_t len)
+{
+    s_ingest_t *s = r->s;
+    long index = r->n;
+    char err[S_REASON] = "";
+    sl_event_t ev;
+    int rc = sl_event_from_json(json, len, &ev, &r->scratch, err, sizeof err);
+    if (rc == SL_ENOMEM) {
+        return rc;
+    }
+    if (rc) {
+        s_bad(r->resp, "bad_event", index, "%s", err[0] ? err : "malformed event");
+        return SL_EPROTO;
+    }
+    /*  The tenant: the event's own, the header's, or the default; where
+        two are given they must agree (docs/ingest.md). */
+    if (ev.tenant.len > 0) {
+        if (r->hdr_tenant && !sl_slice_eq(ev.tenant, r->hdr_tenant)) {
+            s_bad(r->resp, "tenant_mismatch", index,
+                  "field 'tenant': '%.*s' disagrees with the X-Tenant-ID header '%s'",
+                  (int)(ev.tenant.len > 64 ? 64 : ev.tenant.len), ev.tenant.ptr, r->hdr_tenant);
+            return SL_EPROTO;
+        }
+        char t[S_TENANT_MAX + 2];
+        size_t tl = ev.tenant.len > S_TENANT_MAX ? S_TENANT_MAX + 1 : ev.tenant.len;
+        memcpy(t, ev.tenant.ptr, tl);
+        t[tl] = '\0';
+        if (!s_name_ok(t)) {
+            s_bad(r->resp, "bad_event", index,
+                  "field 'tenant': must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
+            return SL_EPROTO;
+        }
+    } else if (r->hdr_tenant) {
+        ev.tenant = (sl_slice_t){r->hdr_tenant, (uint32_t)strlen(r->hdr_tenant)};
+    } else if (s->tenant) {
+        ev.tenant = (sl_slice_t){s->tenant, (uint32_t)strlen(s->tenant)};
+    } else {
+        s_bad(r->resp, "missing_tenant", index,
+              "field 'tenant': missing (and no X-Tenant-ID header, no default tenant)");
+        return SL_EPROTO;
+    }
+    ev.ingest_us = r->now;
+    ev.hops = 0;
+    if (ev.source.len == 0) {
+        ev.source = (sl_slice_t){s->name, (uint32_t)strlen(s->name)};
+    }
+    rc = sl_event_encode(&ev, &r->enc);
+    if (rc == SL_ENOMEM) {
+        return rc;
+    }
+    if (rc) {
+        s_bad(r->resp, "bad_event", index, "cannot encode the event: %s", sl_strerror(rc));
+        return SL_EPROTO;
+    }
+    if (r->n == r->cap) {
+        long cap = r->cap ? r->cap * 2 : 64;
+        size_t *e = realloc(r->ends, (size_t)cap * sizeof *e);
+        if (!e) {
+            return SL_ENOMEM;
+        }
+        r->ends = e;
+        r->cap = cap;
+    }
+    r->ends[r->n++] = r->enc.len;
+    char id[37];
+    sl_uuid_format(ev.id, id);
+    if ((r->ids.len && sl_buf_append(&r->ids, ",", 1)) || sl_buf_append(&r->ids, "\"", 1) ||
+        sl_buf_append(&r->ids, id, 36) || sl_buf_append(&r->ids, "\"", 1)) {
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+static const char *s_skip_ws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) {
+        p++;
+    }
+    return p;
+}
+
+/*  p points at '{': the end of that object (after its '}'), or NULL if it
+    does not close. Only strings and nesting are tracked: the event parser
+    checks everything else. */
+static const char *s_object_end(const char *p, const char *end)
+{
+    int depth = 0;
+    for (; p < end; p++) {
+        char ch = *p;
+        if (ch == '"') {
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\') {
+                    p++;
+                }
+            }
+            if (p >= end) {
+                return NULL;
+            }
+        } else if (ch == '{' || ch == '[') {
+            if (++depth > SL_EVENT_MAX_DEPTH + 2) {
+                return NULL;
+            }
+        } else if (ch == '}' || ch == ']') {
+            if (--depth == 0) {
+                return p + 1;
+            }
+        }
+    }
+    return NULL;
+}
+
+/*  A JSON array of event objects. */
+static int s_parse_array(s_req_t *r, const char *p, const char *end)
+{
+    p = s_skip_ws(p + 1, end); /* after '[' */
+    if (p < end && *p == ']') {
+        p = s_skip_ws(p + 1, end);
+        if (p != end) {
+            s_bad(r->resp, "malformed_json", -1, "malformed JSON: text after the array");
+            return SL_EPROTO;
+        }
+        return SL_OK;
+    }
+    for (;;) {
+        if (p >= end || *p != '{') {
+            s_bad(r->resp, p < end ? "bad_event" : "malformed_json", r->n,
+                  p < end ? "expected a JSON object" : "malformed JSON: the array does not close");
+            return SL_EPROTO;
+        }
+        const char *e = s_object_end(p, end);
+        if (!e) {
+            s_bad(r->resp, "malformed_json", r->n, "malformed JSON: the object does not close");
+            return SL_EPROTO;
+        }
+        int rc = s_event(r, p, (size_t)(e - p));
+        if (rc) {
+            return rc;
+        }
+        p = s_skip_ws(e, end);
+        if (p < end && *p == ',') {
+            p = s_skip_ws(p + 1, end);
+            continue;
+        }
+        if (p < end && *p == ']') {
+            p = s_skip_ws(p + 1, end);
+            if (p != end) {
+                s_bad(r->resp, "malformed_json", -1, "malformed JSON: text after the array");
+                return SL_EPROTO;
+            }
+            return SL_OK;
+        }
+        s_bad(r->resp, "malformed_json", r->n, "malformed JSON: expected ',' or ']'");
+        return SL_EPROTO;
+    }
+}
+
+/*  One object per line; blank lines are skipped. */
+static int s_parse_ndjson(s_req_t *r, const char *p, const char *end)
+{
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        const char *a = s_skip_ws(p, le);
+        const char *b = le;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t' || b[-1] == '\r')) {
+            b--;
+        }
+        if (b > a) {
+            int rc = s_event(r, a, (size_t)(b - a));
+            if (rc) {
+                return rc;
+            }
+        }
+        p = nl ? nl + 1 : end;
+    }
+    return SL_OK;
+}
+
+static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    s_ingest_t *s = arg;
+    s_ctype_t ct = s_ctype(sl_http_header(req, "Content-Type"));
+    if (!ct) {
+        return sl_http_error(resp, 415, "unsupported_media_type",
+                             "Content-Type must be application/json or application/x-ndjson");
+    }
+    const char *t = sl_http_header(req, "X-Tenant-ID");
+    if (t && !s_name_ok(t)) {
+        return sl_http_error(resp, 400, "bad_tenant",
+                             "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
+                             S_TENANT_MAX);
+    }
+    /*  Saturated: refuse before parsing rather than buffer without bound. */
+    uint64_t last = sl_journal_last(s->j);
+    uint64_t handed = atomic_load(&s->handed);
+    if (last > handed && last - handed >= (uint64_t)s->max_lag) {
+        sl_http_error(resp, 429, "saturated",
+                      "%llu events are waiting to be handed on (max_lag %lld): retry later",
+                      (unsigned long long)(last - handed), (long long)s->max_lag);
+        resp->retry_after_s = S_RETRY_AFTER;
+        return SL_OK;
+    }
+    const char *p = (const char *)req->body;
+    const char *end = p ? p + req->body_len : p;
+    const char *first = p ? s_skip_ws(p, end) : NULL;
+    if (!first || first == end) {
+        return sl_http_error(resp, 400, "empty_body", "the request has no events");
+    }
+    s_req_t r = {.s = s, .resp = resp, .hdr_tenant = t && *t ? t : NULL, .now = sl_now_us()};
+    int rc;
+    if (ct == S_CT_NDJSON) {
+        rc = s_parse_ndjson(&r, first, end);
+    } else if (*first == '[') {
+        rc = s_parse_array(&r, first, end);
+    } else if (*first == '{') {
+        rc = s_event(&r, first, (size_t)(end - first));
+    } else {
+        rc = SL_EPROTO;
+        s_bad(resp, "malformed_json", -1, "malformed JSON: expected an object or an array");
+    }
+    if (rc == SL_EPROTO) {
+        s_req_free(&r);
+        return SL_OK; /* the 400 is in resp */
+    }
+    if (rc) {
+        s_req_free(&r);
+        return rc;
+    }
+    if (r.n == 0) {
+        s_req_free(&r);
+        return sl_http_error(resp, 400, "empty_body", "the request has no events");
+    }
+    sl_slice_t *es = malloc((size_t)r.n * sizeof *es);
+    if (!es) {
+        s_req_free(&r);
+        return SL_ENOMEM;
+    }
+    size_t off = 0;
+    for (long i = 0; i < r.n; i++) {
+        es[i] = (sl_slice_t){(const char *)r.enc.data + off, (uint32_t)(r.ends[i] - off)};
+        off = r.ends[i];
+    }
+    rc = sl_journal_append(s->j, es, (int)r.n, NULL);
+    free(es);
+    if (rc == SL_EFULL) {
+        if (!atomic_exchange(&s->full, 1)) {
+            sl_error(s->name,
+                     "journal %s is full: requests answered 503 until entries are "
+                     "trimmed (raise map_size or lower retention)",
+                     s->journal_path);
+            sl_health_set(s->name, "the ingest journal is full");
+        }
+        s_req_free(&r);
+        sl_http_error(resp, 503, "journal_full", "the journal is full: retry later");
+        resp->retry_after_s = S_RETRY_AFTER;
+        return SL_OK;
+    }
+    if (rc) {
+        s_req_free(&r);
+        sl_http_error(resp, 503, "journal_error", "the journal refused the events: %s",
+                      sl_strerror(rc));
+        resp->retry_after_s = S_RETRY_AFTER;
+        return SL_OK;
+    }
+    if (atomic_exchange(&s->full, 0)) {
+        sl_info(s->name, "journal %s accepts events again", s->journal_path);
+        sl_health_clear(s->name);
+    }
+    char head[64];
+    int hl = snprintf(head, sizeof head, "{\"accepted\":%ld,\"ids\":[", r.n);
+    resp->status = 202;
+    resp->content_type = "application/json";
+    if (sl_buf_append(&resp->body, head, (size_t)hl) ||
+        sl_buf_append(&resp->body, r.ids.data, r.ids.len) || sl_buf_append(&resp->body, "]}", 2)) {
+        rc = SL_ENOMEM;
+    }
+    s_req_free(&r);
+    return rc;
+}
+
+/* ------------------------------------------------------------ actor thread */
+
+static int s_emit_one(void *arg, uint64_t seq, int64_t time_us, const void *data, size_t len)
+{
+    s_ingest_t *s = arg;
+    (void)time_us;
+    sl_event_t ev;
+    size_t used = 0;
+    int rc = sl_event_decode(data, len, &used, &ev);
+    if (rc == SL_OK && used == len) {
+        rc = sl_emit(s->a, 0, &ev);
+        if (rc == SL_ESTOPPED) {
+            s->emit_stopped = 1;
+            return 1; /* not handed on: replayed at the next start */
+        }
+        if (rc == SL_OK) {
+            s->emitted++;
+        }
+    } else {
+        /*  Only this actor writes the journal, from envelopes it encoded:
+            a bad entry is a bug or a damaged file. Skip it, loudly. */
+        s->bad_entries++;
+        sl_error(s->name, "journal entry %llu is not an event (%s): skipped",
+                 (unsigned long long)seq, sl_strerror(rc ? rc : SL_EPROTO));
+        sl_actor_count_error(s->a);
+    }
+    atomic_store(&s->handed, seq);
+    return 0;
+}
+
+/*  The cursor to store: what was handed on replay_window ago. */
+static uint64_t s_safe(s_ingest_t *s, int64_t now)
+{
+    uint64_t safe = s->saved;
+    for (int i = 0; i < s->ring_n; i++) {
+        const s_sample_t *x = &s->ring[(s->ring_head - 1 - i + S_RING) % S_RING];
+        if (now - x->t >= s->replay_window_us) {
+            if (x->seq > safe) {
+                safe = x->seq;
+            }
+            break;
+        }
+    }
+    return safe;
+}
+
+static void s_maintain(s_ingest_t *s, int64_t now)
+{
+    if (now < s->next_maint) {
+        return;
+    }
+    s->next_maint = now + S_MAINT_US;
+    s->ring[s->ring_head] = (s_sample_t){now, atomic_load(&s->handed)};
+    s->ring_head = (s->ring_head + 1) % S_RING;
+    if (s->ring_n < S_RING) {
+        s->ring_n++;
+    }
+    uint64_t safe = s_safe(s, now);
+    if (safe > s->saved) {
+        int rc = sl_journal_cursor_set(s->j, s->name, safe);
+        if (rc == SL_OK) {
+            s->saved = safe;
+        } else {
+            sl_warn(s->name, "cannot store the journal cursor: %s", sl_strerror(rc));
+        }
+    }
+    if (now >= s->next_trim) {
+        s->next_trim = now + S_TRIM_US;
+        uint64_t removed = 0;
+        int rc =
+            sl_journal_trim(s->j, s->saved, sl_now_us() - s->retention_us, S_TRIM_MAX, &removed);
+        if (rc) {
+            sl_warn(s->name, "cannot trim the journal: %s", sl_strerror(rc));
+        }
+    }
+}
+
+static int s_tick(sl_actor_t *a, void *state)
+{
+    s_ingest_t *s = state;
+    s->a = a;
+    uint64_t h = atomic_load(&s->handed);
+    if (!s->emit_stopped && sl_journal_wait(s->j, h, S_WAIT_US) == SL_OK) {
+        int n = sl_journal_read(s->j, h, S_READ_BATCH, s_emit_one, s);
+        if (n < 0) {
+            sl_error(s->name, "cannot read the journal: %s", sl_strerror(n));
+        }
+    }
+    s_maintain(s, sl_mono_us());
+    return SL_OK;
+}
+
+static void s_exit(sl_actor_t *a, void *state)
+{
+    s_ingest_t *s = state;
+    (void)a;
+    /*  The server first: its threads append to the journal. */
+    sl_http_destroy(&s->http);
+    if (s->j) {
+        /*  Conservative: what was handed on in the last replay_window is
+            handed on again at the next start (the store drops it if it
+            already has it). */
+        uint64_t safe = s_safe(s, sl_mono_us());
+        if (safe > s->saved && sl_journal_cursor_set(s->j, s->name, safe) == SL_OK) {
+            s->saved = safe;
+        }
+        uint64_t last = sl_journal_last(s->j);
+        sl_info(s->name, "stopped: %llu events handed on, cursor %llu, journal at %llu",
+                (unsigned long long)s->emitted, (unsigned long long)s->saved,
+                (unsigned long long)last);
+    }
+    sl_journal_close(&s->j);
+    if (atomic_load(&s->full)) {
+        sl_health_clear(s->name);
+    }
+    free(s->journal_path);
+    s->journal_path = NULL;
+}
+
+static int s_init(sl_actor_t *a, void *state)
+{
+    s_ingest_t *s = state;
+    char err[256] = "";
+    int rc = SL_EINVAL;
+    snprintf(s->name, sizeof s->name, "%s", sl_actor_name(a));
+    s->a = a;
+    if (sl_actor_workers(a) != 1) {
+        sl_error(s->name, "http_ingest runs one worker (one journal, one cursor), not %d",
+                 sl_actor_workers(a));
+        goto fail;
+    }
+    if (s->max_connections < 1 || s->max_connections > 10000) {
+        sl_error(s->name, "max_connections must be from 1 to 10000");
+        goto fail;
+    }
+    if (s->timeout_us < 1000000 || s->timeout_us > 3600LL * 1000000) {
+        sl_error(s->name, "timeout must be from 1s to 1h");
+        goto fail;
+    }
+    if (s->max_body < 1024 || s->max_body > (int64_t)1 << 30) {
+        sl_error(s->name, "max_body must be from 1KiB to 1GiB");
+        goto fail;
+    }
+    if (s->max_lag < 1 || s->replay_window_us < 0 || s->retention_us < 0 || s->map_size < 1) {
+        sl_error(s->name, "max_lag and map_size must be >= 1, replay_window and retention >= 0");
+        goto fail;
+    }
+    if (s->tenant && !s_name_ok(s->tenant)) {
+        sl_error(s->name, "tenant must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
+        goto fail;
+    }
+    if (s->journal) {
+        s->journal_path = strdup(s->journal);
+    } else {
+        const char *sp = sl_actor_store_path(a);
+        size_t n = strlen(sp ? sp : "var/sluice") + strlen(s->name) + 16;
+        s->journal_path = malloc(n);
+        if (s->journal_path) {
+            snprintf(s->journal_path, n, "%s/journal-%s", sp ? sp : "var/sluice", s->name);
+        }
+    }
+    if (!s->journal_path) {
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    sl_journal_opts_t jo = {.path = s->journal_path, .map_size = s->map_size, .nosync = !s->fsync};
+    s->j = sl_journal_open(&jo, err, sizeof err);
+    if (!s->j) {
+        sl_error(s->name, "%s", err);
+        rc = SL_EIO;
+        goto fail;
+    }
+    uint64_t cur = 0;
+    rc = sl_journal_cursor_get(s->j, s->name, &cur);
+    if (rc) {
+        sl_error(s->name, "cannot read the journal cursor: %s", sl_strerror(rc));
+        goto fail;
+    }
+    atomic_store(&s->handed, cur);
+    s->saved = cur;
+    uint64_t last = sl_journal_last(s->j);
+    if (last > cur) {
+        sl_info(s->name, "replaying %llu journaled events after cursor %llu",
+                (unsigned long long)(last - cur), (unsigned long long)cur);
+    }
+    sl_http_opts_t ho = {
+        .listen = s->listen,
+        .max_connections = (int)s->max_connections,
+        .timeout_s = (int)(s->timeout_us / 1000000),
+        .max_body = (size_t)s->max_body,
+        .log_name = s->name,
+    };
+    s->http = sl_http_new(&ho, err, sizeof err);
+    if (!s->http) {
+        sl_error(s->name, "%s", err);
+        rc = SL_EINVAL;
+        goto fail;
+    }
+    if ((rc = sl_http_route(s->http, "POST", "/v1/events", SL_HTTP_EXACT, s_post_events, s))) {
+        sl_error(s->name, "routes: %s", sl_strerror(rc));
+        goto fail;
+    }
+    rc = sl_http_start(s->http, err, sizeof err);
+    if (rc) {
+        sl_error(s->name, "%s", err);
+        goto fail;
+    }
+    /*  As often as possible: each tick waits up to S_WAIT_US on the
+        journal, so an idle ingest sleeps and a busy one never waits for a
+        timer. */
+    sl_actor_set_tick(a, 0);
+    sl_info(s->name, "ingest on %s (port %d), journal %s (fsync %s)", s->listen,
+            sl_http_port(s->http), s->journal_path, s->fsync ? "on" : "off");
+    return SL_OK;
+fail:
+    s_exit(a, s);
+    return rc ? rc : SL_EINVAL;
+}
+
+static const sl_opt_t s_options[] = {
+    {"listen", SL_OPT_STR, NULL, offsetof(s_ingest_t, listen), SL_OPT_REQUIRED,
+     "host:port to accept events on ([v6]:port for IPv6)"},
+    {"journal", SL_OPT_STR, NULL, offsetof(s_ingest_t, journal), 0,
+     "journal directory (its own LMDB environment); default: <store path>/journal-<actor "
+     "name>"},
+    {"max_body", SL_OPT_SIZE, "10MiB", offsetof(s_ingest_t, max_body), 0,
+     "largest request body (413 beyond)"},
+    {"timeout", SL_OPT_DURATION, "30s", offsetof(s_ingest_t, timeout_us), 0,
+     "an idle connection is closed after this long (1s..1h)"},
+    {"max_connections", SL_OPT_INT, "256", offsetof(s_ingest_t, max_connections), 0,
+     "concurrent connections (1..10000; one thread each)"},
+    {"max_lag", SL_OPT_INT, "200000", offsetof(s_ingest_t, max_lag), 0,
+     "events journaled but not yet handed on; past it requests get 429 with Retry-After"},
+    {"tenant", SL_OPT_STR, NULL, offsetof(s_ingest_t, tenant), 0,
+     "tenant of events that carry none and come without an X-Tenant-ID header"},
+    {"replay_window", SL_OPT_DURATION, "2s", offsetof(s_ingest_t, replay_window_us), 0,
+     "the stored cursor trails what was handed on by this long: on start, events handed on "
+     "that recently are handed on again (the store drops duplicates by id)"},
+    {"retention", SL_OPT_DURATION, "0s", offsetof(s_ingest_t, retention_us), 0,
+     "how long entries are kept after the stored cursor passed them"},
+    {"map_size", SL_OPT_SIZE, "1GiB", offsetof(s_ingest_t, map_size), 0,
+     "LMDB map size of the journal; when full, requests get 503 until entries are trimmed"},
+    {"fsync", SL_OPT_BOOL, "true", offsetof(s_ingest_t, fsync), 0,
+     "fsync every group commit (false: a power loss may lose acknowledged events)"},
+    {0},
+};
+
+static const sl_output_t s_outputs[] = {
+    {.name = "events", .desc = "accepted events, in journal order"},
+    {0},
+};
+
+const sl_actor_kind_t sl_actor_http_ingest = {
+    .name = "http_ingest",
+    .description = "Accepts events over HTTP (POST /v1/events: one JSON event, an array or "
+                   "NDJSON), journals them durably (group commit) before the 202, and hands "
+                   "them on in order. See docs/ingest.md.",
+    .flags = SL_KIND_SOURCE,
+    .state_size = sizeof(s_ingest_t),
+    .options = s_options,
+    .outputs = s_outputs,
+    .init = s_init,
+    .tick = s_tick,
+    .exit = s_exit,
+};
