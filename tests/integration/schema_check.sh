@@ -100,4 +100,24 @@ wait_exit "$LAST_PID" 60 || fail "run3 did not finish"
 [ "$RC" != 0 ] || fail "run3 started with incompatible versions"
 log_has "$T/run3.log" 'tag.set@2 is not backward compatible with tag.set@1' || fail "no compatibility error"
 log_has "$T/run3.log" 'body.reason: required by new, optional in old' || fail "offending field not named"
+# sluice schema check: exit 0 compatible, 1 not (each offending field on
+# stdout), 2 usage
+S=$SL_SOURCE_DIR/schemas
+"$SLUICE" schema check "$S/tag.set.yaml" "$S/tag.set.yaml" >"$T/sc.out" || fail "same schema: not compatible"
+grep -q 'backward compatible' "$T/sc.out" || fail "sc.out: $(cat "$T/sc.out")"
+"$SLUICE" schema check "$S/tag.set.yaml" "$T/schemas/tag.set.v2.yaml" >"$T/sc.out" 2>"$T/sc.err" && fail "v2 with a new required field passed"
+[ $? = 1 ] || fail "expected exit 1"
+[ "$(cat "$T/sc.out")" = "backward: body.reason: required by new, optional in old
+backward: body.reason: new constrains a property that old leaves open (additionalProperties)" ] || fail "report: $(cat "$T/sc.out")"
+"$SLUICE" schema check --mode forward "$S/tag.set.yaml" "$T/schemas/tag.set.v2.yaml" >/dev/null || fail "forward should pass"
+"$SLUICE" schema check --mode none "$S/tag.set.yaml" "$T/schemas/tag.set.v2.yaml" >/dev/null || fail "none should pass"
+rc=0; "$SLUICE" schema check --mode full "$S/tag.set.yaml" "$T/schemas/tag.set.v2.yaml" >"$T/sc.out" 2>/dev/null || rc=$?
+[ "$rc" = 1 ] || fail "full: exit $rc"
+rc=0; "$SLUICE" schema check --mode sideways "$S/tag.set.yaml" "$S/tag.set.yaml" 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "bad mode: exit $rc"
+rc=0; "$SLUICE" schema check "$S/tag.set.yaml" 2>/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "one file: exit $rc"
+rc=0; "$SLUICE" schema check "$S/tag.set.yaml" "$T/nope.yaml" 2>"$T/sc.err" || rc=$?
+[ "$rc" = 2 ] && grep -q 'nope.yaml' "$T/sc.err" || fail "missing file: exit $rc $(cat "$T/sc.err")"
+"$SLUICE" schema --help | grep -q 'usage: sluice schema check' || fail "no help"
 echo "ok"
