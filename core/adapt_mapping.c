@@ -508,7 +508,13 @@ static int s_ol_name(const sl_name_map_t *map, const char *ns, const char *name,
     if (cap == 0) {
         return SL_ERANGE;
     }
-    snprintf(key, sizeof key, "%s/%s", ns, name);
+    /*  "s3://b/" + "k" and "s3://b" + "k" are one dataset. */
+    size_t nl = strlen(ns);
+    while (nl > 1 && ns[nl - 1] == '/') {
+        nl--;
+    }
+    const char *join = name[0] == '/' ? "" : "/";
+    snprintf(key, sizeof key, "%.*s%s%s", (int)nl, ns, join, name);
     if ((rc = s_override(map, key, out, cap)) != SL_ENOTFOUND) {
         return rc == SL_OK ? rc : sl_adapt__fail(err, errlen, rc, "'%.200s': name too long", key);
     }
@@ -523,13 +529,9 @@ static int s_ol_name(const sl_name_map_t *map, const char *ns, const char *name,
     if (r && r->prefix) {
         rc = s_put(out, cap, &off, r->prefix, strlen(r->prefix), S_CASE_PRESERVE);
     } else {
-        size_t nl = strlen(ns);
-        while (nl > 0 && ns[nl - 1] == '/') {
-            nl--;
-        }
         rc = s_put(out, cap, &off, ns, nl, S_CASE_PRESERVE);
         if (rc == SL_OK) {
-            rc = s_put(out, cap, &off, "/", 1, S_CASE_PRESERVE);
+            rc = s_put(out, cap, &off, join, strlen(join), S_CASE_PRESERVE);
         }
     }
     const char *p = name;
