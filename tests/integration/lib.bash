@@ -42,7 +42,7 @@ wait_for() {
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % 22000)) # below the ephemeral range (32768+)
         if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
             echo "$p"
             return 0
@@ -103,7 +103,7 @@ check_order() {
 free_ports() {
     local n=$1 p k ok
     for _ in $(seq 1 200); do
-        p=$((20000 + RANDOM % 30000))
+        p=$((10000 + RANDOM % 22000)) # below the ephemeral range (32768+)
         ok=1
         for k in $(seq 0 $((n - 1))); do
             if (exec 3<>/dev/tcp/127.0.0.1/$((p + k))) 2>/dev/null; then
