@@ -27,6 +27,7 @@
 #include <strings.h>
 
 #include "sluice/actor.h"
+#include "sluice/adapters.h"
 #include "sluice/http.h"
 #include "sluice/journal.h"
 #include "sluice/log.h"
@@ -59,7 +60,11 @@ typedef struct {
     int64_t retention_us;
     int64_t map_size;
     int fsync;
+    char *mapping;
+    char *mc_secret;
+    char *mc_token;
     /* run state */
+    sl_name_map_t *map;
     char name[64];
     char *journal_path;
     sl_journal_t *j;
@@ -352,6 +357,24 @@ static int s_parse_ndjson(s_req_t *r, const char *p, const char *end)
     return SL_OK;
 }
 
+static int s_commit_reply(s_ingest_t *s, s_req_t *r0, sl_http_resp_t *resp, const char *note);
+
+/*  429 with Retry-After when the actor is max_lag behind: refuse before
+    parsing rather than buffer without bound. 1 if refused. */
+static int s_saturated(s_ingest_t *s, sl_http_resp_t *resp)
+{
+    uint64_t last = sl_journal_last(s->j);
+    uint64_t handed = atomic_load(&s->handed);
+    if (last > handed && last - handed >= (uint64_t)s->max_lag) {
+        sl_http_error(resp, 429, "saturated",
+                      "%llu events are waiting to be handed on (max_lag %lld): retry later",
+                      (unsigned long long)(last - handed), (long long)s->max_lag);
+        resp->retry_after_s = S_RETRY_AFTER;
+        return 1;
+    }
+    return 0;
+}
+
 static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
 {
     s_ingest_t *s = arg;
@@ -366,14 +389,7 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
                              "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
                              S_TENANT_MAX);
     }
-    /*  Saturated: refuse before parsing rather than buffer without bound. */
-    uint64_t last = sl_journal_last(s->j);
-    uint64_t handed = atomic_load(&s->handed);
-    if (last > handed && last - handed >= (uint64_t)s->max_lag) {
-        sl_http_error(resp, 429, "saturated",
-                      "%llu events are waiting to be handed on (max_lag %lld): retry later",
-                      (unsigned long long)(last - handed), (long long)s->max_lag);
-        resp->retry_after_s = S_RETRY_AFTER;
+    if (s_saturated(s, resp)) {
         return SL_OK;
     }
     const char *p = (const char *)req->body;
@@ -402,13 +418,23 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
         s_req_free(&r);
         return rc;
     }
+    rc = s_commit_reply(s, &r, resp, NULL);
+    s_req_free(&r);
+    return rc;
+}
+
+/*  Journal a parsed request's events and answer: 202 with the ids once the
+    commit holding them is durable; 503 with Retry-After if the journal
+    refuses. `note` (may be NULL) is added to the 202 as "dead_letter". */
+static int s_commit_reply(s_ingest_t *s, s_req_t *r0, sl_http_resp_t *resp, const char *note)
+{
+    s_req_t r = *r0; /* freed by the caller */
+    int rc;
     if (r.n == 0) {
-        s_req_free(&r);
         return sl_http_error(resp, 400, "empty_body", "the request has no events");
     }
     sl_slice_t *es = malloc((size_t)r.n * sizeof *es);
     if (!es) {
-        s_req_free(&r);
         return SL_ENOMEM;
     }
     size_t off = 0;
@@ -426,13 +452,11 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
                      s->journal_path);
             sl_health_set(s->name, "the ingest journal is full");
         }
-        s_req_free(&r);
         sl_http_error(resp, 503, "journal_full", "the journal is full: retry later");
         resp->retry_after_s = S_RETRY_AFTER;
         return SL_OK;
     }
     if (rc) {
-        s_req_free(&r);
         sl_http_error(resp, 503, "journal_error", "the journal refused the events: %s",
                       sl_strerror(rc));
         resp->retry_after_s = S_RETRY_AFTER;
@@ -447,10 +471,158 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
     resp->status = 202;
     resp->content_type = "application/json";
     if (sl_buf_append(&resp->body, head, (size_t)hl) ||
-        sl_buf_append(&resp->body, r.ids.data, r.ids.len) || sl_buf_append(&resp->body, "]}", 2)) {
+        sl_buf_append(&resp->body, r.ids.data, r.ids.len) || sl_buf_append(&resp->body, "]", 1) ||
+        (note && (sl_buf_append(&resp->body, ",\"dead_letter\":\"", 16) ||
+                  sl_json_escape(&resp->body, note, strlen(note)) ||
+                  sl_buf_append(&resp->body, "\"", 1))) ||
+        sl_buf_append(&resp->body, "}", 1)) {
         rc = SL_ENOMEM;
     }
+    return rc;
+}
+
+/* ------------------------------------------------------------ adapters */
+
+/*  The tenant of an adapter request: X-Tenant-ID, else the default. */
+static const char *s_adapter_tenant(s_ingest_t *s, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    const char *t = sl_http_header(req, "X-Tenant-ID");
+    if (t && *t) {
+        if (!s_name_ok(t)) {
+            sl_http_error(resp, 400, "bad_tenant",
+                          "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
+                          S_TENANT_MAX);
+            return NULL;
+        }
+        return t;
+    }
+    if (!s->tenant) {
+        sl_http_error(resp, 400, "missing_tenant",
+                      "no X-Tenant-ID header and no default tenant (option `tenant`)");
+        return NULL;
+    }
+    return s->tenant;
+}
+
+/*  An adapter's result (a JSON array of events, or an error) into the
+    journal. SL_ENOTFOUND (a name no rule maps) is not the sender's fault
+    and retrying will not help: the payload is journaled as one event of
+    kind "dead_letter" carrying the reason and the raw body, which the
+    store files as a dead letter, and the 202 says so. */
+static int s_adapted(s_ingest_t *s, const char *source, const char *tenant,
+                     const sl_http_req_t *req, sl_http_resp_t *resp, int rc, sl_buf_t *out,
+                     const char *err)
+{
+    s_req_t r = {.s = s, .resp = resp, .hdr_tenant = tenant, .now = sl_now_us()};
+    const char *note = NULL;
+    if (rc == SL_EPROTO) {
+        return sl_http_error(resp, 400, "bad_payload", "%s", err[0] ? err : "malformed payload");
+    }
+    if (rc == SL_ERANGE) {
+        return sl_http_error(resp, 400, "too_large", "%s", err[0] ? err : "payload too large");
+    }
+    if (rc == SL_ENOTFOUND) {
+        sl_buf_reset(out);
+        size_t keep = req->body_len > SL_EVENT_MAX_BODY / 2 ? SL_EVENT_MAX_BODY / 2 : req->body_len;
+        if (sl_buf_append(out, "{\"kind\":\"dead_letter\",\"body\":{\"source\":\"", 40) ||
+            sl_json_escape(out, source, strlen(source)) ||
+            sl_buf_append(out, "\",\"reason\":\"", 12) || sl_json_escape(out, err, strlen(err)) ||
+            sl_buf_append(out, "\",\"payload\":\"", 13) ||
+            sl_json_escape(out, (const char *)req->body, keep) || sl_buf_append(out, "\"}}", 3)) {
+            return SL_ENOMEM;
+        }
+        sl_warn(s->name, "%s delivery dead-lettered: %s", source, err);
+        note = err;
+        rc = s_event(&r, (const char *)out->data, out->len);
+    } else if (rc == SL_OK) {
+        const char *p = (const char *)out->data;
+        const char *end = p + out->len;
+        p = s_skip_ws(p, end);
+        if (p == end || *p != '[') {
+            s_req_free(&r);
+            return sl_http_error(resp, 500, "adapter_error", "the adapter made no event array");
+        }
+        rc = s_parse_array(&r, p, end);
+    }
+    if (rc == SL_EPROTO) {
+        s_req_free(&r);
+        return SL_OK; /* the 400 is in resp (an adapter made a bad event) */
+    }
+    if (rc == SL_OK) {
+        rc = s_commit_reply(s, &r, resp, note);
+    }
     s_req_free(&r);
+    return rc;
+}
+
+/*  POST /v1/webhooks/montecarlo: x-mcd-signature (HMAC-SHA512 with
+    montecarlo_secret), or POST /v1/webhooks/montecarlo/{token}. */
+static int s_montecarlo(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    s_ingest_t *s = arg;
+    if (!s->mc_secret && !s->mc_token) {
+        return sl_http_error(resp, 404, "not_configured",
+                             "Monte Carlo webhooks are not configured here (montecarlo_secret "
+                             "or montecarlo_token)");
+    }
+    if (s_ctype(sl_http_header(req, "Content-Type")) != S_CT_JSON) {
+        return sl_http_error(resp, 415, "unsupported_media_type",
+                             "Content-Type must be application/json");
+    }
+    if (req->rest[0]) {
+        char tok[256];
+        if (req->rest[0] != '/' || strchr(req->rest + 1, '/') ||
+            sl_http_url_decode(req->rest + 1, strlen(req->rest + 1), 0, tok, sizeof tok, NULL) ||
+            !s->mc_token || !sl_token_equal(s->mc_token, tok)) {
+            return sl_http_error(resp, 401, "unauthorized", "unknown webhook token");
+        }
+    } else {
+        const char *sig = sl_http_header(req, "x-mcd-signature");
+        if (!s->mc_secret || !sig ||
+            sl_montecarlo_verify(s->mc_secret, (const char *)req->body, req->body_len, sig) !=
+                SL_OK) {
+            return sl_http_error(resp, 401, "unauthorized",
+                                 sig ? "x-mcd-signature does not match"
+                                     : "x-mcd-signature header missing");
+        }
+    }
+    const char *tenant = s_adapter_tenant(s, req, resp);
+    if (!tenant || s_saturated(s, resp)) {
+        return SL_OK;
+    }
+    if (!req->body || req->body_len == 0) {
+        return sl_http_error(resp, 400, "empty_body", "the request has no body");
+    }
+    sl_buf_t out = {0};
+    char err[S_REASON] = "";
+    int rc = sl_montecarlo_webhook((const char *)req->body, req->body_len, s->map, tenant, &out,
+                                   err, sizeof err);
+    rc = s_adapted(s, "montecarlo", tenant, req, resp, rc, &out, err);
+    sl_buf_free(&out);
+    return rc;
+}
+
+/*  POST /api/v1/lineage: one OpenLineage RunEvent. */
+static int s_openlineage(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    s_ingest_t *s = arg;
+    if (s_ctype(sl_http_header(req, "Content-Type")) != S_CT_JSON) {
+        return sl_http_error(resp, 415, "unsupported_media_type",
+                             "Content-Type must be application/json");
+    }
+    const char *tenant = s_adapter_tenant(s, req, resp);
+    if (!tenant || s_saturated(s, resp)) {
+        return SL_OK;
+    }
+    if (!req->body || req->body_len == 0) {
+        return sl_http_error(resp, 400, "empty_body", "the request has no body");
+    }
+    sl_buf_t out = {0};
+    char err[S_REASON] = "";
+    int rc = sl_openlineage_event((const char *)req->body, req->body_len, s->map, tenant, &out, err,
+                                  sizeof err);
+    rc = s_adapted(s, "openlineage", tenant, req, resp, rc, &out, err);
+    sl_buf_free(&out);
     return rc;
 }
 
@@ -566,6 +738,7 @@ static void s_exit(sl_actor_t *a, void *state)
                 (unsigned long long)last);
     }
     sl_journal_close(&s->j);
+    sl_name_map_destroy(&s->map);
     if (atomic_load(&s->full)) {
         sl_health_clear(s->name);
     }
@@ -603,6 +776,11 @@ static int s_init(sl_actor_t *a, void *state)
     }
     if (s->tenant && !s_name_ok(s->tenant)) {
         sl_error(s->name, "tenant must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
+        goto fail;
+    }
+    s->map = sl_name_map_new(s->mapping, s->mapping ? strlen(s->mapping) : 0, err, sizeof err);
+    if (!s->map) {
+        sl_error(s->name, "%s", err);
         goto fail;
     }
     if (s->journal) {
@@ -652,7 +830,9 @@ static int s_init(sl_actor_t *a, void *state)
         rc = SL_EINVAL;
         goto fail;
     }
-    if ((rc = sl_http_route(s->http, "POST", "/v1/events", SL_HTTP_EXACT, s_post_events, s))) {
+    if ((rc = sl_http_route(s->http, "POST", "/v1/events", SL_HTTP_EXACT, s_post_events, s)) ||
+        (rc = sl_http_route(s->http, "POST", "/v1/webhooks/montecarlo", 0, s_montecarlo, s)) ||
+        (rc = sl_http_route(s->http, "POST", "/api/v1/lineage", SL_HTTP_EXACT, s_openlineage, s))) {
         sl_error(s->name, "routes: %s", sl_strerror(rc));
         goto fail;
     }
@@ -698,6 +878,13 @@ static const sl_opt_t s_options[] = {
      "LMDB map size of the journal; when full, requests get 503 until entries are trimmed"},
     {"fsync", SL_OPT_BOOL, "true", offsetof(s_ingest_t, fsync), 0,
      "fsync every group commit (false: a power loss may lose acknowledged events)"},
+    {"mapping", SL_OPT_JSON, NULL, offsetof(s_ingest_t, mapping), 0,
+     "name mapping rules of the adapters (Monte Carlo and OpenLineage names -> qualified "
+     "names; docs/adapters.md)"},
+    {"montecarlo_secret", SL_OPT_SECRET, NULL, offsetof(s_ingest_t, mc_secret), 0,
+     "HMAC-SHA512 secret of x-mcd-signature on POST /v1/webhooks/montecarlo"},
+    {"montecarlo_token", SL_OPT_SECRET, NULL, offsetof(s_ingest_t, mc_token), 0,
+     "secret URL token: POST /v1/webhooks/montecarlo/{token} needs no signature"},
     {0},
 };
 
@@ -709,7 +896,8 @@ static const sl_output_t s_outputs[] = {
 const sl_actor_kind_t sl_actor_http_ingest = {
     .name = "http_ingest",
     .description = "Accepts events over HTTP (POST /v1/events: one JSON event, an array or "
-                   "NDJSON), journals them durably (group commit) before the 202, and hands "
+                   "NDJSON; Monte Carlo webhooks; OpenLineage at /api/v1/lineage), journals them "
+                   "durably (group commit) before the 202, and hands "
                    "them on in order. See docs/ingest.md.",
     .flags = SL_KIND_SOURCE,
     .state_size = sizeof(s_ingest_t),
