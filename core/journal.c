@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <lmdb.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ typedef struct s_waiter {
     struct s_waiter *next;
     int done;
     int rc;
+    pthread_cond_t cv; /* own condition: a commit wakes its group only */
 } s_waiter_t;
 
 struct sl_journal {
@@ -27,11 +29,11 @@ struct sl_journal {
     MDB_dbi entries;
     MDB_dbi cursors;
     pthread_mutex_t mu;
-    pthread_cond_t cv;  /* a group finished, or closing */
-    pthread_cond_t new; /* new durable entries, or closing */
-    uint64_t next_seq;  /* next sequence to assign */
-    uint64_t durable;   /* highest committed sequence */
-    int writing;        /* a group commit is running */
+    pthread_cond_t cv;        /* the writer finished (sl_journal_close waits on it) */
+    pthread_cond_t new;       /* new durable entries, or closing */
+    uint64_t next_seq;        /* next sequence to assign */
+    _Atomic uint64_t durable; /* highest committed sequence (read without the lock) */
+    int writing;              /* a group commit is running */
     int closing;
     /* the open group: [u32 len][bytes] per entry, sequences from pend_first */
     sl_buf_t pend;
@@ -279,13 +281,16 @@ int sl_journal_append(sl_journal_t *j, const sl_slice_t *entries, int n, uint64_
         need += 4 + entries[i].len;
     }
     s_waiter_t me = {0};
+    pthread_cond_init(&me.cv, NULL);
     pthread_mutex_lock(&j->mu);
     if (j->closing) {
         pthread_mutex_unlock(&j->mu);
+        pthread_cond_destroy(&me.cv);
         return SL_ESTOPPED;
     }
     if (sl_buf_reserve(&j->pend, need) != SL_OK) {
         pthread_mutex_unlock(&j->mu);
+        pthread_cond_destroy(&me.cv);
         return SL_ENOMEM;
     }
     if (j->pend_n == 0) {
@@ -328,14 +333,23 @@ int sl_journal_append(sl_journal_t *j, const sl_slice_t *entries, int n, uint64_
                 sl_buf_free(&g);
             }
             if (rc == SL_OK) {
-                j->durable = gfirst + gn - 1;
+                atomic_store(&j->durable, gfirst + gn - 1);
                 pthread_cond_broadcast(&j->new);
             }
+            /*  Wake this group, one by one, and one member of the next
+                group (it becomes the writer): nobody else wakes for
+                nothing. */
             for (s_waiter_t *w = ws; w; w = w->next) {
                 w->rc = rc;
                 w->done = 1;
+                if (w != &me) {
+                    pthread_cond_signal(&w->cv);
+                }
             }
             j->writing = 0;
+            if (j->pend_waiters) {
+                pthread_cond_signal(&j->pend_waiters->cv);
+            }
             pthread_cond_broadcast(&j->cv);
             continue;
         }
@@ -344,6 +358,9 @@ int sl_journal_append(sl_journal_t *j, const sl_slice_t *entries, int n, uint64_
             for (s_waiter_t *w = j->pend_waiters; w; w = w->next) {
                 w->rc = SL_ESTOPPED;
                 w->done = 1;
+                if (w != &me) {
+                    pthread_cond_signal(&w->cv);
+                }
             }
             j->pend_waiters = NULL;
             j->pend_n = 0;
@@ -351,9 +368,10 @@ int sl_journal_append(sl_journal_t *j, const sl_slice_t *entries, int n, uint64_
             pthread_cond_broadcast(&j->cv);
             continue;
         }
-        pthread_cond_wait(&j->cv, &j->mu);
+        pthread_cond_wait(&me.cv, &j->mu);
     }
     pthread_mutex_unlock(&j->mu);
+    pthread_cond_destroy(&me.cv);
     if (me.rc == SL_OK && first_seq) {
         *first_seq = first;
     }
@@ -362,10 +380,7 @@ int sl_journal_append(sl_journal_t *j, const sl_slice_t *entries, int n, uint64_
 
 uint64_t sl_journal_last(sl_journal_t *j)
 {
-    pthread_mutex_lock(&j->mu);
-    uint64_t d = j->durable;
-    pthread_mutex_unlock(&j->mu);
-    return d;
+    return atomic_load(&j->durable);
 }
 
 int sl_journal_wait(sl_journal_t *j, uint64_t after, int64_t timeout_us)
