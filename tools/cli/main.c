@@ -15,6 +15,7 @@ static const char *s_usage =
     "  store stats|check FILE     counts of the topology's store; log/store agreement\n"
     "  query FILE READ ...        read the store: asset, assets, lineage, incidents, changes\n"
     "  schema check OLD NEW       compatibility of two schema versions; exit 0 yes, 1 no\n"
+    "  test TOPOLOGY TESTS        run a topology's unit tests; exit 0 pass, 1 fail\n"
     "  backfill montecarlo FILE --since TIME   apply Monte Carlo incidents to the store\n"
     "  version                    print the version\n"
     "\n"
@@ -58,6 +59,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "schema") == 0) {
         return sl_cmd_schema(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "test") == 0) {
+        return sl_cmd_test(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "backfill") == 0) {
         return sl_cmd_backfill(argc - 1, argv + 1);
