@@ -100,18 +100,24 @@ expect_rc 1 upstream "$SLUICE" test "$D/relay_chain.yaml" "$T/upstream.tests.yam
 has upstream.out "output 'a' is not downstream of any input of the test"
 
 # --- every other example and every shipped topology passes ------------------
+# from the source directory: topologies name schemas/ relative to it
+cd "$SL_SOURCE_DIR"
+# transform rules, schema rejections and the store, behind a replaced ingest
+expect_rc 0 pipeline "$SLUICE" test "$D/pipeline.yaml" "$D/pipeline.tests.yaml"
+has pipeline.out "^4 passed, 0 failed$"
 for tf in "$D"/*.tests.yaml; do
     case "$tf" in *.failing.tests.yaml | *.invalid.tests.yaml) continue ;; esac
     topo="${tf%.tests.yaml}.yaml"
     expect_rc 0 example "$SLUICE" test "$topo" "$tf"
     has example.out " 0 failed$"
+    hasnt example.out "^FAIL"
 done
 n=0
 for topo in "$SL_SOURCE_DIR"/deploy/topologies/*.yaml; do
     case "$topo" in *.tests.yaml) continue ;; esac
     tf="${topo%.yaml}.tests.yaml"
     [ -f "$tf" ] || fail "$topo ships without tests ($tf)"
-    (cd "$SL_SOURCE_DIR" && expect_rc 0 deploy "$SLUICE" test "$topo" "$tf")
+    expect_rc 0 deploy "$SLUICE" test "$topo" "$tf"
     has deploy.out " 0 failed$"
     n=$((n + 1))
 done
