@@ -323,6 +323,157 @@ static int s_render_hist_one(sl_buf_t *b, const char *name, const sl_actor_metri
     return rc;
 }
 
+/* ------------------------------------------------------ dead letters */
+
+typedef struct {
+    char actor[64];
+    char reason[64];
+    uint64_t count;
+} s_dead_t;
+
+/*  Dead letters are rare (a bad event, not the hot path): a mutex and a
+    linear search are enough. */
+static pthread_mutex_t s_dead_lock = PTHREAD_MUTEX_INITIALIZER;
+static s_dead_t *s_dead;
+static size_t s_dead_n, s_dead_cap;
+
+__attribute__((destructor)) static void s_dead_free(void)
+{
+    free(s_dead);
+    s_dead = NULL;
+    s_dead_n = s_dead_cap = 0;
+}
+
+void sl_metrics_reason_class(const char *reason, char *out, size_t len)
+{
+    char tmp[512];
+    if (!out || !len) {
+        return;
+    }
+    snprintf(tmp, sizeof tmp, "%s", reason ? reason : "");
+    /*  Quoted parts are outside values (kinds, tenants, names): unbounded. */
+    char *q = strpbrk(tmp, "'\"");
+    if (q) {
+        *q = 0;
+    }
+    char *colon = strrchr(tmp, ':');
+    if (colon) {
+        *colon = 0;
+    }
+    size_t n = strlen(tmp);
+    while (n && (tmp[n - 1] == ' ' || tmp[n - 1] == ':')) {
+        tmp[--n] = 0;
+    }
+    const char *p = tmp;
+    while (*p == ' ') {
+        p++;
+    }
+    if (n > 63) {
+        tmp[63] = 0;
+    }
+    snprintf(out, len, "%s", *p ? p : "other");
+    for (char *c = out; *c; c++) {
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e) {
+            *c = '?';
+        }
+    }
+}
+
+static s_dead_t *s_dead_find(const char *actor, const char *cls)
+{
+    for (size_t i = 0; i < s_dead_n; i++) {
+        if (strcmp(s_dead[i].actor, actor) == 0 && strcmp(s_dead[i].reason, cls) == 0) {
+            return &s_dead[i];
+        }
+    }
+    return NULL;
+}
+
+void sl_metrics_dead_letter(const char *actor, const char *reason)
+{
+    char a[64], cls[64];
+    snprintf(a, sizeof a, "%s", actor && actor[0] ? actor : "store");
+    sl_metrics_reason_class(reason, cls, sizeof cls);
+    pthread_mutex_lock(&s_dead_lock);
+    s_dead_t *d = s_dead_find(a, cls);
+    if (!d) {
+        size_t actors = 0, reasons = 0;
+        int known = 0;
+        for (size_t i = 0; i < s_dead_n; i++) {
+            int same = strcmp(s_dead[i].actor, a) == 0;
+            reasons += same;
+            known |= same;
+            int first = 1;
+            for (size_t j = 0; j < i && first; j++) {
+                first = strcmp(s_dead[j].actor, s_dead[i].actor) != 0;
+            }
+            actors += first;
+        }
+        if (!known && actors >= SL_DEAD_ACTORS) {
+            snprintf(a, sizeof a, "%s", "other");
+        }
+        if (reasons >= SL_DEAD_REASONS) {
+            snprintf(cls, sizeof cls, "%s", "other");
+        }
+        d = s_dead_find(a, cls);
+    }
+    if (!d) {
+        if (s_dead_n == s_dead_cap) {
+            size_t cap = s_dead_cap ? s_dead_cap * 2 : 16;
+            s_dead_t *n = realloc(s_dead, cap * sizeof *n);
+            if (!n) {
+                pthread_mutex_unlock(&s_dead_lock);
+                return;
+            }
+            s_dead = n;
+            s_dead_cap = cap;
+        }
+        d = &s_dead[s_dead_n++];
+        memset(d, 0, sizeof *d);
+        snprintf(d->actor, sizeof d->actor, "%s", a);
+        snprintf(d->reason, sizeof d->reason, "%s", cls);
+    }
+    d->count++;
+    pthread_mutex_unlock(&s_dead_lock);
+}
+
+uint64_t sl_metrics_dead_letters(const char *actor, const char *reason_class)
+{
+    pthread_mutex_lock(&s_dead_lock);
+    s_dead_t *d = s_dead_find(actor ? actor : "", reason_class ? reason_class : "");
+    uint64_t n = d ? d->count : 0;
+    pthread_mutex_unlock(&s_dead_lock);
+    return n;
+}
+
+static int s_render_dead(sl_buf_t *out)
+{
+    int rc = SL_OK;
+    pthread_mutex_lock(&s_dead_lock);
+    if (s_dead_n > 0) {
+        rc = s_family(out, "sluice_dead_letters_total", "counter",
+                      "Events written to the dead-letter store, by rejecting actor and reason "
+                      "class.");
+    }
+    for (size_t i = 0; i < s_dead_n && !rc; i++) {
+        rc = s_appendf(out, "sluice_dead_letters_total{actor=\"");
+        if (!rc) {
+            rc = s_label_value(out, s_dead[i].actor);
+        }
+        if (!rc) {
+            rc = s_appendf(out, "\",reason=\"");
+        }
+        if (!rc) {
+            rc = s_label_value(out, s_dead[i].reason);
+        }
+        if (!rc) {
+            rc = s_appendf(out, "\"} %llu\n", (unsigned long long)s_dead[i].count);
+        }
+    }
+    pthread_mutex_unlock(&s_dead_lock);
+    return rc;
+}
+
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
 {
     if (!m || !out) {
@@ -397,6 +548,9 @@ int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
         "process_start_time_seconds %lld.%06lld\n",
         (unsigned long long)atomic_load_explicit(&m->malformed, S_RELAXED), ready,
         (long long)(s_start_us / 1000000), (long long)(s_start_us % 1000000));
+    if (!rc) {
+        rc = s_render_dead(out);
+    }
     if (rc) {
         out->len = start_len;
     }

@@ -18,6 +18,7 @@
 
 #include "core/store_internal.h"
 #include "sluice/log.h"
+#include "sluice/metrics.h"
 #include "sluice/mpjson.h"
 
 #define S_DEFAULT_MAP ((int64_t)1 << 30)
@@ -495,6 +496,9 @@ struct sl_store_batch {
     int64_t now;
     char now_text[32]; /* RFC 3339 of now: the change records' time */
     sl_buf_t k, v, k2; /* scratch */
+    char actor[64];    /* recorded with the dead letters apply writes */
+    int replay;        /* replaying dead letters: apply writes none */
+    sl_buf_t dlm;      /* "actor\0reason\0" per dead letter: metrics at commit */
 };
 
 static size_t s_env_index(sl_store_t *s, s_env_t *e)
@@ -618,6 +622,7 @@ int sl_store_batch_begin(sl_store_t *s, sl_store_batch_t **bp)
     s->batch = b;
     pthread_mutex_unlock(&s->mu);
     b->s = s;
+    snprintf(b->actor, sizeof b->actor, "%s", "store");
     b->now = sl_now_us();
     sl_time_format(b->now, b->now_text);
     *bp = b;
@@ -642,6 +647,7 @@ static void s_batch_free(sl_store_batch_t *b)
     sl_buf_free(&b->k);
     sl_buf_free(&b->v);
     sl_buf_free(&b->k2);
+    sl_buf_free(&b->dlm);
     free(b);
 }
 
@@ -675,6 +681,15 @@ int sl_store_batch_commit(sl_store_batch_t **bp)
         if (mrc != 0) {
             rc = s_fail_batch(b, mrc, "commit");
         }
+    }
+    /*  Counted once kept: an aborted batch is redelivered and counted then.
+        (Isolated: an environment committed before a failing one is not
+        counted; the metric may undercount there, never double count.) */
+    for (size_t i = 0; rc == SL_OK && i < b->dlm.len;) {
+        const char *actor = (const char *)b->dlm.data + i;
+        const char *why = actor + strlen(actor) + 1;
+        sl_metrics_dead_letter(actor, why);
+        i += strlen(actor) + strlen(why) + 2;
     }
     s_batch_free(b);
     return rc;
@@ -1987,14 +2002,59 @@ static const s_kind_t s_kinds[] = {
     {"incident.upsert", s_apply_incident},
 };
 
+/*  The highest dead-letter seq ever given out for the tenant: the last
+    key, or the mark a purge left (key `tenant\0`, be64 value) when it
+    deleted the last ones, so a number is never given out twice. */
+static int s_dead_last(MDB_txn *txn, MDB_dbi dbi, const char *tenant, uint64_t *seq)
+{
+    int rc = s_last_seq(txn, dbi, tenant, seq);
+    MDB_val k = {strlen(tenant) + 1, (void *)tenant}, v;
+    if (rc == SL_OK && mdb_get(txn, dbi, &k, &v) == 0 && v.mv_size == 8 &&
+        sl_store__rd64(v.mv_data) > *seq) {
+        *seq = sl_store__rd64(v.mv_data);
+    }
+    return rc;
+}
+
+/*  {"seq", "time", "reason", "event": bin (the envelope as msgpack),
+    "actor", "attempts"}: the reason made one line of ASCII (a caller's
+    reason may quote anything, and every JSON reader takes it). */
+static int s_dead_encode(sl_buf_t *v, uint64_t seq, const char *time, size_t timelen,
+                         const char *reason, const void *raw, size_t rawlen, const char *actor,
+                         uint64_t attempts)
+{
+    char why[512];
+    int rc;
+    snprintf(why, sizeof why, "%s", reason);
+    for (char *p = why; *p; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            *p = '?';
+        }
+    }
+    sl_buf_reset(v);
+    uint8_t hdr[5] = {0xc6, (uint8_t)(rawlen >> 24), (uint8_t)(rawlen >> 16),
+                      (uint8_t)(rawlen >> 8), (uint8_t)rawlen};
+    if ((rc = sl_buf_append(v, "\x86", 1)) != SL_OK || (rc = s_mp_str(v, "seq", 3)) != SL_OK ||
+        (rc = s_mp_uint(v, seq)) != SL_OK || (rc = s_mp_str(v, "time", 4)) != SL_OK ||
+        (rc = s_mp_str(v, time, timelen)) != SL_OK || (rc = s_mp_str(v, "reason", 6)) != SL_OK ||
+        (rc = s_mp_str(v, why, strlen(why))) != SL_OK || (rc = s_mp_str(v, "event", 5)) != SL_OK ||
+        (rc = sl_buf_append(v, hdr, 5)) != SL_OK ||
+        (rawlen && (rc = sl_buf_append(v, raw, rawlen)) != SL_OK) ||
+        (rc = s_mp_str(v, "actor", 5)) != SL_OK ||
+        (rc = s_mp_str(v, actor, strlen(actor))) != SL_OK ||
+        (rc = s_mp_str(v, "attempts", 8)) != SL_OK || (rc = s_mp_uint(v, attempts)) != SL_OK) {
+        return rc;
+    }
+    return SL_OK;
+}
+
 /*  The raw event as stored with a dead letter. */
 static int s_dead_write(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, const char *tenant,
-                        const sl_event_t *ev, const char *reason)
+                        const sl_event_t *ev, const char *actor, const char *reason)
 {
     s_bten_t *t;
     uint8_t k[S_MAX_TENANT + 9];
     size_t tl = strlen(tenant);
-    char why[512];
     sl_buf_t raw = {0};
     sl_buf_t *v = &b->v;
     int rc = s_bten(b, tenant, e, &t);
@@ -2002,7 +2062,7 @@ static int s_dead_write(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, const cha
         return rc;
     }
     if (!t->dseq_loaded) {
-        if ((rc = s_last_seq(txn, e->dbi[S_DB_DEAD], tenant, &t->dseq)) != SL_OK) {
+        if ((rc = s_dead_last(txn, e->dbi[S_DB_DEAD], tenant, &t->dseq)) != SL_OK) {
             return s_fail_batch(b, MDB_PANIC, "dead seq");
         }
         t->dseq_loaded = 1;
@@ -2011,24 +2071,10 @@ static int s_dead_write(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, const cha
         /*  Not encodable (a bound exceeded): keep the reason without it. */
         sl_buf_reset(&raw);
     }
-    /*  A caller's reason may quote anything: one line of ASCII, so every
-        JSON reader of the dead letters takes it. */
-    snprintf(why, sizeof why, "%s", reason);
-    for (char *p = why; *p; p++) {
-        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
-            *p = '?';
-        }
-    }
-    /*  {"seq", "time", "reason", "event": bin (the envelope as msgpack)}. */
-    sl_buf_reset(v);
-    uint8_t hdr[5] = {0xc6, (uint8_t)(raw.len >> 24), (uint8_t)(raw.len >> 16),
-                      (uint8_t)(raw.len >> 8), (uint8_t)raw.len};
-    if ((rc = sl_buf_append(v, "\x84", 1)) != SL_OK || (rc = s_mp_str(v, "seq", 3)) != SL_OK ||
-        (rc = s_mp_uint(v, t->dseq + 1)) != SL_OK || (rc = s_mp_str(v, "time", 4)) != SL_OK ||
-        (rc = s_mp_str(v, b->now_text, strlen(b->now_text))) != SL_OK ||
-        (rc = s_mp_str(v, "reason", 6)) != SL_OK || (rc = s_mp_str(v, why, strlen(why))) != SL_OK ||
-        (rc = s_mp_str(v, "event", 5)) != SL_OK || (rc = sl_buf_append(v, hdr, 5)) != SL_OK ||
-        (raw.len && (rc = sl_buf_append(v, raw.data, raw.len)) != SL_OK)) {
+    if ((rc = s_dead_encode(v, t->dseq + 1, b->now_text, strlen(b->now_text), reason, raw.data,
+                            raw.len, actor, 1)) != SL_OK ||
+        (rc = sl_buf_append(&b->dlm, actor, strlen(actor) + 1)) != SL_OK ||
+        (rc = sl_buf_append(&b->dlm, reason, strlen(reason) + 1)) != SL_OK) {
         goto fail;
     }
     memcpy(k, tenant, tl + 1);
@@ -2098,7 +2144,9 @@ int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result
         if ((rc = s_txn(b, e, &txn)) != SL_OK) {
             return rc;
         }
-        rc = s_dead_write(b, e, txn, tenant, ev, c.why);
+        if (!b->replay) {
+            rc = s_dead_write(b, e, txn, tenant, ev, b->actor, c.why);
+        }
         goto out;
     }
     if ((rc = sl_store__env(b->s, tenant, &c.e)) != SL_OK ||
@@ -2140,8 +2188,8 @@ int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result
             goto out;
         }
     }
-    if (c.dead) {
-        if ((rc = s_dead_write(b, c.e, c.txn, tenant, ev, c.why)) != SL_OK) {
+    if (c.dead && !b->replay) {
+        if ((rc = s_dead_write(b, c.e, c.txn, tenant, ev, b->actor, c.why)) != SL_OK) {
             goto out;
         }
     }
@@ -2205,15 +2253,29 @@ typedef struct {
     const sl_event_t *ev;
     const char *reason;
     const char *tenant;
+    char actor[64];
 } s_dl_arg_t;
 
 static int s_dl_fn(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, void *arg)
 {
     s_dl_arg_t *a = arg;
-    return s_dead_write(b, e, txn, a->tenant, a->ev, a->reason);
+    return s_dead_write(b, e, txn, a->tenant, a->ev, a->actor, a->reason);
 }
 
 int sl_store_dead_letter(sl_store_t *s, const sl_event_t *ev, const char *reason)
+{
+    return sl_store_dead_letter_from(s, ev, "store", reason);
+}
+
+void sl_store_batch_set_actor(sl_store_batch_t *b, const char *actor)
+{
+    if (b) {
+        snprintf(b->actor, sizeof b->actor, "%s", actor && actor[0] ? actor : "store");
+    }
+}
+
+int sl_store_dead_letter_from(sl_store_t *s, const sl_event_t *ev, const char *actor,
+                              const char *reason)
 {
     char tenant[S_MAX_TENANT + 1];
     s_env_t *e;
@@ -2227,7 +2289,14 @@ int sl_store_dead_letter(sl_store_t *s, const sl_event_t *ev, const char *reason
     if (sl_store__env(s, tenant, &e) != SL_OK) {
         e = s->isolated ? s->rejected : &s->envs[0];
     }
-    s_dl_arg_t a = {ev, reason ? reason : "", tenant};
+    s_dl_arg_t a = {ev, reason ? reason : "", tenant, ""};
+    snprintf(a.actor, sizeof a.actor, "%s", actor && actor[0] ? actor : "store");
+    /*  An actor name is a label and a JSON string: one line of ASCII. */
+    for (char *p = a.actor; *p; p++) {
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e) {
+            *p = '?';
+        }
+    }
     return s_write(s, e, s_dl_fn, &a);
 }
 
@@ -2460,4 +2529,381 @@ fail:
     }
     free(out);
     return NULL;
+}
+
+/* ------------------------------------------------------ dead letters */
+
+s_env_t *sl_store__env_at(sl_store_t *s, size_t i)
+{
+    if (i < s->nenvs) {
+        return &s->envs[i];
+    }
+    return i == s->nenvs && s->rejected ? s->rejected : NULL;
+}
+
+s_env_t *sl_store__dead_env(sl_store_t *s, const char *tenant)
+{
+    s_env_t *e;
+    if (sl_store__env(s, tenant, &e) == SL_OK) {
+        return e;
+    }
+    return s->isolated ? s->rejected : &s->envs[0];
+}
+
+int sl_store__dead_parse(const MDB_val *k, const MDB_val *v, s_dead_t *d)
+{
+    const uint8_t *kp = k->mv_data;
+    const uint8_t *z = k->mv_size >= 9 ? memchr(kp, 0, k->mv_size) : NULL;
+    if (!z || (size_t)(z - kp) + 9 != k->mv_size || (size_t)(z - kp) > S_MAX_TENANT) {
+        return SL_EPROTO;
+    }
+    memset(&d->dl, 0, sizeof d->dl);
+    memcpy(d->tenant, kp, (size_t)(z - kp) + 1);
+    d->dl.tenant = d->tenant;
+    d->dl.seq = sl_store__rd64(z + 1);
+    snprintf(d->id, sizeof d->id, "%s/%llu", d->tenant, (unsigned long long)d->dl.seq);
+    d->dl.id = d->id;
+    sl_slice_t sl;
+    d->time[0] = d->reason[0] = 0;
+    if (sl_msgpack_map_str(v->mv_data, v->mv_size, "time", &sl) == SL_OK) {
+        s_copy_slice(d->time, sizeof d->time, sl);
+        sl_time_parse(sl.ptr, sl.len, &d->dl.time_us);
+    }
+    if (sl_msgpack_map_str(v->mv_data, v->mv_size, "reason", &sl) == SL_OK) {
+        s_copy_slice(d->reason, sizeof d->reason, sl);
+    }
+    /*  Dead letters written before actors were recorded came from the
+        store or through sl_store_dead_letter: "store" either way. */
+    snprintf(d->actor, sizeof d->actor, "%s", "store");
+    if (sl_msgpack_map_str(v->mv_data, v->mv_size, "actor", &sl) == SL_OK && sl.len) {
+        s_copy_slice(d->actor, sizeof d->actor, sl);
+    }
+    d->dl.time = d->time;
+    d->dl.reason = d->reason;
+    d->dl.actor = d->actor;
+    d->dl.attempts = 1;
+    const uint8_t *p;
+    size_t n;
+    if (sl_msgpack_map_get(v->mv_data, v->mv_size, "attempts", &p, &n) == SL_OK && n >= 1) {
+        uint64_t a = 0;
+        if (p[0] < 0x80) {
+            a = p[0];
+        } else if (p[0] >= 0xcc && p[0] <= 0xcf && n == 1 + ((size_t)1 << (p[0] - 0xcc))) {
+            for (size_t i = 1; i < n; i++) {
+                a = a << 8 | p[i];
+            }
+        }
+        d->dl.attempts = a ? a : 1;
+    }
+    if (sl_msgpack_map_get(v->mv_data, v->mv_size, "event", &p, &n) == SL_OK && n > 5 &&
+        p[0] == 0xc6) {
+        d->dl.raw = p + 5;
+        d->dl.rawlen = n - 5;
+    }
+    return SL_OK;
+}
+
+int sl_store__dead_match(const sl_dead_filter_t *f, const sl_dead_letter_t *dl)
+{
+    if (!f) {
+        return 1;
+    }
+    if (f->tenant && f->tenant[0] && strcmp(f->tenant, dl->tenant) != 0) {
+        return 0;
+    }
+    if (f->actor && f->actor[0] && strcmp(f->actor, dl->actor) != 0) {
+        return 0;
+    }
+    if (f->reason && f->reason[0] && !strstr(dl->reason, f->reason)) {
+        return 0;
+    }
+    if (f->since_us && dl->time_us < f->since_us) {
+        return 0;
+    }
+    if (f->until_us && dl->time_us >= f->until_us) {
+        return 0;
+    }
+    return 1;
+}
+
+/*  A selected dead letter, copied out of the cursor's pages (they may move
+    once the transaction writes). */
+typedef struct {
+    s_env_t *e;
+    uint8_t *key;
+    size_t klen;
+    uint8_t *val;
+    size_t vlen;
+} s_dsel_t;
+
+typedef struct {
+    s_dsel_t *items;
+    size_t n, cap;
+} s_dsels_t;
+
+static void s_dsels_free(s_dsels_t *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->items[i].key);
+        free(l->items[i].val);
+    }
+    free(l->items);
+    memset(l, 0, sizeof *l);
+}
+
+/*  Select the dead letters matching f in the batch's write transactions. */
+static int s_dead_select(sl_store_batch_t *b, const sl_dead_filter_t *f, s_dsels_t *l)
+{
+    sl_store_t *s = b->s;
+    s_dead_t *d = malloc(sizeof *d);
+    int rc = d ? SL_OK : SL_ENOMEM;
+    const char *only = f && f->tenant && f->tenant[0] ? f->tenant : NULL;
+    if (only && strlen(only) > S_MAX_TENANT) {
+        rc = SL_EINVAL;
+    }
+    for (size_t i = 0; rc == SL_OK && sl_store__env_at(s, i); i++) {
+        s_env_t *e = sl_store__env_at(s, i);
+        if (only && sl_store__dead_env(s, only) != e) {
+            continue;
+        }
+        MDB_txn *txn;
+        MDB_cursor *cur;
+        if ((rc = s_txn(b, e, &txn)) != SL_OK) {
+            break;
+        }
+        int mrc = mdb_cursor_open(txn, e->dbi[S_DB_DEAD], &cur);
+        if (mrc != 0) {
+            rc = s_fail_batch(b, mrc, "cursor open");
+            break;
+        }
+        MDB_val k = {only ? strlen(only) + 1 : 0, (void *)only}, v;
+        mrc = mdb_cursor_get(cur, &k, &v, only ? MDB_SET_RANGE : MDB_FIRST);
+        while (mrc == 0 && rc == SL_OK && (!f || !f->limit || l->n < f->limit)) {
+            if (only &&
+                (k.mv_size < strlen(only) + 1 || memcmp(k.mv_data, only, strlen(only) + 1))) {
+                break;
+            }
+            if (sl_store__dead_parse(&k, &v, d) == SL_OK && sl_store__dead_match(f, &d->dl)) {
+                if (l->n == l->cap) {
+                    size_t cap = l->cap ? l->cap * 2 : 16;
+                    s_dsel_t *nn = realloc(l->items, cap * sizeof *nn);
+                    if (!nn) {
+                        rc = SL_ENOMEM;
+                        break;
+                    }
+                    l->items = nn;
+                    l->cap = cap;
+                }
+                s_dsel_t *it = &l->items[l->n];
+                it->e = e;
+                it->klen = k.mv_size;
+                it->vlen = v.mv_size;
+                it->key = malloc(k.mv_size);
+                it->val = malloc(v.mv_size);
+                if (!it->key || !it->val) {
+                    free(it->key);
+                    free(it->val);
+                    rc = SL_ENOMEM;
+                    break;
+                }
+                memcpy(it->key, k.mv_data, k.mv_size);
+                memcpy(it->val, v.mv_data, v.mv_size);
+                l->n++;
+            }
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        mdb_cursor_close(cur);
+        if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
+            rc = s_fail_batch(b, mrc, "dead letters scan");
+        }
+    }
+    free(d);
+    return rc;
+}
+
+/*  Delete one selected dead letter; if it is the tenant's last, leave the
+    purge mark so its number is not given out again. */
+static int s_dead_del(sl_store_batch_t *b, const s_dsel_t *it)
+{
+    MDB_txn *txn;
+    int rc = s_txn(b, it->e, &txn);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    MDB_dbi dbi = it->e->dbi[S_DB_DEAD];
+    size_t tl = it->klen - 9;
+    uint64_t seq = sl_store__rd64(it->key + tl + 1), last = 0;
+    char tenant[S_MAX_TENANT + 1];
+    memcpy(tenant, it->key, tl + 1);
+    if ((rc = s_dead_last(txn, dbi, tenant, &last)) != SL_OK) {
+        return s_fail_batch(b, MDB_PANIC, "dead seq");
+    }
+    MDB_val k = {it->klen, it->key};
+    int mrc = mdb_del(txn, dbi, &k, NULL);
+    if (mrc == 0 && seq >= last) {
+        uint8_t be[8];
+        sl_store__be64(be, seq);
+        MDB_val mk = {tl + 1, tenant}, mv = {8, be};
+        mrc = mdb_put(txn, dbi, &mk, &mv, 0);
+    }
+    return mrc == 0 || mrc == MDB_NOTFOUND ? SL_OK : s_fail_batch(b, mrc, "delete dead letter");
+}
+
+int sl_store_dead_letters_purge(sl_store_t *s, const sl_dead_filter_t *f, uint64_t *deleted)
+{
+    sl_store_batch_t *b = NULL;
+    s_dsels_t l = {0};
+    if (deleted) {
+        *deleted = 0;
+    }
+    if (!s) {
+        return SL_EINVAL;
+    }
+    int rc = sl_store_batch_begin(s, &b);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    rc = s_dead_select(b, f, &l);
+    for (size_t i = 0; rc == SL_OK && i < l.n; i++) {
+        rc = s_dead_del(b, &l.items[i]);
+    }
+    if (rc == SL_OK) {
+        rc = sl_store_batch_commit(&b);
+    } else {
+        sl_store_batch_abort(&b);
+    }
+    if (rc == SL_OK && deleted) {
+        *deleted = l.n;
+    }
+    s_dsels_free(&l);
+    return rc;
+}
+
+/*  A dead letter that failed again: same seq, time and event; the new
+    reason, attempts + 1. */
+static int s_dead_again(sl_store_batch_t *b, const s_dsel_t *it, const s_dead_t *d, const char *why)
+{
+    MDB_txn *txn;
+    int rc = s_txn(b, it->e, &txn);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    if ((rc = s_dead_encode(&b->v, d->dl.seq, d->time, strlen(d->time), why, d->dl.raw,
+                            d->dl.rawlen, d->actor, d->dl.attempts + 1)) != SL_OK) {
+        return rc;
+    }
+    MDB_val k = {it->klen, it->key}, v = {b->v.len, b->v.data};
+    int mrc = mdb_put(txn, it->e->dbi[S_DB_DEAD], &k, &v, 0);
+    return mrc == 0 ? SL_OK : s_fail_batch(b, mrc, "put dead letter");
+}
+
+/*  Replay one: SL_OK with *res set, or a batch failure. */
+static int s_replay_one(sl_store_batch_t *b, const s_dsel_t *it, s_dead_t *d, sl_apply_t *res)
+{
+    MDB_val k = {it->klen, it->key}, v = {it->vlen, it->val};
+    char why[512] = "";
+    sl_event_t ev;
+    size_t used;
+    int rc;
+    *res = SL_APPLY_DEAD;
+    if (sl_store__dead_parse(&k, &v, d) != SL_OK) {
+        return SL_OK;
+    }
+    if (!d->dl.rawlen || sl_event_decode(d->dl.raw, d->dl.rawlen, &used, &ev) != SL_OK) {
+        return s_dead_again(b, it, d,
+                            "replay: the event was too large to keep with the dead letter");
+    }
+    /*  The store records the id of an event it dead-letters as applied,
+        in the same batch (so a redelivery is not dead-lettered twice): that
+        record carries the dead letter's time to the microsecond. It is
+        dropped so the event really runs again, and put back if it fails
+        again. A record with another time means the id did reach the store
+        by another way (an event another actor rejected, sent again): the
+        replay is then a duplicate. */
+    char tenant[S_MAX_TENANT + 1];
+    s_env_t *e = NULL;
+    MDB_txn *txn = NULL;
+    uint8_t akey[16 + S_MAX_TENANT];
+    uint8_t own[8];
+    int had_own = 0;
+    size_t tl;
+    s_copy_slice(tenant, sizeof tenant, ev.tenant);
+    tl = strlen(tenant);
+    memcpy(akey, ev.id, 16);
+    memcpy(akey + 16, tenant, tl);
+    MDB_val ak = {16 + tl, akey}, av;
+    if (sl_store__env(b->s, tenant, &e) == SL_OK) {
+        if ((rc = s_txn(b, e, &txn)) != SL_OK) {
+            return rc;
+        }
+        int mrc = mdb_get(txn, e->dbi[S_DB_APPLIED], &ak, &av);
+        if (mrc == 0 && av.mv_size == 8 && (int64_t)sl_store__rd64(av.mv_data) == d->dl.time_us) {
+            memcpy(own, av.mv_data, 8);
+            had_own = 1;
+            mrc = mdb_del(txn, e->dbi[S_DB_APPLIED], &ak, NULL);
+        }
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            return s_fail_batch(b, mrc, "applied id");
+        }
+    }
+    if ((rc = sl_store_apply(b, &ev, res, why, sizeof why)) != SL_OK) {
+        return rc;
+    }
+    if (*res == SL_APPLY_DEAD && txn) {
+        /*  As before the replay: the next replay tells it apart again. */
+        MDB_val ov = {8, own};
+        int mrc = had_own ? mdb_put(txn, e->dbi[S_DB_APPLIED], &ak, &ov, 0)
+                          : mdb_del(txn, e->dbi[S_DB_APPLIED], &ak, NULL);
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            return s_fail_batch(b, mrc, "applied id");
+        }
+    }
+    if (*res == SL_APPLY_DEAD) {
+        return s_dead_again(b, it, d, why);
+    }
+    return s_dead_del(b, it);
+}
+
+int sl_store_dead_letters_replay(sl_store_t *s, const sl_dead_filter_t *f, sl_dead_replay_t *r)
+{
+    sl_store_batch_t *b = NULL;
+    s_dsels_t l = {0};
+    sl_dead_replay_t cnt = {0};
+    s_dead_t *d = NULL;
+    if (r) {
+        memset(r, 0, sizeof *r);
+    }
+    if (!s) {
+        return SL_EINVAL;
+    }
+    int rc = sl_store_batch_begin(s, &b);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    b->replay = 1;
+    if (!(d = malloc(sizeof *d))) {
+        rc = SL_ENOMEM;
+    }
+    if (rc == SL_OK) {
+        rc = s_dead_select(b, f, &l);
+    }
+    cnt.selected = l.n;
+    for (size_t i = 0; rc == SL_OK && i < l.n; i++) {
+        sl_apply_t res;
+        rc = s_replay_one(b, &l.items[i], d, &res);
+        cnt.applied += res == SL_APPLY_CHANGED || res == SL_APPLY_NOOP;
+        cnt.duplicate += res == SL_APPLY_DUPLICATE;
+        cnt.still_dead += res == SL_APPLY_DEAD;
+    }
+    if (rc == SL_OK) {
+        rc = sl_store_batch_commit(&b);
+    } else {
+        sl_store_batch_abort(&b);
+    }
+    if (rc == SL_OK && r) {
+        *r = cnt;
+    }
+    free(d);
+    s_dsels_free(&l);
+    return rc;
 }

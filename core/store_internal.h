@@ -75,6 +75,26 @@ int sl_store__dump(json_t *v, sl_buf_t *out);
 json_t *sl_store__time(json_t *us);
 void sl_store__be64(uint8_t out[8], uint64_t v);
 uint64_t sl_store__rd64(const void *p);
+/*  Dead letters (store.c). A parsed one: strings copied into `buf`. */
+typedef struct {
+    sl_dead_letter_t dl;
+    char tenant[S_MAX_TENANT + 1];
+    char id[S_MAX_TENANT + 24];
+    char time[40];
+    char actor[64];
+    char reason[512];
+} s_dead_t;
+/*  Parse key `tenant\0 be64 seq` and its value; SL_EPROTO if the key is
+    not a dead letter's (the purge mark `tenant\0`). */
+int sl_store__dead_parse(const MDB_val *k, const MDB_val *v, s_dead_t *d);
+/*  1 if the dead letter matches the filter (limit not considered). */
+int sl_store__dead_match(const sl_dead_filter_t *f, const sl_dead_letter_t *dl);
+/*  The environment holding `tenant`'s dead letters: its own, or (a tenant
+    that is invalid or not allowed) the shared one / the rejected one. */
+s_env_t *sl_store__dead_env(sl_store_t *s, const char *tenant);
+/*  Environments in id order: envs[0..nenvs-1], then the rejected one. */
+s_env_t *sl_store__env_at(sl_store_t *s, size_t i);
+
 /*  Parse an edge dup value. */
 int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, const char **type,
                          size_t *tlen, int *propagate, const char **job, size_t *jlen);

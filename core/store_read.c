@@ -825,6 +825,14 @@ static uint64_t s_last(MDB_txn *txn, MDB_dbi dbi, const char *tenant)
     return seq;
 }
 
+/*  Dead letters of a tenant: its keys but the purge mark (`tenant\0`). */
+static int64_t s_dead_count(MDB_txn *txn, MDB_dbi dbi, const char *t, size_t n)
+{
+    MDB_val k = {n + 1, (void *)t}, v;
+    int64_t count = s_count(txn, dbi, t, n + 1);
+    return count > 0 && mdb_get(txn, dbi, &k, &v) == 0 ? count - 1 : count;
+}
+
 static int s_env_stats(s_env_t *e, json_t *tenants, int64_t *used)
 {
     MDB_txn *txn;
@@ -858,7 +866,7 @@ static int s_env_stats(s_env_t *e, json_t *tenants, int64_t *used)
                               (json_int_t)s_count(txn, e->dbi[S_DB_DOWN], t, n + 1), "incidents",
                               (json_int_t)s_count(txn, e->dbi[S_DB_INC], t, n + 1), "changes",
                               (json_int_t)s_last(txn, e->dbi[S_DB_CHANGES], t), "dead_letters",
-                              (json_int_t)s_last(txn, e->dbi[S_DB_DEAD], t));
+                              (json_int_t)s_dead_count(txn, e->dbi[S_DB_DEAD], t, n));
         if (!o || json_object_set_new(tenants, t, o) != 0) {
             rc = SL_ENOMEM;
         }
@@ -982,5 +990,197 @@ fail:
     }
     s_end(&r);
     json_decref(items);
+    return s_finish(doc, out, rc);
+}
+
+/* ------------------------------------------------- dead letters (filtered) */
+
+/*  "tenant/seq" -> tenant and seq. */
+static int s_dead_id(const char *id, char *tenant, uint64_t *seq)
+{
+    const char *slash = id ? strrchr(id, '/') : NULL;
+    char *end;
+    if (!slash || slash == id || (size_t)(slash - id) > S_MAX_TENANT || !slash[1]) {
+        return SL_EINVAL;
+    }
+    memcpy(tenant, id, (size_t)(slash - id));
+    tenant[slash - id] = 0;
+    *seq = strtoull(slash + 1, &end, 10);
+    return *end || strchr(tenant, '/') ? SL_EINVAL : SL_OK;
+}
+
+int sl_store_dead_letters_each(sl_store_t *s, const sl_dead_filter_t *f, const char *after,
+                               sl_dead_fn fn, void *arg)
+{
+    char atenant[S_MAX_TENANT + 1] = "";
+    uint8_t akey[S_MAX_TENANT + 9];
+    size_t aklen = 0;
+    s_env_t *aenv = NULL;
+    uint64_t aseq = 0;
+    const char *only = f && f->tenant && f->tenant[0] ? f->tenant : NULL;
+    s_dead_t *d;
+    int n = 0, rc = SL_OK;
+    if (!s || !fn || (only && strlen(only) > S_MAX_TENANT)) {
+        return SL_EINVAL;
+    }
+    if (after && after[0]) {
+        if (s_dead_id(after, atenant, &aseq) != SL_OK) {
+            return SL_EINVAL;
+        }
+        aklen = strlen(atenant) + 9;
+        memcpy(akey, atenant, aklen - 8);
+        sl_store__be64(akey + aklen - 8, aseq);
+        aenv = sl_store__dead_env(s, atenant);
+    }
+    if (!(d = malloc(sizeof *d))) {
+        return SL_ENOMEM;
+    }
+    int started = aenv == NULL, stop = 0;
+    for (size_t i = 0; !stop && rc == SL_OK && sl_store__env_at(s, i); i++) {
+        s_env_t *e = sl_store__env_at(s, i);
+        int here = e == aenv;
+        if (!started && !here) {
+            continue; /* before the cursor's environment */
+        }
+        started = 1;
+        if (only && sl_store__dead_env(s, only) != e) {
+            continue;
+        }
+        MDB_txn *txn = NULL;
+        MDB_cursor *cur = NULL;
+        if ((rc = sl_store__mdb_rc(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))) != SL_OK) {
+            break;
+        }
+        if ((rc = sl_store__mdb_rc(mdb_cursor_open(txn, e->dbi[S_DB_DEAD], &cur))) != SL_OK) {
+            mdb_txn_abort(txn);
+            break;
+        }
+        /*  Start at the later of the cursor and the tenant's first key. */
+        MDB_val k = {0, NULL}, v;
+        size_t ol = only ? strlen(only) + 1 : 0;
+        if (here && (!only || s_cmp(akey, aklen, only, ol) > 0)) {
+            k = (MDB_val){aklen, akey};
+        } else if (only) {
+            k = (MDB_val){ol, (void *)only};
+        }
+        int mrc = k.mv_size ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                            : mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+        if (mrc == 0 && here && k.mv_size == aklen && memcmp(k.mv_data, akey, aklen) == 0) {
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        while (mrc == 0 && !stop) {
+            if (only && !s_has_prefix(&k, only, ol)) {
+                break;
+            }
+            if (sl_store__dead_parse(&k, &v, d) == SL_OK && sl_store__dead_match(f, &d->dl)) {
+                n++;
+                if (fn(arg, &d->dl) != 0 || (f && f->limit && (uint64_t)n >= f->limit)) {
+                    stop = 1;
+                    break;
+                }
+            }
+            mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+        }
+        if (mrc != 0 && mrc != MDB_NOTFOUND) {
+            rc = sl_store__mdb_rc(mrc);
+        }
+        mdb_cursor_close(cur);
+        mdb_txn_abort(txn);
+    }
+    free(d);
+    return rc == SL_OK ? n : rc;
+}
+
+/*  One dead letter as the list's item. */
+static json_t *s_dead_item(const sl_dead_letter_t *dl)
+{
+    json_t *ev = NULL;
+    sl_event_t e;
+    size_t used;
+    if (dl->rawlen && sl_event_decode(dl->raw, dl->rawlen, &used, &e) == SL_OK) {
+        sl_buf_t j = {0};
+        if (sl_event_to_json(&e, &j) == SL_OK) {
+            ev = json_loadb((const char *)j.data, j.len, 0, NULL);
+        }
+        sl_buf_free(&j);
+    }
+    return json_pack("{s:s,s:s,s:I,s:s,s:s,s:I,s:s,s:o}", "id", dl->id, "tenant", dl->tenant, "seq",
+                     (json_int_t)dl->seq, "time", dl->time, "actor", dl->actor, "attempts",
+                     (json_int_t)dl->attempts, "reason", dl->reason, "event",
+                     ev ? ev : json_null());
+}
+
+typedef struct {
+    json_t *items;
+    char last[S_MAX_TENANT + 24];
+    int rc;
+} s_dlist_t;
+
+static int s_dlist_fn(void *arg, const sl_dead_letter_t *dl)
+{
+    s_dlist_t *a = arg;
+    json_t *o = s_dead_item(dl);
+    if (!o || json_array_append_new(a->items, o) != 0) {
+        a->rc = SL_ENOMEM;
+        return 1;
+    }
+    snprintf(a->last, sizeof a->last, "%s", dl->id);
+    return 0;
+}
+
+int sl_store_dead_letters_list_json(sl_store_t *s, const sl_dead_filter_t *f, const char *cursor,
+                                    sl_buf_t *out)
+{
+    sl_dead_filter_t g = f ? *f : (sl_dead_filter_t){0};
+    s_dlist_t a = {json_array(), "", SL_OK};
+    json_t *doc = NULL;
+    int rc;
+    if (g.limit == 0) {
+        g.limit = 100;
+    }
+    if (!s || !out || g.limit > 1000 || !a.items) {
+        json_decref(a.items);
+        return SL_EINVAL;
+    }
+    rc = sl_store_dead_letters_each(s, &g, cursor, s_dlist_fn, &a);
+    if (rc >= 0) {
+        rc = a.rc;
+    }
+    if (rc == SL_OK) {
+        int more = json_array_size(a.items) == g.limit;
+        doc = json_pack("{s:O,s:o}", "items", a.items, "next_cursor",
+                        more ? json_string(a.last) : json_null());
+    }
+    json_decref(a.items);
+    return s_finish(doc, out, rc);
+}
+
+int sl_store_dead_letter_json(sl_store_t *s, const char *tenant, uint64_t seq, sl_buf_t *out)
+{
+    s_env_t *e;
+    MDB_txn *txn = NULL;
+    uint8_t key[S_MAX_TENANT + 9];
+    json_t *doc = NULL;
+    s_dead_t *d = NULL;
+    int rc;
+    if (!s || !tenant || !tenant[0] || strlen(tenant) > S_MAX_TENANT || !out) {
+        return SL_EINVAL;
+    }
+    e = sl_store__dead_env(s, tenant);
+    size_t tl = strlen(tenant);
+    memcpy(key, tenant, tl + 1);
+    sl_store__be64(key + tl + 1, seq);
+    if (!(d = malloc(sizeof *d))) {
+        return SL_ENOMEM;
+    }
+    if ((rc = sl_store__mdb_rc(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))) == SL_OK) {
+        MDB_val k = {tl + 9, key}, v;
+        rc = sl_store__mdb_rc(mdb_get(txn, e->dbi[S_DB_DEAD], &k, &v));
+        if (rc == SL_OK && sl_store__dead_parse(&k, &v, d) == SL_OK) {
+            doc = s_dead_item(&d->dl);
+        }
+        mdb_txn_abort(txn);
+    }
+    free(d);
     return s_finish(doc, out, rc);
 }

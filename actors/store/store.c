@@ -336,6 +336,8 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
             sl_error(s->name, "cannot begin a batch: %s", sl_strerror(rc));
             return rc; /* counted by the engine */
         }
+        /*  Dead letters name this actor (replay targets it by name). */
+        sl_store_batch_set_actor(s->batch, s->name);
         s->batch_start = sl_mono_us();
         sl_actor_set_tick(a, s->batch_us);
     }

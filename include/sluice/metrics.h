@@ -66,8 +66,26 @@ void sl_metrics_remove(sl_metrics_t *m, sl_actor_metrics_t *am);
       sluice_handle_seconds{...}                     histogram
       sluice_e2e_latency_seconds{...}                histogram (sinks only)
       sluice_malformed_messages_total                counter
-      sluice_ready                                   gauge  */
+      sluice_ready                                   gauge
+      sluice_dead_letters_total{actor,reason}        counter (process-wide,
+                                                     when any was counted) */
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
+
+/*  Dead letters, counted process-wide (like health) by the store when a
+    dead letter is committed, labelled by the rejecting actor and the
+    reason's class (sl_metrics_reason_class). Cardinality is bounded: at
+    most SL_DEAD_REASONS classes per actor and SL_DEAD_ACTORS actors; past
+    that, the class (or actor) is "other". Thread-safe. */
+#define SL_DEAD_REASONS 50
+#define SL_DEAD_ACTORS 64
+void sl_metrics_dead_letter(const char *actor, const char *reason);
+/*  The class of a reason: the text before its first quote, then before
+    its last ':', trimmed, at most 63 bytes ("tag.set: body.tag: expected a
+    non-empty string" -> "tag.set: body.tag"; "unknown kind 'x'" ->
+    "unknown kind"); "other" if nothing is left. */
+void sl_metrics_reason_class(const char *reason, char *out, size_t len);
+/*  The count of one (actor, class) pair (tests). */
+uint64_t sl_metrics_dead_letters(const char *actor, const char *reason_class);
 
 /*  Process health, beside the metrics: a component that cannot do its work
     reports it here (the store actor when its LMDB map is full and it

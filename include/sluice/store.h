@@ -79,8 +79,95 @@ int sl_store_batch_commit(sl_store_batch_t **b);
 void sl_store_batch_abort(sl_store_batch_t **b);
 
 /*  Write an event to the dead-letter table outside any batch (for actors
-    that reject events before the store, e.g. schema check). */
+    that reject events before the store, e.g. schema check). The same as
+    sl_store_dead_letter_from(s, ev, "store", reason). */
 int sl_store_dead_letter(sl_store_t *s, const sl_event_t *ev, const char *reason);
+
+/* ---------------------------------------------------------- dead letters */
+
+/*  Dead letters (docs/dlq.md): per tenant, numbered from 1 (the number is
+    never reused, also after a purge); each keeps the event (its envelope),
+    the reason, the actor that rejected it, the time, and the attempts (1
+    when written, +1 on each replay that fails again). Written by
+    sl_store_apply (actor: the batch's, see sl_store_batch_set_actor), by
+    sl_store_dead_letter[_from], and counted per actor and reason class in
+    the process metrics (sl_metrics_dead_letter) once committed.
+
+    A dead letter's id is "TENANT/SEQ" (a tenant cannot contain '/'). */
+
+/*  As sl_store_dead_letter, naming the rejecting actor (NULL or empty:
+    "store"; at most 63 bytes are kept). SL_EINVAL, SL_EFULL, SL_EIO. */
+int sl_store_dead_letter_from(sl_store_t *s, const sl_event_t *ev, const char *actor,
+                              const char *reason);
+
+/*  The actor recorded with the dead letters sl_store_apply writes in this
+    batch (default "store"): the store actor passes its topology name. */
+void sl_store_batch_set_actor(sl_store_batch_t *b, const char *actor);
+
+/*  Which dead letters: every field is optional (NULL / 0 = no filter). */
+typedef struct {
+    const char *tenant; /* exactly this tenant */
+    const char *actor;  /* exactly this actor */
+    const char *reason; /* reason contains this text (case-sensitive) */
+    int64_t since_us;   /* written at or after (us since the epoch) */
+    int64_t until_us;   /* written before */
+    uint64_t limit;     /* at most this many (0 = all) */
+} sl_dead_filter_t;
+
+/*  One dead letter, as passed to a sl_dead_fn: strings NUL-terminated,
+    everything valid during the call only. */
+typedef struct {
+    const char *tenant;
+    uint64_t seq;
+    const char *id;   /* "tenant/seq" */
+    const char *time; /* RFC 3339, when written */
+    int64_t time_us;
+    const char *actor;
+    const char *reason;
+    uint64_t attempts;
+    const uint8_t *raw; /* the event envelope (msgpack; sl_event_decode), or NULL */
+    size_t rawlen;      /* 0 when the event was too large to keep */
+} sl_dead_letter_t;
+
+/*  Non-zero stops the walk. */
+typedef int (*sl_dead_fn)(void *arg, const sl_dead_letter_t *dl);
+
+/*  Call fn for each dead letter matching f (NULL: all), in id order
+    (environment, tenant, seq), starting after the id `after` (NULL or "":
+    from the start; a cursor from a previous page). Returns the number
+    passed, or SL_EINVAL (bad filter or cursor), SL_EIO. One read
+    transaction per environment. */
+int sl_store_dead_letters_each(sl_store_t *s, const sl_dead_filter_t *f, const char *after,
+                               sl_dead_fn fn, void *arg);
+
+/*  {"items": [{"id", "tenant", "seq", "time", "actor", "attempts", "reason",
+     "event": {event JSON} | null}], "next_cursor": "tenant/seq" | null};
+    f->limit 1..1000 (0 = 100). next_cursor is set when more may follow. */
+int sl_store_dead_letters_list_json(sl_store_t *s, const sl_dead_filter_t *f, const char *cursor,
+                                    sl_buf_t *out);
+
+/*  One item of the list above, by tenant and seq. SL_ENOTFOUND. */
+int sl_store_dead_letter_json(sl_store_t *s, const char *tenant, uint64_t seq, sl_buf_t *out);
+
+/*  Delete the dead letters matching f (NULL or empty: all) in one write
+    transaction; *deleted (may be NULL) gets the count. SL_EFULL, SL_EIO. */
+int sl_store_dead_letters_purge(sl_store_t *s, const sl_dead_filter_t *f, uint64_t *deleted);
+
+typedef struct {
+    uint64_t selected;   /* dead letters matching the filter */
+    uint64_t applied;    /* applied now (changed or no-op): removed */
+    uint64_t duplicate;  /* already applied by another path: removed */
+    uint64_t still_dead; /* failed again: kept, attempts + 1, new reason */
+} sl_dead_replay_t;
+
+/*  Apply the matching dead letters to the store again, in one batch (so
+    at most one write transaction per environment). A dead letter the
+    store itself wrote had its event id recorded as applied: that record is
+    dropped first so the event really runs again. Nothing writes a new dead
+    letter. SL_OK (see *r), SL_EFULL, SL_EIO, SL_ESTATE if this thread holds
+    a batch. Safe beside a running store actor in another process: LMDB
+    serialises the writers. */
+int sl_store_dead_letters_replay(sl_store_t *s, const sl_dead_filter_t *f, sl_dead_replay_t *r);
 
 /* ---------------------------------------------------------- change log */
 

@@ -9,6 +9,7 @@ int sl_cmd_actors(int argc, char **argv);
 int sl_cmd_store(int argc, char **argv);
 int sl_cmd_query(int argc, char **argv);
 int sl_cmd_schema(int argc, char **argv);
+int sl_cmd_dlq(int argc, char **argv);
 int sl_cmd_test(int argc, char **argv);
 int sl_cmd_backfill(int argc, char **argv);
 

@@ -14,6 +14,7 @@ static const char *s_usage =
     "  actors [KIND]              options of each actor kind\n"
     "  store stats|check FILE     counts of the topology's store; log/store agreement\n"
     "  query FILE READ ...        read the store: asset, assets, lineage, incidents, changes\n"
+    "  dlq list|show|purge|replay FILE  dead letters: list, show, purge, replay\n"
     "  schema check OLD NEW       compatibility of two schema versions; exit 0 yes, 1 no\n"
     "  test TOPOLOGY TESTS        run a topology's unit tests; exit 0 pass, 1 fail\n"
     "  backfill montecarlo FILE --since TIME   apply Monte Carlo incidents to the store\n"
@@ -56,6 +57,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "store") == 0) {
         return sl_cmd_store(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "dlq") == 0) {
+        return sl_cmd_dlq(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "schema") == 0) {
         return sl_cmd_schema(argc - 1, argv + 1);
