@@ -1357,22 +1357,68 @@ static const char *const s_cmp_ops[] = {"equals", "in", "prefix", "regex", "lt",
                                         "le",     "gt", "ge",     NULL};
 static const int s_cmp_codes[] = {C_EQ, C_IN, C_PREFIX, C_REGEX, C_LT, C_LE, C_GT, C_GE};
 
-/*  Bound regcomp's cost on a hostile pattern: a counted repetition above
-    255 can make glibc build a huge automaton. */
+/*  Bound the regex engine's cost on a hostile pattern. glibc expands
+    counted repetitions, so nested ones multiply ("((a{255}){255}){255}"
+    is 16 million states); stacked quantifiers ("a+++++++") make its
+    epsilon closures explode; back-references make matching exponential.
+    So: the product of all repetition counts at most 1000 (and times the
+    pattern's length at most 10000), no quantifier
+    right after another, at most 100 quantifiers, no back-references (a
+    glibc extension to ERE). Bracket expressions are skipped. */
 static int s_regex_ok(const char *re)
 {
+    double product = 1;
+    int quantifiers = 0, after_q = 0;
     for (const char *s = re; *s; s++) {
-        if (*s == '{') {
-            long n = strtol(s + 1, NULL, 10);
-            if (n > 255) {
-                return 0;
+        if (*s == '[') {
+            s++;
+            s += *s == '^';
+            s += *s == ']';
+            while (*s && *s != ']') {
+                if (*s == '[' && (s[1] == ':' || s[1] == '.' || s[1] == '=')) {
+                    const char *close = strstr(s + 2, s[1] == ':'   ? ":]"
+                                                      : s[1] == '.' ? ".]"
+                                                                    : "=]");
+                    s = close ? close + 1 : s;
+                }
+                s++;
             }
-            const char *comma = strchr(s, ',');
-            const char *close = strchr(s, '}');
-            if (comma && close && comma < close && strtol(comma + 1, NULL, 10) > 255) {
-                return 0;
+            if (!*s) {
+                return 1; /* unterminated: regcomp refuses it */
             }
+            after_q = 0;
+            continue;
         }
+        if (*s == '\\' && s[1]) {
+            if (s[1] >= '1' && s[1] <= '9') {
+                return 0;
+            }
+            s++;
+            after_q = 0;
+            continue;
+        }
+        if (*s == '*' || *s == '+' || *s == '?' || *s == '{') {
+            if (after_q || ++quantifiers > 100) {
+                return 0;
+            }
+            after_q = 1;
+            if (*s == '{') {
+                char *end;
+                long n = strtol(s + 1, &end, 10);
+                if (*end == ',') {
+                    long m = strtol(end + 1, &end, 10);
+                    n = m > n ? m : n;
+                }
+                product *= n > 1 ? (double)n : 1;
+                if (product > 1000 || product * (double)strlen(re) > 10000) {
+                    return 0;
+                }
+                const char *close = strchr(s, '}');
+                s = close ? close : s;
+            }
+            continue;
+        }
+        after_q = 0;
     }
     return 1;
 }
@@ -1427,7 +1473,10 @@ static int s_cmp_compile(s_cc_t *cc, const json_t *v, s_cond_t *c, const char *o
     if (c->op == C_REGEX) {
         const char *pat = json_string_value(v);
         if (strlen(pat) > S_MAX_REGEX || !s_regex_ok(pat)) {
-            return s_fail(cc, "regex longer than %d bytes or with a repetition count above 255",
+            return s_fail(cc,
+                          "regex longer than %d bytes, with more than 100 quantifiers, a "
+                          "quantifier after a quantifier, repetition counts whose product is "
+                          "above 1000, or a back-reference",
                           S_MAX_REGEX);
         }
         int e = regcomp(&c->re, pat, REG_EXTENDED | REG_NOSUB);
