@@ -521,8 +521,37 @@ void sl_harness_destroy(sl_harness_t **hp)
     *hp = NULL;
 }
 
+/*  "FILE:LINE:COL: ..." -> LINE * 2^20 + COL, for sorting one file's errors. */
+static long s_err_key(const char *line, size_t skip)
+{
+    if (strlen(line) <= skip) {
+        return 0;
+    }
+    char *end;
+    long l = strtol(line + skip, &end, 10);
+    long c = *end == ':' ? strtol(end + 1, NULL, 10) : 0;
+    return l * (1L << 20) + c;
+}
+
+/*  Errors in file order, as `sluice check` reports a topology's. */
+static void s_errors_sort(sl_errors_t *e, int first, const char *path)
+{
+    size_t skip = strlen(path) + 1;
+    for (int i = first + 1; e && i < e->count; i++) {
+        char *l = e->lines[i];
+        long k = s_err_key(l, skip);
+        int j = i - 1;
+        while (j >= first && s_err_key(e->lines[j], skip) > k) {
+            e->lines[j + 1] = e->lines[j];
+            j--;
+        }
+        e->lines[j + 1] = l;
+    }
+}
+
 sl_harness_t *sl_harness_load(const char *path, const sl_plan_t *plan, sl_errors_t *errors)
 {
+    int first_error = errors ? errors->count : 0;
     sl_harness_t *h = calloc(1, sizeof *h);
     FILE *f = fopen(path, "rb");
     yaml_parser_t parser;
@@ -591,10 +620,11 @@ done:
         fclose(f);
     }
     if (!ok) {
-        if (h && errors && errors->count == 0) {
+        if (h && errors && errors->count == first_error) {
             sl_errors_add(errors, path, (sl_pos_t){0, 0}, "out of memory");
         }
         sl_harness_destroy(&h);
+        s_errors_sort(errors, first_error, path);
     }
     return h;
 }

@@ -78,6 +78,7 @@ has invalid.err "^$B:12:35: condition: expected exactly one of equals, exists, a
 has invalid.err "^$B:13:17: actor 'out' \(jsonl_out\) is a sink: nothing comes out of it to assert on$"
 has invalid.err "^$B:14:5: test: unknown key 'output'$"
 has invalid.err "^$B:15:5: duplicate test name 'first'$"
+sort -s -t: -k2,2n -k3,3n "$T/invalid.err" | cmp -s - "$T/invalid.err" || fail "errors not in file order: $(cat "$T/invalid.err")"
 [ "$(wc -l <"$T/invalid.err")" = 10 ] || fail "expected 10 errors: $(cat "$T/invalid.err")"
 printf 'tests:\n  - name: x\n    inputs: [\n' >"$T/broken.yaml"
 expect_rc 2 broken "$SLUICE" test "$D/relay_chain.yaml" "$T/broken.yaml"
