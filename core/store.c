@@ -2663,7 +2663,9 @@ static int s_dead_select(sl_store_batch_t *b, const sl_dead_filter_t *f, s_dsels
     }
     for (size_t i = 0; rc == SL_OK && sl_store__env_at(s, i); i++) {
         s_env_t *e = sl_store__env_at(s, i);
-        if (only && sl_store__dead_env(s, only) != e) {
+        /*  A tenant allowed later keeps its earlier dead letters in the
+            environment of the rejected ones. */
+        if (only && sl_store__dead_env(s, only) != e && e != s->rejected) {
             continue;
         }
         MDB_txn *txn;

@@ -1043,7 +1043,9 @@ int sl_store_dead_letters_each(sl_store_t *s, const sl_dead_filter_t *f, const c
             continue; /* before the cursor's environment */
         }
         started = 1;
-        if (only && sl_store__dead_env(s, only) != e) {
+        /*  A tenant allowed later keeps its earlier dead letters in the
+            environment of the rejected ones. */
+        if (only && sl_store__dead_env(s, only) != e && e != s->rejected) {
             continue;
         }
         MDB_txn *txn = NULL;

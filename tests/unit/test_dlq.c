@@ -416,6 +416,45 @@ static void test_metrics(void **state)
     sl_metrics_destroy(&m);
 }
 
+/*  Isolated: a tenant that is not allowed has its dead letters in the
+    environment kept for those; they list after the allowed tenants' and
+    replay into the tenant's own environment once it is allowed. */
+static void test_isolated(void **state)
+{
+    s_fix_t *f = *state;
+    char err[256];
+    char dir[80];
+    sl_dead_replay_t r;
+    sl_buf_t b = {0};
+    snprintf(dir, sizeof dir, "%s/iso", f->dir);
+    sl_store_opts_t o = {.path = dir, .isolated = 1, .tenants = s_acme_only, .nosync = 1};
+    sl_store_t *s = sl_store_open(&o, err, sizeof err);
+    assert_non_null(s);
+    assert_int_equal(s_apply(s, "catalog", "globex", "asset.upsert",
+                             "{\"qualified_name\":\"g\",\"type\":\"t\"}"),
+                     SL_APPLY_DEAD);
+    assert_int_equal(s_apply(s, "catalog", "acme", "tag.set", "{}"), SL_APPLY_DEAD);
+    s_ids_are(s, NULL, "acme/1 globex/1");
+    json_t *d = s_list(s, &(sl_dead_filter_t){.limit = 1}, "acme/1");
+    char ids[128];
+    s_ids(d, ids, sizeof ids);
+    assert_string_equal(ids, "globex/1");
+    json_decref(d);
+    s_ids_are(s, &(sl_dead_filter_t){.tenant = "globex"}, "globex/1");
+    sl_store_close(&s);
+
+    o.tenants = s_both;
+    assert_non_null(s = sl_store_open(&o, err, sizeof err));
+    s_ids_are(s, &(sl_dead_filter_t){.tenant = "globex"}, "globex/1");
+    assert_int_equal(sl_store_dead_letters_replay(s, &(sl_dead_filter_t){.tenant = "globex"}, &r),
+                     SL_OK);
+    assert_int_equal(r.applied, 1);
+    assert_int_equal(sl_store_asset_json(s, "globex", "g", &b), SL_OK);
+    s_ids_are(s, NULL, "acme/1");
+    sl_buf_free(&b);
+    sl_store_close(&s);
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_ERROR + 1);
@@ -424,6 +463,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_purge, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_replay, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_metrics, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_isolated, s_setup, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
