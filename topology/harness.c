@@ -799,7 +799,8 @@ static sl_plan_t *s_derive(const sl_plan_t *p, const s_test_t *t, const char *di
         int injected = -1;
         for (int k = 0; k < t->n_ins; k++) {
             if (strcmp(t->ins[k].actor, s->name) == 0) {
-                injected = k;
+                injected = k; /* the first entry: its file holds them all */
+                break;
             }
         }
         /* an injected source is replaced by a reader of the test's events,

@@ -28,7 +28,7 @@ expect_rc 2 badflag "$SLUICE" test --bogus "$D/relay_chain.yaml" "$D/relay_chain
 expect_rc 0 pass "$SLUICE" test "$D/relay_chain.yaml" "$D/relay_chain.tests.yaml"
 has pass.out "^pass  events pass the chain unchanged \("
 has pass.out "^pass  a source is replaced by the test's events "
-has pass.out "^4 passed, 0 failed$"
+has pass.out "^5 passed, 0 failed$"
 hasnt pass.out "FAIL"
 # --test runs one test only
 expect_rc 0 one "$SLUICE" test "$D/relay_chain.yaml" "$D/relay_chain.tests.yaml" --test "two inputs at the same actor"
