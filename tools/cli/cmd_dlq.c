@@ -252,9 +252,11 @@ static int s_list(sl_store_t *store, const sl_dead_filter_t *f, const s_args_t *
 {
     s_print_t p = {.table = a->table};
     int rc = sl_store_dead_letters_each(store, f, a->cursor, s_print_fn, &p);
+    if (rc == SL_EINVAL) {
+        return s_usage("bad --cursor '%s' (expected an id, TENANT/SEQ)", a->cursor);
+    }
     if (rc < 0) {
-        fprintf(stderr, "sluice dlq: %s\n",
-                rc == SL_EINVAL ? "bad --cursor (expected an id, TENANT/SEQ)" : sl_strerror(rc));
+        fprintf(stderr, "sluice dlq: %s\n", sl_strerror(rc));
         return 1;
     }
     if (p.rc) {
