@@ -339,6 +339,21 @@ static int s_skip(const uint8_t *p, size_t len, size_t *off)
 
 /* --- msgpack writing ------------------------------------------------------ */
 
+/*  sl_buf_append with the common case inline: the output buffer has grown
+    to the largest event after a few, and encoding appends many small
+    pieces. */
+static inline int s_app(sl_buf_t *b, const void *p, size_t n)
+{
+    if (b->cap - b->len >= n) {
+        if (n) {
+            memcpy(b->data + b->len, p, n);
+        }
+        b->len += n;
+        return 0;
+    }
+    return sl_buf_append(b, p, n);
+}
+
 static int s_put_hdr(sl_buf_t *b, uint8_t fix, uint8_t fixmax, uint8_t c8, uint8_t c16, uint8_t c32,
                      uint64_t n)
 {
@@ -364,13 +379,13 @@ static int s_put_hdr(sl_buf_t *b, uint8_t fix, uint8_t fixmax, uint8_t c8, uint8
         h[4] = (uint8_t)n;
         hl = 5;
     }
-    return sl_buf_append(b, h, hl);
+    return s_app(b, h, hl);
 }
 
 static int s_put_str(sl_buf_t *b, const uint8_t *s, uint32_t n)
 {
     int rc = s_put_hdr(b, 0xa0, 31, 0xd9, 0xda, 0xdb, n);
-    return rc ? rc : sl_buf_append(b, s, n);
+    return rc ? rc : s_app(b, s, n);
 }
 
 /* --- arena and nodes ---------------------------------------------------- */
@@ -543,7 +558,7 @@ static int s_encode_val(sl_transform_t *t, const s_val_t *v, sl_buf_t *b, int de
     case V_STR:
         return s_put_str(b, v->p, v->len);
     case V_RAW:
-        return sl_buf_append(b, v->p, v->len);
+        return s_app(b, v->p, v->len);
     case V_MAP:
         return s_encode_node(t, v->node, b, depth);
     default:
@@ -578,7 +593,8 @@ static int s_child(sl_transform_t *t, int node, const char *k, uint32_t klen)
 {
     for (int c = t->nodes[node].first; c >= 0; c = t->nodes[c].next) {
         const s_node_t *n = &t->nodes[c];
-        if (!n->dead && n->klen == klen && memcmp(n->k, k, klen) == 0) {
+        if (n->klen == klen && !n->dead && (klen == 0 || n->k[0] == (uint8_t)k[0]) &&
+            memcmp(n->k, k, klen) == 0) {
             return c;
         }
     }
