@@ -1956,6 +1956,17 @@ static int s_apply_incident(s_ctx_t *c)
     }
     json_t *onames = old ? json_object_get(old, "qualified_names") : NULL;
     json_t *nnames = json_object_get(inc, "qualified_names");
+    /*  An incident attaches to its assets: one that the catalog does not
+        know yet becomes a placeholder, as for lineage, so that reading the
+        asset shows the incident. */
+    size_t ni;
+    json_t *nm;
+    json_array_foreach(nnames, ni, nm)
+    {
+        if (json_is_string(nm) && (rc = s_asset_exists(c, json_string_value(nm))) != SL_OK) {
+            goto fail;
+        }
+    }
     if (!onames || !nnames || !json_equal(onames, nnames)) {
         if ((rc = s_inc_index(c, onames, ikey, ilen, 0)) != SL_OK ||
             (rc = s_inc_index(c, nnames, ikey, ilen, 1)) != SL_OK) {

@@ -240,7 +240,7 @@ static int s_reject(sl_actor_t *a, s_check_t *s, const sl_event_t *ev, const cha
         }
     }
     if (s->store) {
-        int rc = sl_store_dead_letter(s->store, ev, reason);
+        int rc = sl_store_dead_letter_from(s->store, ev, sl_actor_name(a), reason);
         if (rc == SL_OK) {
             s->dead_letters++;
         } else {

@@ -83,9 +83,13 @@ post "$B/v1/webhooks/montecarlo/tok-3f9a" "$ACK"
 [ "$CODE" = 202 ] || fail "token delivery: $CODE $(pbody)"
 acked() { get "/v1/incidents?status=acknowledged" && has "$INC"; }
 wait_for 20 acked || fail "incident not acknowledged: $(cat "$T/http.body")"
-# one incident, and the three identical deliveries made one change
+# one incident, and the three identical deliveries made one incident change
+# (the first delivery also made the unknown table a placeholder asset)
 get "/v1/changes?after=0&limit=1000"
-[ "$(grep -o "\"event_id\":\"$ID\"" "$T/http.body" | wc -l)" = 1 ] || fail "3 deliveries: not one change"
+[ "$(grep -o "\"event_id\":\"$ID\",\"entity\":\"incident\"" "$T/http.body" | wc -l)" = 1 ] ||
+    fail "3 deliveries: not one incident change"
+[ "$(grep -o "\"event_id\":\"$ID\"" "$T/http.body" | wc -l)" = 2 ] ||
+    fail "3 deliveries: not one incident change plus one placeholder asset"
 get "/v1/incidents?limit=100"
 [ "$(grep -o "\"external_id\":\"$INC\"" "$T/http.body" | wc -l)" = 1 ] || fail "not one incident: $(cat "$T/http.body")"
 

@@ -426,6 +426,26 @@ static void test_incidents(void **state)
                                     "\"upstream_asset\":\"src\",\"distance\":2}");
     json_decref(a);
 
+    /*  An incident on an asset the catalog does not know yet: the asset
+        appears as a placeholder (logged before the incident) and shows it. (Tenant beta: the
+        listings below count acme's incidents.) */
+    before = s_last(f->s, "beta");
+    assert_int_equal(s_apply(f->s, "beta", "incident.upsert",
+                             "{\"source\":\"mc\",\"external_id\":\"i9\","
+                             "\"qualified_names\":[\"unknown_table\"],"
+                             "\"updated_at\":\"2026-11-25T09:00:00Z\"}"),
+                     SL_APPLY_CHANGED);
+    recs = s_changes(f->s, "beta", before);
+    assert_int_equal(json_array_size(recs), 2);
+    s_rec_is(json_array_get(recs, 0), "{\"entity\":\"asset\",\"key\":\"unknown_table\","
+                                      "\"op\":\"create\"}");
+    s_rec_is(json_array_get(recs, 1), "{\"entity\":\"incident\",\"key\":\"mc/i9\"}");
+    json_decref(recs);
+    a = s_asset(f->s, "beta", "unknown_table");
+    assert_true(json_is_true(json_object_get(a, "placeholder")));
+    assert_int_equal(json_array_size(json_object_get(json_object_get(a, "incidents"), "open")), 1);
+    json_decref(a);
+
     /*  Resolved: history and resolved_at. */
     before = s_last(f->s, "acme");
     assert_int_equal(s_apply(f->s, "acme", "incident.upsert",

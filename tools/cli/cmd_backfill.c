@@ -81,7 +81,7 @@ static int s_sink(void *arg, const sl_event_t *ev, const char *dead_reason)
         if ((rc = s_commit(ap)) != SL_OK) {
             return rc;
         }
-        if ((rc = sl_store_dead_letter(ap->store, ev, dead_reason)) == SL_OK) {
+        if ((rc = sl_store_dead_letter_from(ap->store, ev, "backfill", dead_reason)) == SL_OK) {
             ap->dead++;
         }
         return rc;
