@@ -2367,3 +2367,279 @@ const sl_schema_t *sl_schema_registry_at(const sl_schema_registry_t *r, int i)
 {
     return r && i >= 0 && i < r->count ? r->items[i] : NULL;
 }
+
+/* ------------------------------------------------------------ gates */
+
+typedef struct {
+    char *kind;
+    const sl_schema_t *schema;
+} s_route_t;
+
+struct sl_schema_gate {
+    sl_schema_registry_t *reg;
+    const sl_schema_t *all; /* `schema`: every kind */
+    s_route_t *routes;
+    int nroutes;
+};
+
+/*  The built-in kinds of DESIGN.md "Events", each checked by its schema. */
+static const char *const s_builtin_kinds[] = {
+    "asset.upsert", "asset.delete",        "tag.set",         "tag.unset", "owner.set",
+    "lineage.edge", "lineage.edge.delete", "incident.upsert", NULL,
+};
+
+/*  RFC 6901: '~' -> "~0", '/' -> "~1". */
+static void s_pointer(char *out, size_t len, const char *key)
+{
+    size_t o = 0;
+    if (len == 0) {
+        return;
+    }
+    if (o + 1 < len) {
+        out[o++] = '/';
+    }
+    for (; *key && o + 2 < len; key++) {
+        if (*key == '~' || *key == '/') {
+            out[o++] = '~';
+            out[o++] = *key == '~' ? '0' : '1';
+        } else {
+            out[o++] = *key;
+        }
+    }
+    out[o] = '\0';
+}
+
+static int s_gate_add(sl_schema_gate_t *g, const char *kind, const sl_schema_t *sc)
+{
+    s_route_t *grown = realloc(g->routes, ((size_t)g->nroutes + 1) * sizeof *grown);
+    if (!grown) {
+        return SL_ENOMEM;
+    }
+    g->routes = grown;
+    g->routes[g->nroutes].kind = strdup(kind);
+    if (!g->routes[g->nroutes].kind) {
+        return SL_ENOMEM;
+    }
+    g->routes[g->nroutes].schema = sc;
+    g->nroutes++;
+    return SL_OK;
+}
+
+/*  Routes from a map (JSON text), or the built-in ones. SL_EINVAL with a
+    reason in err and the entry at fault in where. */
+static int s_gate_routes(sl_schema_gate_t *g, const char *dir, const char *map, char *err,
+                         size_t errlen, char *where, size_t wherelen)
+{
+    if (!map) {
+        for (int i = 0; s_builtin_kinds[i]; i++) {
+            char ref[64];
+            snprintf(ref, sizeof ref, "%s@1", s_builtin_kinds[i]);
+            const sl_schema_t *sc = sl_schema_registry_ref(g->reg, ref);
+            if (!sc) {
+                snprintf(err, errlen, "kind '%s': schema '%s' is not in %s", s_builtin_kinds[i],
+                         ref, dir);
+                return SL_ENOTFOUND;
+            }
+            int rc = s_gate_add(g, s_builtin_kinds[i], sc);
+            if (rc) {
+                snprintf(err, errlen, "out of memory");
+                return rc;
+            }
+        }
+        return SL_OK;
+    }
+    json_error_t je;
+    json_t *root = json_loads(map, JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        snprintf(err, errlen, "expected a map of event kinds to \"name@version\"");
+        return SL_EINVAL;
+    }
+    const char *kind;
+    json_t *ref;
+    int rc = SL_OK;
+    json_object_foreach(root, kind, ref)
+    {
+        if (!json_is_string(ref)) {
+            snprintf(err, errlen, "kind '%s': expected \"name@version\"", kind);
+            s_pointer(where, wherelen, kind);
+            rc = SL_EINVAL;
+            break;
+        }
+        const sl_schema_t *sc = sl_schema_registry_ref(g->reg, json_string_value(ref));
+        if (!sc) {
+            snprintf(err, errlen, "kind '%s': schema '%s' is not in %s", kind,
+                     json_string_value(ref), dir);
+            s_pointer(where, wherelen, kind);
+            rc = SL_ENOTFOUND;
+            break;
+        }
+        if ((rc = s_gate_add(g, kind, sc)) != SL_OK) {
+            snprintf(err, errlen, "out of memory");
+            break;
+        }
+    }
+    json_decref(root);
+    return rc;
+}
+
+/*  When routes name two versions of one schema, each version must be
+    compatible with the mapped one before it (nothing mapped between), in
+    the mode the newer one declares. The first failure in err, the route
+    of the newer version in where. */
+static int s_gate_versions(const sl_schema_gate_t *g, char *err, size_t errlen, char *where,
+                           size_t wherelen)
+{
+    for (int i = 0; i < g->nroutes; i++) {
+        const sl_schema_t *a = g->routes[i].schema;
+        for (int k = 0; k < g->nroutes; k++) {
+            const sl_schema_t *b = g->routes[k].schema;
+            if (strcmp(a->name, b->name) != 0 || b->version <= a->version) {
+                continue;
+            }
+            int between = 0;
+            for (int m = 0; m < g->nroutes; m++) {
+                const sl_schema_t *c = g->routes[m].schema;
+                between |= strcmp(c->name, a->name) == 0 && c->version > a->version &&
+                           c->version < b->version;
+            }
+            if (between) {
+                continue;
+            }
+            sl_buf_t rep = {0};
+            sl_compat_t mode = sl_schema_compat_mode(b);
+            int rc = sl_schema_compat(a, b, mode, &rep);
+            if (rc == SL_OK) {
+                sl_buf_free(&rep);
+                continue;
+            }
+            /*  One line: each offending field, separated by "; ". */
+            sl_buf_t one = {0};
+            int bad = 0;
+            for (size_t x = 0; x < rep.len && !bad; x++) {
+                if (rep.data[x] != '\n') {
+                    bad = sl_buf_append(&one, rep.data + x, 1);
+                } else if (x + 1 < rep.len) {
+                    bad = sl_buf_append(&one, "; ", 2);
+                }
+            }
+            snprintf(err, errlen, "%s@%u is not %s compatible with %s@%u: %.*s", b->name,
+                     b->version, sl_compat_name(mode), a->name, a->version, (int)one.len,
+                     one.data ? (const char *)one.data : "");
+            sl_buf_free(&one);
+            s_pointer(where, wherelen, g->routes[k].kind);
+            sl_buf_free(&rep);
+            return rc == SL_ENOMEM ? SL_ENOMEM : SL_EINVAL;
+        }
+    }
+    return SL_OK;
+}
+
+sl_schema_gate_t *sl_schema_gate_new(const char *dir, const char *map, const char *schema,
+                                     char *err, size_t errlen)
+{
+    char where[8];
+    err[0] = '\0';
+    if (!dir) {
+        snprintf(err, errlen, "no schema directory");
+        return NULL;
+    }
+    if (map && schema) {
+        snprintf(err, errlen, "give a schema for every event or a map by kind, not both");
+        return NULL;
+    }
+    sl_schema_gate_t *g = calloc(1, sizeof *g);
+    if (!g) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    g->reg = sl_schema_registry_load(dir, err, errlen);
+    if (!g->reg) {
+        goto fail;
+    }
+    if (schema) {
+        g->all = sl_schema_registry_ref(g->reg, schema);
+        if (!g->all) {
+            snprintf(err, errlen, "schema '%s' is not in %s", schema, dir);
+            goto fail;
+        }
+        return g;
+    }
+    char why[900] = "";
+    if (s_gate_routes(g, dir, map, why, sizeof why, where, sizeof where) ||
+        s_gate_versions(g, why, sizeof why, where, sizeof where)) {
+        snprintf(err, errlen, "%s%s", map ? "map: " : "", why);
+        goto fail;
+    }
+    return g;
+fail:
+    sl_schema_gate_destroy(&g);
+    return NULL;
+}
+
+void sl_schema_gate_destroy(sl_schema_gate_t **gp)
+{
+    if (!gp || !*gp) {
+        return;
+    }
+    sl_schema_gate_t *g = *gp;
+    for (int i = 0; i < g->nroutes; i++) {
+        free(g->routes[i].kind);
+    }
+    free(g->routes);
+    sl_schema_registry_destroy(&g->reg);
+    free(g);
+    *gp = NULL;
+}
+
+int sl_schema_gate_check(const sl_schema_gate_t *g, const sl_event_t *ev, char *reason, size_t len)
+{
+    const sl_schema_t *sc = g->all;
+    for (int i = 0; !sc && i < g->nroutes; i++) {
+        if (sl_slice_eq(ev->kind, g->routes[i].kind)) {
+            sc = g->routes[i].schema;
+        }
+    }
+    if (!sc) {
+        snprintf(reason, len, "kind '%.*s': no schema for this kind",
+                 (int)(ev->kind.len > 200 ? 200 : ev->kind.len), ev->kind.ptr ? ev->kind.ptr : "");
+        return SL_ENOTFOUND;
+    }
+    return sl_schema_validate(sc, (const uint8_t *)ev->body.ptr, ev->body.len, "body", reason, len);
+}
+
+int sl_schema_gate_kinds(const sl_schema_gate_t *g)
+{
+    return g ? g->nroutes : 0;
+}
+
+const sl_schema_registry_t *sl_schema_gate_registry(const sl_schema_gate_t *g)
+{
+    return g ? g->reg : NULL;
+}
+
+int sl_schema_map_check(const char *dir, const char *map, char *err, size_t errlen, char *where,
+                        size_t wherelen)
+{
+    char why[256];
+    err[0] = '\0';
+    where[0] = '\0';
+    if (!dir || !map) {
+        return 0;
+    }
+    sl_schema_gate_t g = {0};
+    g.reg = sl_schema_registry_load(dir, why, sizeof why);
+    if (!g.reg) {
+        return 0; /* not readable from here: the start reports it */
+    }
+    int rc = s_gate_routes(&g, dir, map, err, errlen, where, wherelen);
+    if (rc == SL_OK) {
+        rc = s_gate_versions(&g, err, errlen, where, wherelen);
+    }
+    for (int i = 0; i < g.nroutes; i++) {
+        free(g.routes[i].kind);
+    }
+    free(g.routes);
+    sl_schema_registry_destroy(&g.reg);
+    return rc ? 1 : 0;
+}

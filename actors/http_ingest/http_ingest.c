@@ -32,6 +32,7 @@
 #include "sluice/journal.h"
 #include "sluice/log.h"
 #include "sluice/metrics.h"
+#include "sluice/schema.h"
 
 #define S_TENANT_MAX 64
 #define S_READ_BATCH 1024 /* entries per tick */
@@ -63,7 +64,10 @@ typedef struct {
     char *mapping;
     char *mc_secret;
     char *mc_token;
+    char *schemas;
+    char *schema_map;
     /* run state */
+    sl_schema_gate_t *gate; /* NULL: no synchronous validation */
     sl_name_map_t *map;
     char name[64];
     char *journal_path;
@@ -128,6 +132,7 @@ static int s_name_ok(const char *s)
     {"error": {"code", "message", "index"}}. */
 static int s_bad(sl_http_resp_t *resp, const char *code, long index, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+static int s_bad_indexed(sl_http_resp_t *resp, const char *code, long index, const char *full);
 
 static int s_bad(sl_http_resp_t *resp, const char *code, long index, const char *fmt, ...)
 {
@@ -141,6 +146,12 @@ static int s_bad(sl_http_resp_t *resp, const char *code, long index, const char 
     }
     char full[S_REASON + 32];
     snprintf(full, sizeof full, "event %ld: %s", index, msg);
+    return s_bad_indexed(resp, code, index, full);
+}
+
+/*  The 400 body of s_bad with the whole message given. */
+static int s_bad_indexed(sl_http_resp_t *resp, const char *code, long index, const char *full)
+{
     sl_buf_t *b = &resp->body;
     sl_buf_reset(b);
     resp->status = 400;
@@ -165,6 +176,7 @@ typedef struct {
     sl_buf_t enc;     /* encoded envelopes, back to back */
     sl_buf_t ids;     /* "\"id\",\"id\"" */
     size_t *ends;     /* end offset of each envelope in enc */
+    int unchecked;    /* an adapter's dead-letter note: no schema applies */
     long n;
     long cap;
 } s_req_t;
@@ -224,6 +236,18 @@ static int s_event(s_req_t *r, const char *json, size_t len)
     ev.hops = 0;
     if (ev.source.len == 0) {
         ev.source = (sl_slice_t){s->name, (uint32_t)strlen(s->name)};
+    }
+    if (s->gate && !r->unchecked) {
+        /*  Before anything of the request is journaled: one bad event
+            refuses the whole request, so the sender fixes and resends it
+            all. */
+        rc = sl_schema_gate_check(s->gate, &ev, err, sizeof err);
+        if (rc) {
+            char full[S_REASON + 32];
+            snprintf(full, sizeof full, "events[%ld]: %s", index, err);
+            s_bad_indexed(r->resp, "schema", index, full);
+            return SL_EPROTO;
+        }
     }
     rc = sl_event_encode(&ev, &r->enc);
     if (rc == SL_ENOMEM) {
@@ -533,6 +557,7 @@ static int s_adapted(s_ingest_t *s, const char *source, const char *tenant,
         }
         sl_warn(s->name, "%s delivery dead-lettered: %s", source, err);
         note = err;
+        r.unchecked = 1;
         rc = s_event(&r, (const char *)out->data, out->len);
     } else if (rc == SL_OK) {
         const char *p = (const char *)out->data;
@@ -739,6 +764,7 @@ static void s_exit(sl_actor_t *a, void *state)
     }
     sl_journal_close(&s->j);
     sl_name_map_destroy(&s->map);
+    sl_schema_gate_destroy(&s->gate);
     if (atomic_load(&s->full)) {
         sl_health_clear(s->name);
     }
@@ -782,6 +808,18 @@ static int s_init(sl_actor_t *a, void *state)
     if (!s->map) {
         sl_error(s->name, "%s", err);
         goto fail;
+    }
+    if (s->schema_map && !s->schemas) {
+        sl_error(s->name, "schema_map needs schemas (the directory of schema files)");
+        goto fail;
+    }
+    if (s->schemas) {
+        char why[1024] = "";
+        s->gate = sl_schema_gate_new(s->schemas, s->schema_map, NULL, why, sizeof why);
+        if (!s->gate) {
+            sl_error(s->name, "%s", why);
+            goto fail;
+        }
     }
     if (s->journal) {
         s->journal_path = strdup(s->journal);
@@ -845,8 +883,9 @@ static int s_init(sl_actor_t *a, void *state)
         journal, so an idle ingest sleeps and a busy one never waits for a
         timer. */
     sl_actor_set_tick(a, 0);
-    sl_info(s->name, "ingest on %s (port %d), journal %s (fsync %s)", s->listen,
-            sl_http_port(s->http), s->journal_path, s->fsync ? "on" : "off");
+    sl_info(s->name, "ingest on %s (port %d), journal %s (fsync %s)%s%s", s->listen,
+            sl_http_port(s->http), s->journal_path, s->fsync ? "on" : "off",
+            s->gate ? ", events validated against the schemas of " : "", s->gate ? s->schemas : "");
     return SL_OK;
 fail:
     s_exit(a, s);
@@ -885,6 +924,13 @@ static const sl_opt_t s_options[] = {
      "HMAC-SHA512 secret of x-mcd-signature on POST /v1/webhooks/montecarlo"},
     {"montecarlo_token", SL_OPT_SECRET, NULL, offsetof(s_ingest_t, mc_token), 0,
      "secret URL token: POST /v1/webhooks/montecarlo/{token} needs no signature"},
+    {"schemas", SL_OPT_STR, NULL, offsetof(s_ingest_t, schemas), 0,
+     "directory of schema files: when set, every event of a request (adapters' too) is "
+     "validated before it is journaled, and one invalid event makes the whole request a 400 "
+     "naming it (docs/schemas.md)"},
+    {"schema_map", SL_OPT_JSON, NULL, offsetof(s_ingest_t, schema_map), 0,
+     "with schemas: event kind -> \"name@version\"; default: each built-in kind -> <kind>@1. "
+     "A kind the map does not name is refused"},
     {0},
 };
 

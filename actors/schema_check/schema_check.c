@@ -8,8 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "sluice/actor.h"
 #include "sluice/log.h"
 #include "sluice/schema.h"
@@ -22,18 +20,11 @@
 enum { S_OUT = 0, S_REJECTED = 1 };
 
 typedef struct {
-    char *kind;
-    const sl_schema_t *schema;
-} s_route_t;
-
-typedef struct {
     char *schemas; /* options */
     char *map;
     char *on_unknown;
     const char *name;
-    sl_schema_registry_t *reg;
-    s_route_t *routes;
-    int nroutes;
+    sl_schema_gate_t *gate;
     int pass_unknown;
     const char *store_path;
     sl_store_t *store;
@@ -44,82 +35,9 @@ typedef struct {
     uint64_t log_suppressed;
 } s_check_t;
 
-/*  The built-in kinds of DESIGN.md "Events", each checked by its schema. */
-static const char *const s_builtin[] = {
-    "asset.upsert", "asset.delete",        "tag.set",         "tag.unset", "owner.set",
-    "lineage.edge", "lineage.edge.delete", "incident.upsert", NULL,
-};
-
-static int s_add_route(s_check_t *s, const char *kind, const char *ref)
-{
-    const sl_schema_t *sc = sl_schema_registry_ref(s->reg, ref);
-    if (!sc) {
-        sl_error(s->name, "map: kind '%s': schema '%s' is not in %s", kind, ref, s->schemas);
-        return SL_ENOTFOUND;
-    }
-    s_route_t *grown = realloc(s->routes, ((size_t)s->nroutes + 1) * sizeof *grown);
-    if (!grown) {
-        return SL_ENOMEM;
-    }
-    s->routes = grown;
-    s->routes[s->nroutes].kind = strdup(kind);
-    if (!s->routes[s->nroutes].kind) {
-        return SL_ENOMEM;
-    }
-    s->routes[s->nroutes].schema = sc;
-    s->nroutes++;
-    return SL_OK;
-}
-
-/*  When the map names two versions of one schema, each version must be
-    compatible with the one before it, in the mode the newer one declares. */
-static int s_check_versions(s_check_t *s)
-{
-    int rc = SL_OK;
-    for (int i = 0; i < s->nroutes; i++) {
-        const sl_schema_t *a = s->routes[i].schema;
-        for (int k = 0; k < s->nroutes; k++) {
-            const sl_schema_t *b = s->routes[k].schema;
-            if (strcmp(sl_schema_name(a), sl_schema_name(b)) != 0 ||
-                sl_schema_version(b) <= sl_schema_version(a)) {
-                continue;
-            }
-            /*  Only adjacent mapped versions: a < b with nothing mapped between. */
-            int between = 0;
-            for (int m = 0; m < s->nroutes; m++) {
-                const sl_schema_t *c = s->routes[m].schema;
-                between |= strcmp(sl_schema_name(c), sl_schema_name(a)) == 0 &&
-                           sl_schema_version(c) > sl_schema_version(a) &&
-                           sl_schema_version(c) < sl_schema_version(b);
-            }
-            if (between) {
-                continue;
-            }
-            sl_buf_t rep = {0};
-            sl_compat_t mode = sl_schema_compat_mode(b);
-            int c = sl_schema_compat(a, b, mode, &rep);
-            if (c != SL_OK) {
-                sl_buf_append(&rep, "", 1);
-                sl_error(s->name, "%s@%u is not %s compatible with %s@%u:\n%s", sl_schema_name(b),
-                         sl_schema_version(b), sl_compat_name(mode), sl_schema_name(a),
-                         sl_schema_version(a), rep.data ? (char *)rep.data : "");
-                rc = c == SL_ENOMEM ? SL_ENOMEM : SL_EINVAL;
-            }
-            sl_buf_free(&rep);
-        }
-    }
-    return rc;
-}
-
 static void s_free(s_check_t *s)
 {
-    for (int i = 0; i < s->nroutes; i++) {
-        free(s->routes[i].kind);
-    }
-    free(s->routes);
-    s->routes = NULL;
-    s->nroutes = 0;
-    sl_schema_registry_destroy(&s->reg);
+    sl_schema_gate_destroy(&s->gate);
     sl_store_close(&s->store);
 }
 
@@ -128,7 +46,6 @@ static int s_init(sl_actor_t *a, void *state)
     s_check_t *s = state;
     char err[512] = "";
     int rc = SL_EINVAL;
-    json_t *map = NULL;
     s->name = sl_actor_name(a);
     if (strcmp(s->on_unknown, "pass") == 0) {
         s->pass_unknown = 1;
@@ -136,53 +53,22 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "on_unknown_kind: expected pass or reject, got '%s'", s->on_unknown);
         goto fail;
     }
-    s->reg = sl_schema_registry_load(s->schemas, err, sizeof err);
-    if (!s->reg) {
+    /*  The map (or the built-in kinds), and two mapped versions of one
+        schema compatible: sl_schema_gate_new checks both. */
+    s->gate = sl_schema_gate_new(s->schemas, s->map, NULL, err, sizeof err);
+    if (!s->gate) {
         sl_error(s->name, "%s", err);
         goto fail;
     }
-    if (s->map) {
-        json_error_t je;
-        const char *kind;
-        json_t *ref;
-        map = json_loads(s->map, JSON_REJECT_DUPLICATES, &je);
-        if (!json_is_object(map)) {
-            sl_error(s->name, "map: expected a map of event kinds to \"name@version\"");
-            goto fail;
-        }
-        json_object_foreach(map, kind, ref)
-        {
-            if (!json_is_string(ref)) {
-                sl_error(s->name, "map: kind '%s': expected \"name@version\"", kind);
-                goto fail;
-            }
-            if ((rc = s_add_route(s, kind, json_string_value(ref))) != SL_OK) {
-                goto fail;
-            }
-        }
-    } else {
-        for (int i = 0; s_builtin[i]; i++) {
-            char ref[64];
-            snprintf(ref, sizeof ref, "%s@1", s_builtin[i]);
-            if ((rc = s_add_route(s, s_builtin[i], ref)) != SL_OK) {
-                goto fail;
-            }
-        }
-    }
-    if ((rc = s_check_versions(s)) != SL_OK) {
-        goto fail;
-    }
-    json_decref(map);
     s->store_path = sl_actor_store_path(a);
     if (sl_actor_worker(a) == 0) {
         sl_info(s->name, "%d schemas from %s, %d kinds checked, unknown kinds %s%s",
-                sl_schema_registry_count(s->reg), s->schemas, s->nroutes,
-                s->pass_unknown ? "pass" : "rejected",
+                sl_schema_registry_count(sl_schema_gate_registry(s->gate)), s->schemas,
+                sl_schema_gate_kinds(s->gate), s->pass_unknown ? "pass" : "rejected",
                 s->store_path ? ", dead letters to the store" : "");
     }
     return SL_OK;
 fail:
-    json_decref(map);
     s_free(s);
     return rc ? rc : SL_EINVAL;
 }
@@ -255,27 +141,14 @@ static int s_reject(sl_actor_t *a, s_check_t *s, const sl_event_t *ev, const cha
 static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
 {
     s_check_t *s = state;
-    const sl_schema_t *sc = NULL;
     char reason[512];
-    for (int i = 0; i < s->nroutes; i++) {
-        if (sl_slice_eq(ev->kind, s->routes[i].kind)) {
-            sc = s->routes[i].schema;
-            break;
-        }
-    }
-    if (!sc) {
-        if (s->pass_unknown) {
-            s->passed_unknown++;
-            return sl_emit(a, S_OUT, ev);
-        }
-        snprintf(reason, sizeof reason, "kind '%.*s': no schema for this kind",
-                 (int)(ev->kind.len > 200 ? 200 : ev->kind.len), ev->kind.ptr ? ev->kind.ptr : "");
-        return s_reject(a, s, ev, reason);
-    }
-    int rc = sl_schema_validate(sc, (const uint8_t *)ev->body.ptr, ev->body.len, "body", reason,
-                                sizeof reason);
+    int rc = sl_schema_gate_check(s->gate, ev, reason, sizeof reason);
     if (rc == SL_OK) {
         s->valid++;
+        return sl_emit(a, S_OUT, ev);
+    }
+    if (rc == SL_ENOTFOUND && s->pass_unknown) {
+        s->passed_unknown++;
         return sl_emit(a, S_OUT, ev);
     }
     return s_reject(a, s, ev, reason);

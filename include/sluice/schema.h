@@ -22,6 +22,7 @@
 #define SLUICE_SCHEMA_H
 
 #include "sluice/common.h"
+#include "sluice/event.h"
 
 typedef struct sl_schema sl_schema_t;
 typedef struct sl_schema_registry sl_schema_registry_t;
@@ -101,5 +102,44 @@ const sl_schema_t *sl_schema_registry_ref(const sl_schema_registry_t *r, const c
 /*  Number of schemas, and the i-th (in name, version order). */
 int sl_schema_registry_count(const sl_schema_registry_t *r);
 const sl_schema_t *sl_schema_registry_at(const sl_schema_registry_t *r, int i);
+
+/*  A schema gate: the one helper every stage that checks events against
+    their schemas uses (schema_check, http_ingest, sinks such as
+    jsonl_out), so they share options and reasons (docs/schemas.md,
+    "Schemas at a sink"). It holds a registry and which schema each event
+    kind must satisfy:
+      schema  "name@version" (or "name": its highest version) for every
+              event, whatever its kind
+      map     JSON object, event kind -> "name@version"
+      neither each built-in kind (DESIGN.md "Events") -> <kind>@1
+    schema and map are exclusive. When the map names two versions of one
+    schema, each must be compatible with the mapped version before it, in
+    the mode the newer declares. A gate is immutable once made: any number
+    of threads may check with it at once. */
+typedef struct sl_schema_gate sl_schema_gate_t;
+
+/*  NULL with a one-line reason in err (a bad directory or schema file, a
+    map that is not an object of strings, a schema not in the directory,
+    two incompatible versions naming each offending field). */
+sl_schema_gate_t *sl_schema_gate_new(const char *dir, const char *map, const char *schema,
+                                     char *err, size_t errlen);
+void sl_schema_gate_destroy(sl_schema_gate_t **g);
+/*  Check ev's body against the schema of its kind. SL_OK if valid;
+    SL_EINVAL with "body.<path>: <rule>" in reason; SL_ENOTFOUND if no
+    schema covers ev's kind ("kind 'x': no schema for this kind");
+    SL_EPROTO if the body is not well-formed msgpack. */
+int sl_schema_gate_check(const sl_schema_gate_t *g, const sl_event_t *ev, char *reason, size_t len);
+/*  Kinds mapped (0 with `schema`), and the registry (owned by the gate). */
+int sl_schema_gate_kinds(const sl_schema_gate_t *g);
+const sl_schema_registry_t *sl_schema_gate_registry(const sl_schema_gate_t *g);
+
+/*  For a kind's check_option at topology load: the map option `map` (JSON
+    text) over the schemas of `dir`. 0 if good, or if `dir` cannot be read
+    from here (the start reports that); otherwise non-zero with a reason in
+    err and in where a JSON Pointer to the map entry at fault ("/tag.set"):
+    a schema not in dir, or a version not compatible with the mapped
+    version before it (each offending field named). */
+int sl_schema_map_check(const char *dir, const char *map, char *err, size_t errlen, char *where,
+                        size_t wherelen);
 
 #endif
