@@ -1,6 +1,11 @@
 /*  jsonl_out: appends every event as one JSON line to a file. Lines are
     buffered and written at least every 100 ms, when 64 KiB are pending, and
-    on stop. */
+    on stop.
+
+    With `schemas` (and `schema` or `schema_map`), the sink declares the
+    schema its payloads must satisfy (docs/schemas.md, "Schemas at a
+    sink"): an event that does not is not written; it goes to the
+    dead-letter store (when the topology has one) and to the log. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stddef.h>
@@ -9,13 +14,28 @@
 
 #include "sluice/actor.h"
 #include "sluice/log.h"
+#include "sluice/schema.h"
+#include "sluice/store.h"
 
 #define S_FLUSH_BYTES (64 * 1024)
+/*  Rejections logged one by one up to this many per second. */
+#define S_LOG_PER_SEC 100
 
 typedef struct {
     char *path;
+    char *schemas;
+    char *schema;
+    char *schema_map;
     int fd;
     sl_buf_t pending;
+    sl_schema_gate_t *gate;
+    const char *store_path;
+    sl_store_t *store;
+    int store_failed;
+    uint64_t written, rejected, dead_letters, dead_letter_errors;
+    int64_t log_second;
+    int log_count;
+    uint64_t log_suppressed;
 } s_out_t;
 
 static int s_flush(sl_actor_t *a, s_out_t *s)
@@ -42,18 +62,95 @@ static int s_flush(sl_actor_t *a, s_out_t *s)
 static int s_init(sl_actor_t *a, void *state)
 {
     s_out_t *s = state;
+    s->fd = -1;
+    if ((s->schema || s->schema_map) && !s->schemas) {
+        sl_error(sl_actor_name(a), "schema and schema_map need schemas (the directory)");
+        return SL_EINVAL;
+    }
+    if (s->schemas) {
+        char err[1024] = "";
+        s->gate = sl_schema_gate_new(s->schemas, s->schema_map, s->schema, err, sizeof err);
+        if (!s->gate) {
+            sl_error(sl_actor_name(a), "%s", err);
+            return SL_EINVAL;
+        }
+        s->store_path = sl_actor_store_path(a);
+    }
     s->fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (s->fd < 0) {
         sl_error(sl_actor_name(a), "cannot open %s: %s", s->path, strerror(errno));
+        sl_schema_gate_destroy(&s->gate);
         return SL_EIO;
     }
     sl_actor_set_tick(a, 100 * 1000);
     return SL_OK;
 }
 
+static void s_log_reject(sl_actor_t *a, s_out_t *s, const sl_event_t *ev, const char *reason)
+{
+    int64_t sec = sl_mono_us() / 1000000;
+    if (sec != s->log_second) {
+        if (s->log_suppressed) {
+            sl_warn(sl_actor_name(a), "%llu more events not written (not logged one by one)",
+                    (unsigned long long)s->log_suppressed);
+        }
+        s->log_second = sec;
+        s->log_count = 0;
+        s->log_suppressed = 0;
+    }
+    if (s->log_count >= S_LOG_PER_SEC) {
+        s->log_suppressed++;
+        return;
+    }
+    s->log_count++;
+    char id[37];
+    sl_uuid_format(ev->id, id);
+    sl_warn(sl_actor_name(a), "not written, %s (%.*s): %s", id,
+            (int)(ev->kind.len > 200 ? 200 : ev->kind.len), ev->kind.ptr ? ev->kind.ptr : "",
+            reason);
+}
+
+/*  An event the sink's schema refuses: logged, counted, dead-lettered. */
+static void s_reject(sl_actor_t *a, s_out_t *s, const sl_event_t *ev, const char *reason)
+{
+    s->rejected++;
+    s_log_reject(a, s, ev, reason);
+    if (s->store_path && !s->store && !s->store_failed) {
+        /*  Opened at the first rejection, not in init: sl_store_open shares
+            one handle per path whose options the first opener sets, and
+            the store actor (with its options) should be that opener. */
+        char err[256] = "";
+        sl_store_opts_t o = {.path = s->store_path};
+        s->store = sl_store_open(&o, err, sizeof err);
+        if (!s->store) {
+            s->store_failed = 1;
+            sl_error(sl_actor_name(a), "cannot open store %s for dead letters: %s", s->store_path,
+                     err);
+        }
+    }
+    if (s->store) {
+        int rc = sl_store_dead_letter_from(s->store, ev, sl_actor_name(a), reason);
+        if (rc == SL_OK) {
+            s->dead_letters++;
+        } else {
+            s->dead_letter_errors++;
+            sl_actor_count_error(a);
+            sl_error(sl_actor_name(a), "dead letter not written: %s", sl_strerror(rc));
+        }
+    }
+}
+
 static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
 {
     s_out_t *s = state;
+    if (s->gate) {
+        char reason[512];
+        if (sl_schema_gate_check(s->gate, ev, reason, sizeof reason) != SL_OK) {
+            s_reject(a, s, ev, reason);
+            return SL_OK;
+        }
+    }
+    s->written++;
     int rc = sl_event_to_json(ev, &s->pending);
     if (rc == SL_OK) {
         rc = sl_buf_append(&s->pending, "\n", 1);
@@ -82,11 +179,32 @@ static void s_exit(sl_actor_t *a, void *state)
         s->fd = -1;
     }
     sl_buf_free(&s->pending);
+    if (s->gate) {
+        if (s->log_suppressed) {
+            sl_warn(sl_actor_name(a), "%llu more events not written (not logged one by one)",
+                    (unsigned long long)s->log_suppressed);
+        }
+        sl_info(sl_actor_name(a),
+                "%llu written, %llu rejected by the schema (%llu dead letters written, %llu "
+                "failed)",
+                (unsigned long long)s->written, (unsigned long long)s->rejected,
+                (unsigned long long)s->dead_letters, (unsigned long long)s->dead_letter_errors);
+    }
+    sl_schema_gate_destroy(&s->gate);
+    sl_store_close(&s->store);
 }
 
 static const sl_opt_t s_options[] = {
     {"path", SL_OPT_STR, NULL, offsetof(s_out_t, path), SL_OPT_REQUIRED,
      "file to append events to, one JSON object per line"},
+    {"schemas", SL_OPT_STR, NULL, offsetof(s_out_t, schemas), 0,
+     "directory of schema files: when set, only events that satisfy their schema are written; "
+     "the others go to the dead-letter store and the log (docs/schemas.md)"},
+    {"schema", SL_OPT_STR, NULL, offsetof(s_out_t, schema), 0,
+     "with schemas: \"name@version\" every event must satisfy, whatever its kind"},
+    {"schema_map", SL_OPT_JSON, NULL, offsetof(s_out_t, schema_map), 0,
+     "with schemas, instead of schema: event kind -> \"name@version\"; default: each built-in "
+     "kind -> <kind>@1. An event of a kind the map does not name is not written"},
     {0},
 };
 
