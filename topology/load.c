@@ -6,6 +6,7 @@
     Anything built for a part that had an error is still put in the plan (so
     one bad key does not hide the checks of its neighbours); the plan is
     thrown away at the end if any error was recorded. */
+#include <stdint.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -623,15 +624,7 @@ static void s_option(s_load_t *l, sl_plan_actor_t *a, const char *key, yaml_node
             return;
         }
         po->text = (char *)b.data;
-        char err[300] = "", where[256] = "";
-        if (kind->check_option &&
-            kind->check_option(key, po->text, err, sizeof err, where, sizeof where)) {
-            yaml_node_t *at = s_json_where(l, v, where);
-            sl_topo_error(l->c, at ? s_pos(at) : po->vpos, "actor '%s', option '%s': %s", a->name,
-                          key,
-                          po->secret ? "invalid value (secret)" : (err[0] ? err : "invalid value"));
-        }
-        return;
+        return; /* the kind's check_option runs once every option is read */
     }
     char what[300];
     snprintf(what, sizeof what, "actor '%s', option '%s'", a->name, key);
@@ -676,6 +669,56 @@ static void s_option(s_load_t *l, sl_plan_actor_t *a, const char *key, yaml_node
     po->text = sv.text;
     po->secret = sv.secret;
     s_check_value(l, a, o, po);
+}
+
+struct sl_opt_values {
+    const sl_plan_actor_t *a;
+};
+
+const char *sl_opt_value(const sl_opt_values_t *opts, const char *name)
+{
+    for (int i = 0; opts && name && i < opts->a->n_opts; i++) {
+        if (strcmp(opts->a->opts[i].key, name) == 0) {
+            return opts->a->opts[i].text;
+        }
+    }
+    return NULL;
+}
+
+/*  The kind's check of each JSON option, after every option of the actor
+    is read: a check may need a sibling (sl_opt_value), whatever the order
+    of the keys in the file. v is the actor's mapping node. */
+static void s_check_options(s_load_t *l, sl_plan_actor_t *a, yaml_node_t *v)
+{
+    const sl_actor_kind_t *kind = a->kind;
+    if (!kind || !kind->check_option) {
+        return;
+    }
+    sl_opt_values_t values = {.a = a};
+    for (int i = 0; i < a->n_opts; i++) {
+        sl_plan_opt_t *po = &a->opts[i];
+        const sl_opt_t *o = sl_opt_find(kind, po->key);
+        if (!o || o->type != SL_OPT_JSON || !po->text) {
+            continue;
+        }
+        char err[300] = "", where[256] = "";
+        if (!kind->check_option(po->key, po->text, &values, err, sizeof err, where, sizeof where)) {
+            continue;
+        }
+        yaml_node_t *val = NULL;
+        for (S_PAIRS(v)) {
+            yaml_node_t *k = s_node(l, pair->key); /* s_key reported bad keys already */
+            if (k && k->type == YAML_SCALAR_NODE &&
+                strcmp((const char *)k->data.scalar.value, po->key) == 0) {
+                val = s_node(l, pair->value);
+                break;
+            }
+        }
+        yaml_node_t *at = val ? s_json_where(l, val, where) : NULL;
+        sl_topo_error(l->c, at ? s_pos(at) : po->vpos, "actor '%s', option '%s': %s", a->name,
+                      po->key,
+                      po->secret ? "invalid value (secret)" : (err[0] ? err : "invalid value"));
+    }
 }
 
 /*  "actor" or "actor.output". */
@@ -749,18 +792,55 @@ static void s_inputs(s_load_t *l, sl_plan_actor_t *a, sl_topo_actor_extra_t *x, 
     x->inputs_bad = a->n_inputs < count;
 }
 
-static void s_kind_list(char *out, size_t len)
+/*  Edit distance (insert, delete, substitute, swap of neighbours), for
+    "did you mean": names are short, so the quadratic table is fine. */
+static size_t s_distance(const char *a, const char *b)
 {
-    size_t used = 0;
-    const sl_actor_kind_t *const *kinds = sl_topo_kinds();
-    out[0] = '\0';
-    for (int i = 0; kinds && kinds[i] && used < len; i++) {
-        int n = snprintf(out + used, len - used, "%s%s", used ? ", " : "", kinds[i]->name);
-        if (n < 0) {
-            break;
-        }
-        used += (size_t)n;
+    size_t n = strlen(a), m = strlen(b);
+    if (n > 63 || m > 63) {
+        return SIZE_MAX;
     }
+    size_t d[64][64];
+    for (size_t i = 0; i <= n; i++) {
+        d[i][0] = i;
+    }
+    for (size_t j = 0; j <= m; j++) {
+        d[0][j] = j;
+    }
+    for (size_t i = 1; i <= n; i++) {
+        for (size_t j = 1; j <= m; j++) {
+            size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < best) {
+                best = d[i - 1][j] + 1;
+            }
+            if (d[i][j - 1] + 1 < best) {
+                best = d[i][j - 1] + 1;
+            }
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+                d[i - 2][j - 2] + 1 < best) {
+                best = d[i - 2][j - 2] + 1;
+            }
+            d[i][j] = best;
+        }
+    }
+    return d[n][m];
+}
+
+/*  The registered kind closest to `name`, if it is close enough to be a
+    typo; NULL otherwise. */
+static const char *s_kind_suggest(const char *name)
+{
+    const sl_actor_kind_t *const *kinds = sl_topo_kinds();
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX, limit = strlen(name) / 3 + 1;
+    for (int i = 0; kinds && kinds[i]; i++) {
+        size_t d = s_distance(name, kinds[i]->name);
+        if (d < best_d) {
+            best_d = d;
+            best = kinds[i]->name;
+        }
+    }
+    return best_d <= limit ? best : NULL;
 }
 
 static void s_actor(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *name)
@@ -804,10 +884,19 @@ static void s_actor(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *nam
         if (kind) {
             a->kind = sl_topo_kind_find(kind);
             if (!a->kind) {
-                char known[1024];
-                s_kind_list(known, sizeof known);
-                sl_topo_error(l->c, s_pos(pv), "unknown actor kind '%s' (known: %s)",
-                              s_show(kind, secret), known);
+                /*  A suggestion, not the whole list: the list grows with
+                    every kind, and `sluice actors` prints it. */
+                const char *near = secret ? NULL : s_kind_suggest(kind);
+                if (near) {
+                    sl_topo_error(l->c, s_pos(pv),
+                                  "unknown actor kind '%s' (did you mean '%s'? `sluice actors` "
+                                  "lists every kind)",
+                                  s_show(kind, secret), near);
+                } else {
+                    sl_topo_error(l->c, s_pos(pv),
+                                  "unknown actor kind '%s' (`sluice actors` lists every kind)",
+                                  s_show(kind, secret));
+                }
             }
             if (secret) {
                 x->secret |= SL_TOPO_SECRET_KIND;
@@ -865,6 +954,7 @@ static void s_actor(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *nam
         /* without a kind there is no config map to check the other keys
            against: the missing kind is the one error to report */
     }
+    s_check_options(l, a, v);
     for (const sl_opt_t *o = a->kind ? a->kind->options : NULL; o && o->name; o++) {
         if (!(o->flags & SL_OPT_REQUIRED)) {
             continue;

@@ -556,13 +556,20 @@ static void test_fake_options(void **state)
     assert_true(s_has_error(&e, "option 'flag': expected a boolean"));
     assert_true(s_has_error(&e, "option 'wait': expected a duration"));
     assert_true(s_has_error(&e, "option 'token': expected a secret, got a list"));
-    assert_true(s_has_error(&e, "(known: sink, src, store, walker)") == 0);
+    assert_true(s_has_error(&e, "unknown actor kind") == 0);
     sl_errors_free(&e);
 
     const char *y4 = "version: 1\nname: c\nactors:\n  in: { kind: relay }\n";
     plan = s_fake_load(y4, &e);
     assert_null(plan);
-    assert_true(s_has_error(&e, "unknown actor kind 'relay' (known: sink, src, store, walker)"));
+    assert_true(s_has_error(&e, "unknown actor kind 'relay' (`sluice actors` lists every kind)"));
+    sl_errors_free(&e);
+
+    /*  A typo gets a suggestion. */
+    const char *y5 = "version: 1\nname: c\nactors:\n  in: { kind: sinc, inputs: [x] }\n";
+    plan = s_fake_load(y5, &e);
+    assert_null(plan);
+    assert_true(s_has_error(&e, "unknown actor kind 'sinc' (did you mean 'sink'?"));
     sl_errors_free(&e);
 }
 
