@@ -51,9 +51,10 @@ static void s_exit(sl_actor_t *a, void *state)
     sl_transform_destroy(&s->prog);
 }
 
-static int s_check(const char *option, const char *json, char *err, size_t errlen, char *where,
-                   size_t wherelen)
+static int s_check(const char *option, const char *json, const sl_opt_values_t *opts, char *err,
+                   size_t errlen, char *where, size_t wherelen)
 {
+    (void)opts;
     sl_transform_err_t e;
     int rc = sl_transform_check(option, json, s_output_names, &e);
     if (rc) {

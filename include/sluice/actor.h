@@ -64,6 +64,14 @@ typedef struct {
     unsigned flags;
 } sl_output_t;
 
+/*  The options of one actor as the topology gives them, for check_option. */
+typedef struct sl_opt_values sl_opt_values_t;
+/*  The value of option `name` as written (a scalar's text after ${...}
+    substitution, a JSON option's JSON text; a list's text only when it is
+    one scalar), or NULL if the topology does not give it. Valid during
+    the check_option call. */
+const char *sl_opt_value(const sl_opt_values_t *opts, const char *name);
+
 /*  Kind flags. */
 #define SL_KIND_SOURCE 0x1u /* takes no inputs */
 
@@ -87,12 +95,15 @@ typedef struct sl_actor_kind {
     /*  Optional: check the value of a JSON option (SL_OPT_JSON) when the
         topology is loaded, so a bad value is a topology error with its
         FILE:LINE:COL instead of a failed start. `json` is the value as JSON
-        text. Return 0 if it is good; otherwise non-zero with a reason in
+        text; `opts` gives the actor's other options (sl_opt_value), for a
+        value that only makes sense with a sibling's (a map of schemas and
+        their directory): it is called once every option of the actor is
+        read. Return 0 if it is good; otherwise non-zero with a reason in
         err and, in where, a JSON Pointer (RFC 6901) to the part at fault
         ("/2/rename/to"; "" = the whole value): the loader reports the
         reason at that part's position in the file. */
-    int (*check_option)(const char *option, const char *json, char *err, size_t errlen, char *where,
-                        size_t wherelen);
+    int (*check_option)(const char *option, const char *json, const sl_opt_values_t *opts,
+                        char *err, size_t errlen, char *where, size_t wherelen);
 } sl_actor_kind_t;
 
 /*  Registry (actors/registry.c). */
