@@ -892,6 +892,17 @@ fail:
     return rc ? rc : SL_EINVAL;
 }
 
+/*  At topology load: the map's schemas exist, and two mapped versions of
+    one schema are compatible (a topology error at the entry at fault). */
+static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
+                          char *err, size_t errlen, char *where, size_t wherelen)
+{
+    if (strcmp(option, "schema_map") != 0) {
+        return 0;
+    }
+    return sl_schema_map_check(sl_opt_value(opts, "schemas"), json, err, errlen, where, wherelen);
+}
+
 static const sl_opt_t s_options[] = {
     {"listen", SL_OPT_STR, NULL, offsetof(s_ingest_t, listen), SL_OPT_REQUIRED,
      "host:port to accept events on ([v6]:port for IPv6)"},
@@ -952,4 +963,5 @@ const sl_actor_kind_t sl_actor_http_ingest = {
     .init = s_init,
     .tick = s_tick,
     .exit = s_exit,
+    .check_option = s_check_option,
 };

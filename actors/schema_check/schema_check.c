@@ -170,6 +170,17 @@ static void s_exit(sl_actor_t *a, void *state)
     s_free(s);
 }
 
+/*  At topology load: the map's schemas exist, and two mapped versions of
+    one schema are compatible (a topology error at the entry at fault). */
+static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
+                          char *err, size_t errlen, char *where, size_t wherelen)
+{
+    if (strcmp(option, "map") != 0) {
+        return 0;
+    }
+    return sl_schema_map_check(sl_opt_value(opts, "schemas"), json, err, errlen, where, wherelen);
+}
+
 static const sl_opt_t s_options[] = {
     {"schemas", SL_OPT_STR, NULL, offsetof(s_check_t, schemas), SL_OPT_REQUIRED,
      "directory of schema files (*.yaml, *.yml, *.json), each with a name and a version"},
@@ -198,4 +209,5 @@ const sl_actor_kind_t sl_actor_schema_check = {
     .init = s_init,
     .handle = s_handle,
     .exit = s_exit,
+    .check_option = s_check_option,
 };
