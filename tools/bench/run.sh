@@ -464,6 +464,8 @@ if want memory; then
             addr=127.0.0.1:$p
         fi
         mkdir -p "$T/edge-cwd"
+        # relative paths of the topology (schemas/) resolve from the cwd
+        ln -sfn "$SRC_DIR/schemas" "$T/edge-cwd/schemas"
         (cd "$T/edge-cwd" && exec "$SLUICE" run "$f" 2>"$OUT/edge-$i.log") &
         pid=$!
         PIDS+=("$pid")
