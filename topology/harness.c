@@ -745,9 +745,21 @@ static sl_plan_actor_t *s_new_actor(sl_plan_t *d, const char *name, const sl_act
     return a->name && a->fingerprint ? a : NULL;
 }
 
-/*  The plan that runs test t: see sluice/harness.h. Files live in dir. */
-static sl_plan_t *s_derive(const sl_plan_t *p, const s_test_t *t, const char *dir, char *err,
-                           size_t errlen)
+/*  Whether actor i runs: on a path from an injection to an assertion, or
+    (no outputs: sl_harness_inject) anywhere downstream of the injection
+    except sources, which take no inputs and so only run when injected. */
+static int s_keep(const sl_plan_t *p, const s_test_t *t, const char *mark, int i)
+{
+    if (t->n_outs) {
+        return mark[i] == 3;
+    }
+    return (mark[i] & 1) && !(p->actors[i].kind->flags & SL_KIND_SOURCE);
+}
+
+/*  The plan that runs test t: see sluice/harness.h. Files live in dir; the
+    store too, unless store_path names the real one. */
+static sl_plan_t *s_derive(const sl_plan_t *p, const s_test_t *t, const char *dir,
+                           const char *store_path, char *err, size_t errlen)
 {
     const sl_actor_kind_t *in_kind = sl_actor_kind_find("jsonl_in");
     const sl_actor_kind_t *out_kind = sl_actor_kind_find("jsonl_out");
@@ -779,7 +791,7 @@ static sl_plan_t *s_derive(const sl_plan_t *p, const s_test_t *t, const char *di
     d->version = p->version;
     d->tenancy = p->tenancy;
     snprintf(path, sizeof path, "%s/store", dir);
-    d->store_path = p->store_path ? strdup(path) : NULL;
+    d->store_path = store_path ? strdup(store_path) : p->store_path ? strdup(path) : NULL;
     d->tenants = calloc((size_t)p->n_tenants + 1, sizeof *d->tenants);
     d->actors = calloc((size_t)(p->n_actors + t->n_ins + t->n_outs) + 1, sizeof *d->actors);
     if (!d->tenants || !d->actors) {
@@ -793,7 +805,7 @@ static sl_plan_t *s_derive(const sl_plan_t *p, const s_test_t *t, const char *di
     }
     for (int i = 0; i < p->n_actors; i++) {
         const sl_plan_actor_t *s = &p->actors[i];
-        if (mark[i] != 3) {
+        if (!s_keep(p, t, mark, i)) {
             continue;
         }
         int injected = -1;
@@ -827,7 +839,7 @@ static sl_plan_t *s_derive(const sl_plan_t *p, const s_test_t *t, const char *di
         for (int j = 0; j < s->n_inputs; j++) {
             const sl_plan_input_t *in = &s->inputs[j];
             int u = s_index(p, in->actor);
-            if (u < 0 || mark[u] != 3) {
+            if (u < 0 || !s_keep(p, t, mark, u)) {
                 continue;
             }
             /* a replaced source has only the reader's output, index 0 */
@@ -857,7 +869,7 @@ static sl_plan_t *s_derive(const sl_plan_t *p, const s_test_t *t, const char *di
     /* readers for injected actors that keep their kind */
     for (int k = 0; k < t->n_ins; k++) {
         const sl_plan_actor_t *s = sl_plan_actor(p, t->ins[k].actor);
-        if ((s->kind->flags & SL_KIND_SOURCE) || mark[s - p->actors] != 3) {
+        if ((s->kind->flags & SL_KIND_SOURCE) || !s_keep(p, t, mark, (int)(s - p->actors))) {
             continue;
         }
         snprintf(name, sizeof name, "%s__test_in", s->name);
@@ -1130,7 +1142,7 @@ int sl_harness_run(sl_harness_t *h, int i, int timeout_ms, sl_buf_t *report)
             goto done;
         }
     }
-    sl_plan_t *plan = s_derive(h->plan, t, dir, err, sizeof err);
+    sl_plan_t *plan = s_derive(h->plan, t, dir, NULL, err, sizeof err);
     if (!plan) {
         s_printf(&r, "  %s\n", err);
         passed = 0;
@@ -1180,6 +1192,49 @@ int sl_harness_run(sl_harness_t *h, int i, int timeout_ms, sl_buf_t *report)
     rc = passed;
 done:
     sl_buf_free(&r);
+    nftw(dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
+    return rc;
+}
+
+int sl_harness_inject(const sl_plan_t *plan, const char *actor, const char *ndjson, size_t len,
+                      const sl_harness_opts_t *opts, sl_buf_t *report)
+{
+    assert(plan && actor && (ndjson || !len) && report);
+    const sl_plan_actor_t *pa = sl_plan_actor(plan, actor);
+    if (!pa) {
+        s_printf(report, "no actor '%s' in topology '%s'\n", actor, plan->name);
+        return SL_ENOTFOUND;
+    }
+    if (pa->kind->flags & SL_KIND_SOURCE) {
+        s_printf(report, "actor '%s' is a %s, a source: it takes no input\n", actor,
+                 pa->kind->name);
+        return SL_EINVAL;
+    }
+    const char *tmp = getenv("TMPDIR");
+    char dir[2048], path[4200], err[512] = "";
+    snprintf(dir, sizeof dir, "%s/sluice-inject-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        s_printf(report, "cannot make a temporary directory: %s\n", strerror(errno));
+        return SL_EIO;
+    }
+    int rc = SL_OK;
+    snprintf(path, sizeof path, "%s/in-0.jsonl", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f || (len && fwrite(ndjson, 1, len, f) != len) || fclose(f) != 0) {
+        s_printf(report, "cannot write %s\n", path);
+        rc = SL_EIO;
+        goto done;
+    }
+    s_in_t in = {.actor = (char *)actor};
+    s_test_t t = {.name = "inject", .ins = &in, .n_ins = 1};
+    sl_plan_t *d = s_derive(plan, &t, dir, opts ? opts->store_path : NULL, err, sizeof err);
+    if (!d) {
+        s_printf(report, "%s\n", err);
+        rc = SL_ENOMEM;
+    } else if (!s_drive(&d, opts && opts->timeout_ms > 0 ? opts->timeout_ms : 30000, report)) {
+        rc = SL_ETIMEDOUT;
+    }
+done:
     nftw(dir, s_rm, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

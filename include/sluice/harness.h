@@ -61,4 +61,26 @@ int sl_harness_run(sl_harness_t *h, int i, int timeout_ms, sl_buf_t *report);
 
 void sl_harness_destroy(sl_harness_t **h);
 
+/*  Options of sl_harness_inject (a zeroed struct, or NULL, for defaults). */
+typedef struct {
+    /*  Where the store runs: NULL, a store in the temporary directory (as
+        for a test); else this path, e.g. the topology's real store, so what
+        the events do is kept (LMDB takes a second process writing beside a
+        running `sluice run`, one write transaction at a time). */
+    const char *store_path;
+    int timeout_ms; /* to drain; 0: 30 s */
+} sl_harness_opts_t;
+
+/*  Run actor `actor` of `plan` and every actor downstream of it (reachable
+    through inputs; sources excluded), in-process, with no captures: the
+    events `ndjson` (event API JSON, one per line, `len` bytes) are injected
+    at `actor` through a jsonl_in reading a temporary file, then the engine
+    drains. Sinks downstream write where the topology says (for `sluice dlq
+    replay`). Returns SL_OK once drained; SL_ENOTFOUND (no such actor),
+    SL_EINVAL (the actor is a source), SL_EIO (temporary file), SL_ENOMEM,
+    SL_ETIMEDOUT (did not start or drain in time); `report` gets a line
+    saying why. */
+int sl_harness_inject(const sl_plan_t *plan, const char *actor, const char *ndjson, size_t len,
+                      const sl_harness_opts_t *opts, sl_buf_t *report);
+
 #endif

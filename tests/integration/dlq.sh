@@ -8,6 +8,8 @@
 # actor it is refused (exit 2), into the store nothing is fixed yet (all
 # stay, attempts 2), then with the tenant allowed the fixed event is
 # applied and leaves; purge prints without --yes and deletes with it.
+# Then replay into a schema_check (not a store): the actors from it
+# downstream run in the dlq process on the real store.
 source "$(dirname "$0")/lib.bash"
 
 ADMIN=$(free_port) || fail "no free port"
@@ -108,4 +110,45 @@ dlq purge "$T/topo.yaml" --reason 'unknown kind' --yes | grep -q '"deleted":1' |
 kill -TERM "$PID"
 wait_exit "$PID" 30 || fail "did not exit within 30 s of SIGTERM"
 [ "$RC" = 0 ] || fail "exit status $RC"
-echo "ok: 3 dead letters counted per reason; list/show/filters; replay refused for jsonl_in, 3 still dead, 1 fixed and applied while running; purge"
+
+# replay into a non-store actor: jsonl_in -> schema_check `check` -> store.
+# check maps asset.upsert only, so the tag.set is rejected as an unknown
+# kind (fixed by the operator: the default map names it); the asset
+# without a qualified_name is invalid in itself and stays rejected.
+cat >"$T/events2.jsonl" <<JSONL
+{"id":"${ID}11","tenant":"acme","kind":"asset.upsert","time":"2026-11-25T09:00:00Z","body":{"qualified_name":"pg://acme/users","type":"table"}}
+{"id":"${ID}12","tenant":"acme","kind":"asset.upsert","time":"2026-11-25T09:00:01Z","body":{"type":"table"}}
+{"id":"${ID}13","tenant":"acme","kind":"tag.set","time":"2026-11-25T09:00:02Z","body":{"qualified_name":"pg://acme/users","tag":"pii"}}
+JSONL
+topo2() { # FILE EXTRA-OPTIONS
+    cat >"$1" <<YAML
+version: 1
+name: dlq2
+store: { path: $T/store2 }
+actors:
+  events: { kind: jsonl_in, path: $T/events2.jsonl }
+  check:  { kind: schema_check, inputs: [events], schemas: "$SL_SOURCE_DIR/schemas"$2 }
+  db:     { kind: store, inputs: [check], fsync: false }
+YAML
+}
+topo2 "$T/check.yaml" ', map: { asset.upsert: asset.upsert@1 }'
+topo2 "$T/check-fixed.yaml" ""
+start run2 run "$T/check.yaml"
+wait_exit "$LAST_PID" 60 || fail "run2 did not finish"
+[ "$RC" = 0 ] || fail "run2: exit status $RC"
+dlq list "$T/check.yaml" >"$T/c0.jsonl" || fail "list run2"
+[ "$(ids <"$T/c0.jsonl")" = "acme/1 acme/2 " ] || fail "run2 dead letters: $(cat "$T/c0.jsonl")"
+[ "$(grep -c '"actor":"check","attempts":1' "$T/c0.jsonl")" = 2 ] || fail "run2: $(cat "$T/c0.jsonl")"
+rc=0
+dlq replay "$T/check-fixed.yaml" --to check >"$T/replay3.json" 2>"$T/replay3.err" || rc=$?
+[ "$rc" = 1 ] || fail "replay --to check: exit $rc $(cat "$T/replay3.err")"
+grep -q '"selected":2,"replayed":2,"applied":1,"dead_again":1,"skipped":0' "$T/replay3.json" ||
+    fail "replay --to check: $(cat "$T/replay3.json") $(cat "$T/replay3.err")"
+# the tag reached the real store; the invalid asset is dead again, once
+"$SLUICE" query "$T/check-fixed.yaml" asset pg://acme/users --tenant acme | grep -q '"name":"pii"' ||
+    fail "the replayed tag is not in the store"
+dlq list "$T/check.yaml" >"$T/c1.jsonl"
+[ "$(wc -l <"$T/c1.jsonl")" -eq 1 ] || fail "after replay --to check: $(cat "$T/c1.jsonl")"
+grep -q "\"id\":\"acme/3\".*\"actor\":\"check\",\"attempts\":1,\"reason\":\"[^\"]*qualified_name.*\"id\":\"${ID}12\"" "$T/c1.jsonl" ||
+    fail "not dead again as a new record: $(cat "$T/c1.jsonl")"
+echo "ok: 3 dead letters counted per reason; list/show/filters; replay refused for jsonl_in, 3 still dead, 1 fixed and applied while running; purge; replay --to a schema_check: 1 applied to the real store, 1 dead again as a new record"

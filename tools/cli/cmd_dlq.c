@@ -15,6 +15,8 @@
 #include <jansson.h>
 
 #include "sluice/actor.h"
+#include "sluice/event.h"
+#include "sluice/harness.h"
 #include "sluice/store.h"
 #include "sluice/topology.h"
 #include "tools/cli/cli.h"
@@ -39,8 +41,13 @@ static const char *s_help =
     "        A store actor: the events are applied to the store in one batch;\n"
     "        each applied one leaves the dead letters, each that fails again\n"
     "        stays with attempts + 1 and the new reason. Works while the\n"
-    "        pipeline runs. Other actors cannot be reached from outside the\n"
-    "        process yet: exit 2.\n"
+    "        pipeline runs. Any other actor (not a source): ACTOR and every\n"
+    "        actor downstream of it run in this process on the topology's\n"
+    "        store until drained; the replayed dead letters are removed, one\n"
+    "        that fails again is dead-lettered anew by the actor rejecting it\n"
+    "        (attempts 1). Prints {selected, replayed, applied, dead_again,\n"
+    "        skipped}; dead letters the store wrote are skipped (replay them\n"
+    "        --to the store actor).\n"
     "\n"
     "FILTERS:\n"
     "  --tenant T        this tenant only\n"
@@ -273,6 +280,199 @@ static int s_list(sl_store_t *store, const sl_dead_filter_t *f, const s_args_t *
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
+/* ------------------------------------------------ replay into the pipeline */
+
+/*  A dead letter replayed through the pipeline: enough to find it again. */
+typedef struct {
+    char tenant[128];
+    uint64_t seq;
+    int64_t time_us;
+    char actor[64];
+    uint8_t id[16];
+    int back; /* came back as a new dead letter */
+} s_sel_t;
+
+typedef struct {
+    const sl_plan_t *plan;
+    s_sel_t *items;
+    size_t n, cap;
+    uint64_t selected, skipped;
+    sl_buf_t lines; /* the events, event API JSON, one per line */
+    int rc;
+} s_collect_t;
+
+/*  1 if `actor` is the store itself or a store actor of the plan: the store
+    recorded the event's id as applied, so through the pipeline the store
+    would drop it as a duplicate (docs/dlq.md): replay those --to the store. */
+static int s_by_store(const sl_plan_t *plan, const char *actor)
+{
+    if (strcmp(actor, "store") == 0) {
+        return 1;
+    }
+    const sl_plan_actor_t *a = sl_plan_actor(plan, actor);
+    return a && strcmp(a->kind->name, "store") == 0;
+}
+
+static int s_collect_fn(void *arg, const sl_dead_letter_t *dl)
+{
+    s_collect_t *c = arg;
+    sl_event_t ev;
+    size_t used;
+    c->selected++;
+    if (s_by_store(c->plan, dl->actor) || !dl->rawlen ||
+        sl_event_decode(dl->raw, dl->rawlen, &used, &ev) != SL_OK) {
+        c->skipped++;
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        s_sel_t *items = realloc(c->items, cap * sizeof *items);
+        if (!items) {
+            c->rc = SL_ENOMEM;
+            return 1;
+        }
+        c->items = items;
+        c->cap = cap;
+    }
+    if ((c->rc = sl_event_to_json(&ev, &c->lines)) != SL_OK ||
+        (c->rc = sl_buf_append(&c->lines, "\n", 1)) != SL_OK) {
+        return 1;
+    }
+    s_sel_t *it = &c->items[c->n++];
+    memset(it, 0, sizeof *it);
+    snprintf(it->tenant, sizeof it->tenant, "%s", dl->tenant);
+    snprintf(it->actor, sizeof it->actor, "%s", dl->actor);
+    it->seq = dl->seq;
+    it->time_us = dl->time_us;
+    memcpy(it->id, ev.id, sizeof it->id);
+    return 0;
+}
+
+/*  A dead letter written during the replay: is it one of ours, back? */
+static int s_back_fn(void *arg, const sl_dead_letter_t *dl)
+{
+    s_collect_t *c = arg;
+    sl_event_t ev;
+    size_t used;
+    if (!dl->rawlen || sl_event_decode(dl->raw, dl->rawlen, &used, &ev) != SL_OK) {
+        return 0;
+    }
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->items[i].tenant, dl->tenant) == 0 &&
+            memcmp(c->items[i].id, ev.id, sizeof ev.id) == 0) {
+            c->items[i].back = 1;
+        }
+    }
+    return 0;
+}
+
+/*  Every dead letter of the narrow filter must be a replayed one (the
+    filter API selects by time, not by id: a record of another event written
+    in the same microsecond keeps them all). */
+static int s_only_ours_fn(void *arg, const sl_dead_letter_t *dl)
+{
+    s_collect_t *c = arg;
+    for (size_t i = 0; i < c->n; i++) {
+        if (strcmp(c->items[i].tenant, dl->tenant) == 0 && c->items[i].seq == dl->seq &&
+            c->items[i].time_us == dl->time_us) {
+            return 0;
+        }
+    }
+    c->rc = SL_EEXIST;
+    return 1;
+}
+
+/*  Replay into a non-store actor: run it and everything downstream of it
+    in this process (sl_harness_inject) on the topology's real store, then
+    drop the replayed dead letters. One that failed again was dead-lettered
+    again by the actor that rejected it: that new record (attempts 1, the new
+    reason) replaces the old one. */
+static int s_replay_pipeline(sl_plan_t *plan, const sl_dead_filter_t *f, const char *to)
+{
+    const sl_plan_actor_t *sa = NULL;
+    for (int i = 0; i < plan->n_actors && !sa; i++) {
+        if (strcmp(plan->actors[i].kind->name, "store") == 0) {
+            sa = &plan->actors[i];
+        }
+    }
+    s_collect_t c = {.plan = plan};
+    sl_buf_t report = {0};
+    uint64_t applied = 0, dead = 0, kept = 0;
+    int status = 1;
+    sl_store_t *store = s_open(plan, sa);
+    if (!store) {
+        return 1;
+    }
+    int rc = sl_store_dead_letters_each(store, f, NULL, s_collect_fn, &c);
+    /*  Closed while the pipeline, in this process, opens the store. */
+    sl_store_close(&store);
+    if (rc < 0 || c.rc) {
+        fprintf(stderr, "sluice dlq: replay: %s\n", sl_strerror(rc < 0 ? rc : c.rc));
+        goto done;
+    }
+    if (c.skipped) {
+        fprintf(stderr,
+                "sluice dlq: replay: %llu dead letter%s written by a store actor (or without "
+                "their event) left as they are: replay them --to the store actor\n",
+                (unsigned long long)c.skipped, c.skipped == 1 ? "" : "s");
+    }
+    int64_t t0 = sl_now_us();
+    if (c.n) {
+        sl_harness_opts_t ho = {.store_path = plan->store_path};
+        rc = sl_harness_inject(plan, to, (const char *)c.lines.data, c.lines.len, &ho, &report);
+        if (rc == SL_ENOTFOUND || rc == SL_EINVAL) {
+            fprintf(stderr, "sluice dlq: replay: %.*s", (int)report.len, (const char *)report.data);
+            status = 2;
+            goto done;
+        }
+        if (rc) {
+            fprintf(stderr, "sluice dlq: replay into '%s' failed, no dead letter removed: %.*s", to,
+                    (int)report.len, (const char *)report.data);
+            goto done;
+        }
+    }
+    if (!(store = s_open(plan, sa))) {
+        goto done;
+    }
+    sl_dead_filter_t nf = {.since_us = t0};
+    if ((rc = sl_store_dead_letters_each(store, &nf, NULL, s_back_fn, &c)) < 0) {
+        fprintf(stderr, "sluice dlq: replay: %s\n", sl_strerror(rc));
+        goto done;
+    }
+    for (size_t i = 0; i < c.n; i++) {
+        const s_sel_t *it = &c.items[i];
+        sl_dead_filter_t one = {.tenant = it->tenant,
+                                .actor = it->actor,
+                                .since_us = it->time_us,
+                                .until_us = it->time_us + 1};
+        uint64_t n = 0;
+        applied += !it->back;
+        dead += it->back;
+        c.rc = 0;
+        rc = sl_store_dead_letters_each(store, &one, NULL, s_only_ours_fn, &c);
+        if (rc >= 0 && !c.rc) {
+            rc = sl_store_dead_letters_purge(store, &one, &n);
+        }
+        if (rc < 0 || c.rc) {
+            kept++;
+            fprintf(stderr, "sluice dlq: replay: %s/%llu kept: %s\n", it->tenant,
+                    (unsigned long long)it->seq,
+                    rc < 0 ? sl_strerror(rc) : "another dead letter has its time");
+        }
+    }
+    printf("{\"selected\":%llu,\"replayed\":%llu,\"applied\":%llu,\"dead_again\":%llu,"
+           "\"skipped\":%llu}\n",
+           (unsigned long long)c.selected, (unsigned long long)c.n, (unsigned long long)applied,
+           (unsigned long long)dead, (unsigned long long)c.skipped);
+    status = dead || kept ? 1 : 0;
+done:
+    sl_store_close(&store);
+    sl_buf_free(&report);
+    sl_buf_free(&c.lines);
+    free(c.items);
+    return status;
+}
+
 static int s_replay(sl_plan_t *plan, const sl_dead_filter_t *f, const char *to)
 {
     const sl_plan_actor_t *act = NULL;
@@ -285,14 +485,15 @@ static int s_replay(sl_plan_t *plan, const sl_dead_filter_t *f, const char *to)
         fprintf(stderr, "sluice dlq: replay: %s has no actor '%s'\n", plan->file, to);
         return 2;
     }
-    if (strcmp(act->kind->name, "store") != 0) {
+    if (act->kind->flags & SL_KIND_SOURCE) {
         fprintf(stderr,
-                "sluice dlq: replay: actor '%s' is a %s; only a store actor can be replayed "
-                "into from outside the running process (events are applied to its store "
-                "directly). Other actors need the control channel of a later release "
-                "(docs/dlq.md)\n",
+                "sluice dlq: replay: actor '%s' is a %s, a source: it takes no input; "
+                "replay into one of its consumers (docs/dlq.md)\n",
                 to, act->kind->name);
         return 2;
+    }
+    if (strcmp(act->kind->name, "store") != 0) {
+        return s_replay_pipeline(plan, f, to);
     }
     sl_store_t *store = s_open(plan, act);
     if (!store) {
