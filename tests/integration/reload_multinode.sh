@@ -40,7 +40,8 @@ PB_PID=$LAST_PID
 start a run "$T/topo.yaml" --node a
 PA_PID=$LAST_PID
 wait_for 20 lines_at_least "$T/one.jsonl" 1000 || fail "no events reached node b"
-curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" | grep -q 'actor="extra"' || fail "no metrics for extra"
+has_extra() { curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" | grep -q 'actor="extra"'; }
+wait_for 20 has_extra || fail "no metrics for extra"
 
 # the sink changes and extra goes; every node reloads the same file
 write_topo "$T/two.jsonl" 0
@@ -52,7 +53,8 @@ log_has "$T/b.log" "Address already in use" && fail "the restarted sink could no
 wait_for 10 log_has "$T/a.log" "reloaded topology 'reload-multinode': 0 added, 0 changed, 0 removed, 1 unchanged" ||
     fail "no reload summary on a"
 wait_for 20 lines_at_least "$T/two.jsonl" 1000 || fail "the restarted sink got no events"
-curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" | grep -q 'actor="extra"' && fail "removed actor still in /metrics"
+no_extra() { curl -s -m 5 "http://127.0.0.1:$ADMIN/metrics" | grep -q sluice_up && ! has_extra; }
+wait_for 20 no_extra || fail "removed actor still in /metrics"
 
 kill -TERM "$PA_PID"
 wait_exit "$PA_PID" 30 || fail "node a did not drain"
