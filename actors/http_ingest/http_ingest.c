@@ -1,11 +1,13 @@
 /*  http_ingest: events in over HTTP, durable before acknowledged
     (docs/ingest.md is the reference).
 
-    Request threads (core/http.c, one per connection) parse a request's
-    events, stamp them, encode them as envelopes and append them to this
-    actor's journal (core/journal.c): concurrent requests share one fsync
-    through group commit, and the 2xx goes out only after the commit that
-    holds the request's events. The actor's own thread (tick) reads newly
+    A small pool of HTTP threads (core/http.c, epoll) parses a request's
+    events, stamps them and encodes them as envelopes, then hands them to
+    this actor's committer thread and answers later (sl_http_later): the
+    committer appends everything queued since its last commit to the
+    journal (core/journal.c) in one call, so one fsync covers them all, and
+    only then sends each request its 2xx. No HTTP thread ever waits for an
+    fsync. The actor's own thread (tick) reads newly
     journaled entries in order and emits them; its cursor is the last
     sequence handed on.
 
@@ -18,6 +20,7 @@
 
     One instance per journal (LMDB has one writer per environment and the
     cursor is one sequence), so workers > 1 is refused. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "sluice/actor.h"
 #include "sluice/adapters.h"
@@ -49,6 +53,17 @@ typedef struct {
     uint64_t seq;
 } s_sample_t;
 
+/*  A parsed request waiting for the committer. */
+typedef struct s_job {
+    struct s_job *next;
+    sl_http_later_t *later;
+    sl_buf_t enc; /* envelopes back to back */
+    size_t *ends; /* end offset of each */
+    long n;
+    sl_buf_t ids;
+    char *note; /* may be NULL */
+} s_job_t;
+
 typedef struct {
     char *listen;
     char *journal;
@@ -56,6 +71,7 @@ typedef struct {
     int64_t timeout_us;
     int64_t max_connections;
     int64_t max_lag;
+    int64_t threads;
     char *tenant;
     int64_t replay_window_us;
     int64_t retention_us;
@@ -85,6 +101,15 @@ typedef struct {
     int emit_stopped;
     uint64_t emitted;
     uint64_t bad_entries;
+    /* the committer */
+    pthread_t committer;
+    int committer_on;
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    s_job_t *qhead;
+    s_job_t **qtail;
+    int qstop;
+    int qidle; /* the committer waits on qcv */
 } s_ingest_t;
 
 /* ------------------------------------------------------------ requests */
@@ -381,7 +406,8 @@ static int s_parse_ndjson(s_req_t *r, const char *p, const char *end)
     return SL_OK;
 }
 
-static int s_commit_reply(s_ingest_t *s, s_req_t *r0, sl_http_resp_t *resp, const char *note);
+static int s_commit_reply(s_ingest_t *s, const sl_http_req_t *req, s_req_t *r0,
+                          sl_http_resp_t *resp, const char *note);
 
 /*  429 with Retry-After when the actor is max_lag behind: refuse before
     parsing rather than buffer without bound. 1 if refused. */
@@ -442,32 +468,17 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
         s_req_free(&r);
         return rc;
     }
-    rc = s_commit_reply(s, &r, resp, NULL);
+    rc = s_commit_reply(s, req, &r, resp, NULL);
     s_req_free(&r);
     return rc;
 }
 
-/*  Journal a parsed request's events and answer: 202 with the ids once the
-    commit holding them is durable; 503 with Retry-After if the journal
-    refuses. `note` (may be NULL) is added to the 202 as "dead_letter". */
-static int s_commit_reply(s_ingest_t *s, s_req_t *r0, sl_http_resp_t *resp, const char *note)
+/*  The reply to `n` journaled events (append result rc): 202 with the ids
+    once durable; 503 with Retry-After if the journal refused. `note` (may
+    be NULL) is added to the 202 as "dead_letter". */
+static int s_answer(s_ingest_t *s, int rc, long n, const sl_buf_t *ids, const char *note,
+                    sl_http_resp_t *resp)
 {
-    s_req_t r = *r0; /* freed by the caller */
-    int rc;
-    if (r.n == 0) {
-        return sl_http_error(resp, 400, "empty_body", "the request has no events");
-    }
-    sl_slice_t *es = malloc((size_t)r.n * sizeof *es);
-    if (!es) {
-        return SL_ENOMEM;
-    }
-    size_t off = 0;
-    for (long i = 0; i < r.n; i++) {
-        es[i] = (sl_slice_t){(const char *)r.enc.data + off, (uint32_t)(r.ends[i] - off)};
-        off = r.ends[i];
-    }
-    rc = sl_journal_append(s->j, es, (int)r.n, NULL);
-    free(es);
     if (rc == SL_EFULL) {
         if (!atomic_exchange(&s->full, 1)) {
             sl_error(s->name,
@@ -486,23 +497,161 @@ static int s_commit_reply(s_ingest_t *s, s_req_t *r0, sl_http_resp_t *resp, cons
         resp->retry_after_s = S_RETRY_AFTER;
         return SL_OK;
     }
-    if (atomic_exchange(&s->full, 0)) {
+    if (atomic_load(&s->full) && atomic_exchange(&s->full, 0)) {
         sl_info(s->name, "journal %s accepts events again", s->journal_path);
         sl_health_clear(s->name);
     }
     char head[64];
-    int hl = snprintf(head, sizeof head, "{\"accepted\":%ld,\"ids\":[", r.n);
+    int hl = snprintf(head, sizeof head, "{\"accepted\":%ld,\"ids\":[", n);
     resp->status = 202;
     resp->content_type = "application/json";
     if (sl_buf_append(&resp->body, head, (size_t)hl) ||
-        sl_buf_append(&resp->body, r.ids.data, r.ids.len) || sl_buf_append(&resp->body, "]", 1) ||
+        sl_buf_append(&resp->body, ids->data, ids->len) || sl_buf_append(&resp->body, "]", 1) ||
         (note && (sl_buf_append(&resp->body, ",\"dead_letter\":\"", 16) ||
                   sl_json_escape(&resp->body, note, strlen(note)) ||
                   sl_buf_append(&resp->body, "\"", 1))) ||
         sl_buf_append(&resp->body, "}", 1)) {
-        rc = SL_ENOMEM;
+        return SL_ENOMEM;
     }
-    return rc;
+    return SL_OK;
+}
+
+/*  Slices of a request's envelopes, appended to es. */
+static void s_slices(const sl_buf_t *enc, const size_t *ends, long n, sl_slice_t *es)
+{
+    size_t off = 0;
+    for (long i = 0; i < n; i++) {
+        es[i] = (sl_slice_t){(const char *)enc->data + off, (uint32_t)(ends[i] - off)};
+        off = ends[i];
+    }
+}
+
+static void s_job_free(s_job_t *job)
+{
+    sl_buf_free(&job->enc);
+    sl_buf_free(&job->ids);
+    free(job->ends);
+    free(job->note);
+    free(job);
+}
+
+/*  The committer: everything queued since the last commit goes into the
+    journal in one append (one transaction, one fsync), then each request
+    gets its reply. */
+static void *s_committer(void *arg)
+{
+    s_ingest_t *s = arg;
+    sl_slice_t *es = NULL;
+    long es_cap = 0;
+    pthread_mutex_lock(&s->qmu);
+    for (;;) {
+        while (!s->qhead && !s->qstop) {
+            s->qidle = 1;
+            pthread_cond_wait(&s->qcv, &s->qmu);
+            s->qidle = 0;
+        }
+        if (!s->qhead) {
+            break;
+        }
+        s_job_t *jobs = s->qhead;
+        s->qhead = NULL;
+        s->qtail = &s->qhead;
+        pthread_mutex_unlock(&s->qmu);
+
+        long total = 0;
+        for (s_job_t *job = jobs; job; job = job->next) {
+            total += job->n;
+        }
+        int rc = SL_OK;
+        if (total > es_cap) {
+            sl_slice_t *e = realloc(es, (size_t)total * sizeof *e);
+            if (e) {
+                es = e;
+                es_cap = total;
+            } else {
+                rc = SL_ENOMEM;
+            }
+        }
+        if (rc == SL_OK) {
+            long k = 0;
+            for (s_job_t *job = jobs; job; job = job->next) {
+                s_slices(&job->enc, job->ends, job->n, es + k);
+                k += job->n;
+            }
+            rc = total > INT32_MAX ? SL_ERANGE : sl_journal_append(s->j, es, (int)total, NULL);
+        }
+        while (jobs) {
+            s_job_t *job = jobs;
+            jobs = job->next;
+            sl_http_resp_t resp;
+            memset(&resp, 0, sizeof resp);
+            if (s_answer(s, rc, job->n, &job->ids, job->note, &resp) != SL_OK) {
+                sl_http_error(&resp, 503, "out_of_memory", "out of memory");
+            }
+            sl_http_later_done(job->later, &resp);
+            sl_http_resp_free(&resp);
+            s_job_free(job);
+        }
+        pthread_mutex_lock(&s->qmu);
+    }
+    pthread_mutex_unlock(&s->qmu);
+    free(es);
+    return NULL;
+}
+
+/*  Journal a parsed request's events and answer (s_answer): through the
+    committer when the server can answer later, else here (the append
+    waits for its group's commit). */
+static int s_commit_reply(s_ingest_t *s, const sl_http_req_t *req, s_req_t *r0,
+                          sl_http_resp_t *resp, const char *note)
+{
+    s_req_t r = *r0; /* freed by the caller */
+    int rc;
+    if (r.n == 0) {
+        return sl_http_error(resp, 400, "empty_body", "the request has no events");
+    }
+    sl_http_later_t *later = s->committer_on ? sl_http_later(req) : NULL;
+    if (later) {
+        s_job_t *job = calloc(1, sizeof *job);
+        char *nt = note ? strdup(note) : NULL;
+        if (!job || (note && !nt)) {
+            free(job);
+            free(nt);
+            sl_http_resp_t e;
+            memset(&e, 0, sizeof e);
+            sl_http_error(&e, 503, "out_of_memory", "out of memory");
+            sl_http_later_done(later, &e);
+            sl_http_resp_free(&e);
+            return SL_OK;
+        }
+        /*  The job takes the request's buffers. */
+        job->later = later;
+        job->enc = r0->enc;
+        job->ends = r0->ends;
+        job->n = r0->n;
+        job->ids = r0->ids;
+        job->note = nt;
+        r0->enc = (sl_buf_t){0};
+        r0->ids = (sl_buf_t){0};
+        r0->ends = NULL;
+        r0->n = r0->cap = 0;
+        pthread_mutex_lock(&s->qmu);
+        *s->qtail = job;
+        s->qtail = &job->next;
+        if (s->qidle) {
+            pthread_cond_signal(&s->qcv);
+        }
+        pthread_mutex_unlock(&s->qmu);
+        return SL_OK;
+    }
+    sl_slice_t *es = malloc((size_t)r.n * sizeof *es);
+    if (!es) {
+        return SL_ENOMEM;
+    }
+    s_slices(&r.enc, r.ends, r.n, es);
+    rc = sl_journal_append(s->j, es, (int)r.n, NULL);
+    free(es);
+    return s_answer(s, rc, r.n, &r.ids, note, resp);
 }
 
 /* ------------------------------------------------------------ adapters */
@@ -574,7 +723,7 @@ static int s_adapted(s_ingest_t *s, const char *source, const char *tenant,
         return SL_OK; /* the 400 is in resp (an adapter made a bad event) */
     }
     if (rc == SL_OK) {
-        rc = s_commit_reply(s, &r, resp, note);
+        rc = s_commit_reply(s, req, &r, resp, note);
     }
     s_req_free(&r);
     return rc;
@@ -747,8 +896,19 @@ static void s_exit(sl_actor_t *a, void *state)
 {
     s_ingest_t *s = state;
     (void)a;
-    /*  The server first: its threads append to the journal. */
+    /*  The server first: its threads append to the journal, and it waits
+        for the committer to answer every request it holds. */
     sl_http_destroy(&s->http);
+    if (s->committer_on) {
+        pthread_mutex_lock(&s->qmu);
+        s->qstop = 1;
+        pthread_cond_signal(&s->qcv);
+        pthread_mutex_unlock(&s->qmu);
+        pthread_join(s->committer, NULL);
+        s->committer_on = 0;
+        pthread_cond_destroy(&s->qcv);
+        pthread_mutex_destroy(&s->qmu);
+    }
     if (s->j) {
         /*  Conservative: what was handed on in the last replay_window is
             handed on again at the next start (the store drops it if it
@@ -786,6 +946,10 @@ static int s_init(sl_actor_t *a, void *state)
     }
     if (s->max_connections < 1 || s->max_connections > 10000) {
         sl_error(s->name, "max_connections must be from 1 to 10000");
+        goto fail;
+    }
+    if (s->threads < 0 || s->threads > 256) {
+        sl_error(s->name, "threads must be from 0 (one per CPU core) to 256");
         goto fail;
     }
     if (s->timeout_us < 1000000 || s->timeout_us > 3600LL * 1000000) {
@@ -855,7 +1019,20 @@ static int s_init(sl_actor_t *a, void *state)
         sl_info(s->name, "replaying %llu journaled events after cursor %llu",
                 (unsigned long long)(last - cur), (unsigned long long)cur);
     }
+    pthread_mutex_init(&s->qmu, NULL);
+    pthread_cond_init(&s->qcv, NULL);
+    s->qtail = &s->qhead;
+    if (pthread_create(&s->committer, NULL, s_committer, s) != 0) {
+        pthread_cond_destroy(&s->qcv);
+        pthread_mutex_destroy(&s->qmu);
+        sl_error(s->name, "cannot start the committer thread");
+        rc = SL_ENOMEM;
+        goto fail;
+    }
+    s->committer_on = 1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
     sl_http_opts_t ho = {
+        .threads = s->threads > 0 ? (int)s->threads : (cores > 0 ? (int)cores : 2),
         .listen = s->listen,
         .max_connections = (int)s->max_connections,
         .timeout_s = (int)(s->timeout_us / 1000000),
@@ -914,7 +1091,10 @@ static const sl_opt_t s_options[] = {
     {"timeout", SL_OPT_DURATION, "30s", offsetof(s_ingest_t, timeout_us), 0,
      "an idle connection is closed after this long (1s..1h)"},
     {"max_connections", SL_OPT_INT, "256", offsetof(s_ingest_t, max_connections), 0,
-     "concurrent connections (1..10000; one thread each)"},
+     "concurrent connections (1..10000)"},
+    {"threads", SL_OPT_INT, "0", offsetof(s_ingest_t, threads), 0,
+     "HTTP threads polling the connections (0: one per CPU core); they never wait for the "
+     "journal's fsync, a committer thread does"},
     {"max_lag", SL_OPT_INT, "200000", offsetof(s_ingest_t, max_lag), 0,
      "events journaled but not yet handed on; past it requests get 429 with Retry-After"},
     {"tenant", SL_OPT_STR, NULL, offsetof(s_ingest_t, tenant), 0,

@@ -5,10 +5,15 @@
     core/http.c is the only module of the HTTP API that includes
     microhttpd.h; MHD errors are translated there.
 
-    Threads: MHD runs one thread per connection (so a Server-Sent Events
-    stream can wait for data without holding up other clients), at most
-    `max_connections` of them. Handlers run on those threads, concurrently:
-    whatever a handler touches must be thread-safe.
+    Threads: by default MHD runs one thread per connection (so a
+    Server-Sent Events stream can wait for data without holding up other
+    clients), at most `max_connections` of them. With `threads` > 0 a pool
+    of that many threads polls every connection (epoll) instead: fewer
+    thread switches per request, but a handler that blocks holds up every
+    connection of its thread, so a pool server serves no streams and a
+    handler that must wait (a journal commit) answers later instead
+    (sl_http_later). Handlers run concurrently either way: whatever a
+    handler touches must be thread-safe.
 
     Requests: the path is taken exactly as received (still percent-encoded:
     a handler decides where an encoded "/" may appear, see
@@ -44,6 +49,7 @@ typedef struct {
     int timeout_s;        /* idle connection timeout in seconds (default 30) */
     size_t max_body;      /* request body bytes (default 1 MiB) */
     const char *log_name; /* actor name for log lines (may be NULL) */
+    int threads;          /* 0: a thread per connection; > 0: a pool of this many */
 } sl_http_opts_t;
 
 typedef struct {
@@ -67,6 +73,7 @@ typedef struct {
     size_t body_len;
     sl_http_header_fn header;
     void *header_arg;
+    void *priv; /* the server's (sl_http_later) */
 } sl_http_req_t;
 
 /*  A streamed body (Server-Sent Events). `next` appends the next chunk to
@@ -131,6 +138,20 @@ void sl_http_destroy(sl_http_t **h);
 void sl_http_dispatch(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
                       void *header_arg, const uint8_t *body, size_t body_len, sl_http_resp_t *resp);
 void sl_http_resp_free(sl_http_resp_t *resp);
+
+/*  Answering later (pool servers only). A handler calls sl_http_later,
+    returns SL_OK (whatever it put in resp is dropped) and, from any
+    thread, calls sl_http_later_done exactly once with the reply; the
+    connection sleeps meanwhile without holding a thread. NULL when the
+    request cannot wait: a thread-per-connection server, sl_http_dispatch
+    without a socket, or a server being destroyed; the handler then
+    answers in resp as usual. sl_http_destroy waits for every pending
+    request to be answered first, so whoever holds them must keep
+    answering until it returns. */
+typedef struct sl_http_later sl_http_later_t;
+sl_http_later_t *sl_http_later(const sl_http_req_t *req);
+/*  Takes resp's body (resp is zeroed); a stream is not allowed here. */
+void sl_http_later_done(sl_http_later_t *l, sl_http_resp_t *resp);
 
 /* --------------------------------------------------------- helpers */
 

@@ -8,6 +8,7 @@
 # Environment (defaults in brackets):
 #   SECONDS_EACH [5]        seconds per throughput point
 #   CONNS ["8 32"]          connections of the throughput points
+#   BATCHES ["100 1"]       events per request of the throughput points
 #   LAT_RATES ["1000 10000"] events/s of the latency points (single events)
 #   LAT_CONNS [16]          connections of the latency points
 #   INGEST_TMP [$BENCH_OUT/ingest-tmp]  store + journal directories
@@ -19,6 +20,7 @@ BENCH_DIR=$(cd "$BENCH_DIR" && pwd)
 SRC_DIR=$(cd "$(dirname "$0")/../.." && pwd)
 SECONDS_EACH=${SECONDS_EACH:-5}
 CONNS=${CONNS:-"8 32"}
+BATCHES=${BATCHES:-"100 1"}
 LAT_RATES=${LAT_RATES:-"1000 10000"}
 LAT_CONNS=${LAT_CONNS:-16}
 OUT=${BENCH_OUT:-$BENCH_DIR/bench}
@@ -82,7 +84,7 @@ FS=$(df -T "$TMPD" | awk 'NR == 2 { print $2 " on " $1 }')
 } >"$MD"
 
 n=0
-for b in 100 1; do
+for b in $BATCHES; do
     for c in $CONNS; do
         n=$((n + 1))
         start_node "$n"

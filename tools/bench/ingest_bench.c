@@ -1,10 +1,14 @@
 /*  ingest_bench: load generator for http_ingest (docs/performance.md
-    "## Ingest"). Plain sockets, HTTP/1.1 keep-alive, one thread per
-    connection; prints one JSON line.
+    "## Ingest"). Plain sockets, HTTP/1.1 keep-alive; prints one JSON line.
 
       ingest_bench --mode throughput --url HOST:PORT --conns N --batch B --seconds S
+                   [--threads T]
           each connection posts NDJSON batches of B asset.upsert events (B = 1:
-          a single JSON event) back to back; events/s counts 2xx only.
+          a single JSON event) back to back; events/s counts 2xx only. T
+          threads (default 2) share the connections: each sends one request
+          on every connection it owns, then reads the replies in turn, so a
+          128-connection run does not put 128 client threads on the cores
+          the server is measured on (what wrk does with its event loop).
       ingest_bench --mode latency --url HOST:PORT --api HOST:PORT --rate R --seconds S
           single events at R events/s (spread over --conns connections); every
           --probe-th event is followed by GET /v1/assets/{qn} on the query API
@@ -46,6 +50,7 @@ static struct {
     double seconds;
     double rate;
     int probe_every;
+    int threads;
     const char *tenant;
     char run[32];
 } g = {.mode = "throughput",
@@ -54,6 +59,7 @@ static struct {
        .seconds = 5,
        .rate = 1000,
        .probe_every = 10,
+       .threads = 2,
        .tenant = "bench"};
 
 static atomic_int g_stop;
@@ -185,7 +191,9 @@ static void s_event(sl_buf_t *b, int conn, long n)
     sl_buf_append(b, ev, (size_t)len);
 }
 
-static int s_post(int fd, s_rbuf_t *r, const sl_buf_t *body, int ndjson)
+/*  Send one POST (head and body in one write: one segment, one wake-up
+    of the server for a small request). */
+static int s_send(int fd, const sl_buf_t *body, int ndjson)
 {
     char head[512];
     int hl = snprintf(head, sizeof head,
@@ -193,7 +201,21 @@ static int s_post(int fd, s_rbuf_t *r, const sl_buf_t *body, int ndjson)
                       "X-Tenant-ID: %s\r\nContent-Length: %zu\r\n\r\n",
                       g.url.host, g.url.port, ndjson ? "application/x-ndjson" : "application/json",
                       g.tenant, body->len);
+    if (body->len <= 4096) {
+        char req[512 + 4096];
+        memcpy(req, head, (size_t)hl);
+        memcpy(req + hl, body->data, body->len);
+        return s_write_all(fd, req, (size_t)hl + body->len);
+    }
     if (s_write_all(fd, head, (size_t)hl) || s_write_all(fd, body->data, body->len)) {
+        return -1;
+    }
+    return 0;
+}
+
+static int s_post(int fd, s_rbuf_t *r, const sl_buf_t *body, int ndjson)
+{
+    if (s_send(fd, body, ndjson)) {
         return -1;
     }
     return s_read_response(fd, r);
@@ -243,6 +265,80 @@ static void *s_thru(void *arg)
     }
     sl_buf_free(&body);
     free(r);
+    return NULL;
+}
+
+/*  A throughput thread owning connections first, first + threads, ...:
+    one request in flight on each. */
+static void *s_thru_many(void *arg)
+{
+    int first = (int)(intptr_t)arg;
+    int k = 0;
+    int ids[S_MAX_CONNS], fds[S_MAX_CONNS];
+    long ns[S_MAX_CONNS];
+    int64_t t0[S_MAX_CONNS];
+    s_rbuf_t *rs = calloc(S_MAX_CONNS, sizeof *rs);
+    sl_buf_t body = {0};
+    for (int c = first; c < g.conns; c += g.threads) {
+        ids[k] = c;
+        fds[k] = s_connect(&g.url);
+        ns[k] = 0;
+        k++;
+    }
+    while (!atomic_load(&g_stop)) {
+        for (int i = 0; i < k; i++) {
+            if (fds[i] < 0) {
+                fds[i] = s_connect(&g.url);
+                rs[i].len = 0;
+                if (fds[i] < 0) {
+                    atomic_fetch_add(&g_errors, 1);
+                    continue;
+                }
+            }
+            sl_buf_reset(&body);
+            for (int e = 0; e < g.batch; e++) {
+                s_event(&body, ids[i], ns[i] + e);
+                sl_buf_append(&body, "\n", 1);
+            }
+            t0[i] = sl_mono_us();
+            if (s_send(fds[i], &body, g.batch > 1)) {
+                atomic_fetch_add(&g_errors, 1);
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        int busy = 0;
+        for (int i = 0; i < k; i++) {
+            if (fds[i] < 0) {
+                continue;
+            }
+            int st = s_read_response(fds[i], &rs[i]);
+            int64_t dt = sl_mono_us() - t0[i];
+            if (st >= 200 && st < 300) {
+                ns[i] += g.batch;
+                atomic_fetch_add(&g_events, g.batch);
+                atomic_fetch_add(&g_requests, 1);
+                s_sample(g_req_lat, &g_n_req, dt);
+            } else if (st == 429 || st == 503) {
+                atomic_fetch_add(&g_429, 1);
+                busy = 1;
+            } else {
+                atomic_fetch_add(&g_errors, 1);
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+        if (busy) {
+            usleep(1000);
+        }
+    }
+    for (int i = 0; i < k; i++) {
+        if (fds[i] >= 0) {
+            close(fds[i]);
+        }
+    }
+    sl_buf_free(&body);
+    free(rs);
     return NULL;
 }
 
@@ -382,6 +478,8 @@ int main(int argc, char **argv)
             g.rate = atof(v);
         } else if (strcmp(argv[i], "--probe") == 0) {
             g.probe_every = atoi(v);
+        } else if (strcmp(argv[i], "--threads") == 0) {
+            g.threads = atoi(v);
         } else if (strcmp(argv[i], "--tenant") == 0) {
             g.tenant = v;
         } else {
@@ -392,10 +490,10 @@ int main(int argc, char **argv)
     }
     int lat = strcmp(g.mode, "latency") == 0;
     if (!g.url.port || (lat && !g.api.port) || g.conns < 1 || g.conns > S_MAX_CONNS ||
-        g.batch < 1 || g.seconds <= 0 || g.rate <= 0 || g.probe_every < 1) {
+        g.batch < 1 || g.seconds <= 0 || g.rate <= 0 || g.probe_every < 1 || g.threads < 0) {
         fprintf(stderr, "usage: ingest_bench --mode throughput|latency --url HOST:PORT "
                         "[--api HOST:PORT] [--conns N] [--batch B] [--seconds S] [--rate R] "
-                        "[--probe K] [--tenant T]\n");
+                        "[--probe K] [--threads T (0: one per connection)] [--tenant T]\n");
         return 2;
     }
     snprintf(g.run, sizeof g.run, "r%lld", (long long)(sl_now_us() % 1000000000));
@@ -403,14 +501,19 @@ int main(int argc, char **argv)
     g_e2e_lat = calloc(S_MAX_SAMPLES, sizeof *g_e2e_lat);
     pthread_t th[S_MAX_CONNS];
     int64_t t0 = sl_mono_us();
-    for (int i = 0; i < g.conns; i++) {
-        pthread_create(&th[i], NULL, lat ? s_lat : s_thru, (void *)(intptr_t)i);
+    int nth = g.conns;
+    if (!lat && g.threads > 0 && g.threads < g.conns) {
+        nth = g.threads;
+    }
+    for (int i = 0; i < nth; i++) {
+        pthread_create(&th[i], NULL, lat ? s_lat : (nth < g.conns ? s_thru_many : s_thru),
+                       (void *)(intptr_t)i);
     }
     struct timespec ts = {(time_t)g.seconds, (long)((g.seconds - (double)(time_t)g.seconds) * 1e9)};
     nanosleep(&ts, NULL);
     atomic_store(&g_stop, 1);
     double el = (double)(sl_mono_us() - t0) / 1e6;
-    for (int i = 0; i < g.conns; i++) {
+    for (int i = 0; i < nth; i++) {
         pthread_join(th[i], NULL);
     }
     qsort(g_req_lat, (size_t)g_n_req, sizeof *g_req_lat, s_cmp);
