@@ -175,7 +175,11 @@ static int s_read_out(const char *path, s_line_t **lines)
     int n = 0, cap = 0;
     char *buf = NULL;
     size_t bcap = 0;
-    while (getline(&buf, &bcap, fp) > 0) {
+    ssize_t got;
+    while ((got = getline(&buf, &bcap, fp)) > 0) {
+        if (buf[got - 1] != '\n') {
+            break; /* a line the writer has not finished yet (polled while running) */
+        }
         if (n == cap) {
             cap = cap ? cap * 2 : 1024;
             *lines = realloc(*lines, (size_t)cap * sizeof **lines);

@@ -450,7 +450,7 @@ static double s_pct(int64_t *v, long n, double p)
 
 int main(int argc, char **argv)
 {
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option takes a value */
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             fprintf(stderr, "ingest_bench: %s needs a value\n", argv[i]);
@@ -486,7 +486,6 @@ int main(int argc, char **argv)
             fprintf(stderr, "ingest_bench: unknown option %s\n", argv[i]);
             return 2;
         }
-        i++;
     }
     int lat = strcmp(g.mode, "latency") == 0;
     if (!g.url.port || (lat && !g.api.port) || g.conns < 1 || g.conns > S_MAX_CONNS ||

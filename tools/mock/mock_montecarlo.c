@@ -120,7 +120,7 @@ static int s_serve(int argc, char **argv)
     s_mock_t m = {0};
     const char *dir = NULL, *listen = "127.0.0.1:0";
     char err[256];
-    for (int i = 0; i < argc; i++) {
+    for (int i = 0; i < argc; i += 2) { /* every option takes a value */
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--fixtures") == 0 && v) {
             dir = v;
@@ -145,7 +145,6 @@ static int s_serve(int argc, char **argv)
             fprintf(stderr, "mock_montecarlo serve: unknown argument '%s'\n", a);
             return 2;
         }
-        i++;
     }
     if (!dir) {
         fprintf(stderr, "mock_montecarlo serve: --fixtures DIR is required\n");
