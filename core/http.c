@@ -468,6 +468,7 @@ static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_htt
         goto done;
     }
     const s_route_t *route = NULL;
+    const s_route_t *any = NULL; /* a "*" route: only if no route names the method */
     size_t alen = 0;
     for (int i = 0; i < h->n_routes; i++) {
         const s_route_t *r = &h->routes[i];
@@ -478,11 +479,20 @@ static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_htt
             route = r;
             break;
         }
+        if (strcmp(r->method, "*") == 0) {
+            if (!any) {
+                any = r;
+            }
+            continue;
+        }
         int w = snprintf(resp->allow + alen, sizeof resp->allow - alen, "%s%s", alen ? ", " : "",
                          r->method);
         if (w > 0 && (size_t)w < sizeof resp->allow - alen) {
             alen += (size_t)w;
         }
+    }
+    if (!route) {
+        route = any;
     }
     if (!route) {
         char allow[sizeof resp->allow];

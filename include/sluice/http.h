@@ -114,8 +114,10 @@ typedef int (*sl_http_handler_fn)(void *arg, const sl_http_req_t *req, sl_http_r
     listen address, out of memory). */
 sl_http_t *sl_http_new(const sl_http_opts_t *opts, char *err, size_t errlen);
 
-/*  Add a route before sl_http_start. `method` is "GET", "POST", ...;
-    `prefix` begins with '/' (copied). SL_EINVAL, SL_ENOMEM, SL_ESTATE if
+/*  Add a route before sl_http_start. `method` is "GET", "POST", ..., or
+    "*" for any method not routed otherwise at the same prefix (the handler
+    then answers 405 itself where it must); `prefix` begins with '/'
+    (copied). SL_EINVAL, SL_ENOMEM, SL_ESTATE if
     already started. */
 int sl_http_route(sl_http_t *h, const char *method, const char *prefix, unsigned flags,
                   sl_http_handler_fn fn, void *arg);
