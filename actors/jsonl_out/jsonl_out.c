@@ -15,11 +15,9 @@
 #include "sluice/actor.h"
 #include "sluice/log.h"
 #include "sluice/schema.h"
-#include "sluice/store.h"
+#include "sluice/reject.h"
 
 #define S_FLUSH_BYTES (64 * 1024)
-/*  Rejections logged one by one up to this many per second. */
-#define S_LOG_PER_SEC 100
 
 typedef struct {
     char *path;
@@ -29,13 +27,8 @@ typedef struct {
     int fd;
     sl_buf_t pending;
     sl_schema_gate_t *gate;
-    const char *store_path;
-    sl_store_t *store;
-    int store_failed;
-    uint64_t written, rejected, dead_letters, dead_letter_errors;
-    int64_t log_second;
-    int log_count;
-    uint64_t log_suppressed;
+    sl_reject_t reject;
+    uint64_t written;
 } s_out_t;
 
 static int s_flush(sl_actor_t *a, s_out_t *s)
@@ -74,7 +67,7 @@ static int s_init(sl_actor_t *a, void *state)
             sl_error(sl_actor_name(a), "%s", err);
             return SL_EINVAL;
         }
-        s->store_path = sl_actor_store_path(a);
+        sl_reject_init(&s->reject, sl_actor_name(a), sl_actor_store_path(a), "not written");
     }
     s->fd = open(s->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (s->fd < 0) {
@@ -86,57 +79,11 @@ static int s_init(sl_actor_t *a, void *state)
     return SL_OK;
 }
 
-static void s_log_reject(sl_actor_t *a, s_out_t *s, const sl_event_t *ev, const char *reason)
-{
-    int64_t sec = sl_mono_us() / 1000000;
-    if (sec != s->log_second) {
-        if (s->log_suppressed) {
-            sl_warn(sl_actor_name(a), "%llu more events not written (not logged one by one)",
-                    (unsigned long long)s->log_suppressed);
-        }
-        s->log_second = sec;
-        s->log_count = 0;
-        s->log_suppressed = 0;
-    }
-    if (s->log_count >= S_LOG_PER_SEC) {
-        s->log_suppressed++;
-        return;
-    }
-    s->log_count++;
-    char id[37];
-    sl_uuid_format(ev->id, id);
-    sl_warn(sl_actor_name(a), "not written, %s (%.*s): %s", id,
-            (int)(ev->kind.len > 200 ? 200 : ev->kind.len), ev->kind.ptr ? ev->kind.ptr : "",
-            reason);
-}
-
 /*  An event the sink's schema refuses: logged, counted, dead-lettered. */
 static void s_reject(sl_actor_t *a, s_out_t *s, const sl_event_t *ev, const char *reason)
 {
-    s->rejected++;
-    s_log_reject(a, s, ev, reason);
-    if (s->store_path && !s->store && !s->store_failed) {
-        /*  Opened at the first rejection, not in init: sl_store_open shares
-            one handle per path whose options the first opener sets, and
-            the store actor (with its options) should be that opener. */
-        char err[256] = "";
-        sl_store_opts_t o = {.path = s->store_path};
-        s->store = sl_store_open(&o, err, sizeof err);
-        if (!s->store) {
-            s->store_failed = 1;
-            sl_error(sl_actor_name(a), "cannot open store %s for dead letters: %s", s->store_path,
-                     err);
-        }
-    }
-    if (s->store) {
-        int rc = sl_store_dead_letter_from(s->store, ev, sl_actor_name(a), reason);
-        if (rc == SL_OK) {
-            s->dead_letters++;
-        } else {
-            s->dead_letter_errors++;
-            sl_actor_count_error(a);
-            sl_error(sl_actor_name(a), "dead letter not written: %s", sl_strerror(rc));
-        }
+    if (sl_reject_event(&s->reject, ev, reason) != SL_OK) {
+        sl_actor_count_error(a);
     }
 }
 
@@ -180,18 +127,16 @@ static void s_exit(sl_actor_t *a, void *state)
     }
     sl_buf_free(&s->pending);
     if (s->gate) {
-        if (s->log_suppressed) {
-            sl_warn(sl_actor_name(a), "%llu more events not written (not logged one by one)",
-                    (unsigned long long)s->log_suppressed);
-        }
+        sl_reject_close(&s->reject);
         sl_info(sl_actor_name(a),
                 "%llu written, %llu rejected by the schema (%llu dead letters written, %llu "
                 "failed)",
-                (unsigned long long)s->written, (unsigned long long)s->rejected,
-                (unsigned long long)s->dead_letters, (unsigned long long)s->dead_letter_errors);
+                (unsigned long long)s->written, (unsigned long long)s->reject.rejected,
+                (unsigned long long)s->reject.dead_letters,
+                (unsigned long long)s->reject.dead_letter_errors);
     }
     sl_schema_gate_destroy(&s->gate);
-    sl_store_close(&s->store);
+    sl_reject_close(&s->reject);
 }
 
 /*  At topology load: the map's schemas exist, and two mapped versions of

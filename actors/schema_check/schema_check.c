@@ -10,12 +10,8 @@
 
 #include "sluice/actor.h"
 #include "sluice/log.h"
+#include "sluice/reject.h"
 #include "sluice/schema.h"
-#include "sluice/store.h"
-
-/*  Rejections logged one by one up to this many per second; the rest are
-    counted and summarised, so a flood of bad events cannot flood the log. */
-#define S_LOG_PER_SEC 100
 
 enum { S_OUT = 0, S_REJECTED = 1 };
 
@@ -27,18 +23,14 @@ typedef struct {
     sl_schema_gate_t *gate;
     int pass_unknown;
     const char *store_path;
-    sl_store_t *store;
-    int store_failed;
-    uint64_t valid, rejected, passed_unknown, dead_letters, dead_letter_errors;
-    int64_t log_second;
-    int log_count;
-    uint64_t log_suppressed;
+    sl_reject_t reject;
+    uint64_t valid, passed_unknown;
 } s_check_t;
 
 static void s_free(s_check_t *s)
 {
     sl_schema_gate_destroy(&s->gate);
-    sl_store_close(&s->store);
+    sl_reject_close(&s->reject);
 }
 
 static int s_init(sl_actor_t *a, void *state)
@@ -61,6 +53,7 @@ static int s_init(sl_actor_t *a, void *state)
         goto fail;
     }
     s->store_path = sl_actor_store_path(a);
+    sl_reject_init(&s->reject, s->name, s->store_path, "rejected");
     if (sl_actor_worker(a) == 0) {
         sl_info(s->name, "%d schemas from %s, %d kinds checked, unknown kinds %s%s",
                 sl_schema_registry_count(sl_schema_gate_registry(s->gate)), s->schemas,
@@ -73,67 +66,10 @@ fail:
     return rc ? rc : SL_EINVAL;
 }
 
-static void s_log_reject(s_check_t *s, const sl_event_t *ev, const char *reason)
-{
-    int64_t sec = sl_mono_us() / 1000000;
-    if (sec != s->log_second) {
-        if (s->log_suppressed) {
-            sl_warn(s->name, "%llu more events rejected (not logged one by one)",
-                    (unsigned long long)s->log_suppressed);
-        }
-        s->log_second = sec;
-        s->log_count = 0;
-        s->log_suppressed = 0;
-    }
-    if (s->log_count >= S_LOG_PER_SEC) {
-        s->log_suppressed++;
-        return;
-    }
-    s->log_count++;
-    char id[37];
-    sl_uuid_format(ev->id, id);
-    sl_buf_t f = {0};
-    static const char k1[] = "\"event_id\":\"", k2[] = "\",\"tenant\":\"", k3[] = "\",\"kind\":\"",
-                      k4[] = "\",\"reason\":\"";
-    int ok = sl_buf_append(&f, k1, sizeof k1 - 1) == SL_OK && sl_buf_append(&f, id, 36) == SL_OK &&
-             sl_buf_append(&f, k2, sizeof k2 - 1) == SL_OK &&
-             sl_json_escape(&f, ev->tenant.ptr, ev->tenant.len) == SL_OK &&
-             sl_buf_append(&f, k3, sizeof k3 - 1) == SL_OK &&
-             sl_json_escape(&f, ev->kind.ptr, ev->kind.len) == SL_OK &&
-             sl_buf_append(&f, k4, sizeof k4 - 1) == SL_OK &&
-             sl_json_escape(&f, reason, strlen(reason)) == SL_OK &&
-             sl_buf_append(&f, "\"", 2) == SL_OK;
-    sl_log(SL_LOG_WARN, s->name, ok ? (char *)f.data : NULL, "rejected %s (%.*s): %s", id,
-           (int)(ev->kind.len > 200 ? 200 : ev->kind.len), ev->kind.ptr ? ev->kind.ptr : "",
-           reason);
-    sl_buf_free(&f);
-}
-
 static int s_reject(sl_actor_t *a, s_check_t *s, const sl_event_t *ev, const char *reason)
 {
-    s->rejected++;
-    s_log_reject(s, ev, reason);
-    if (s->store_path && !s->store && !s->store_failed) {
-        /*  Opened at the first rejection, not in init: sl_store_open shares
-            one handle per path whose options the first opener sets, and
-            the store actor (with its options) should be that opener. */
-        char err[256] = "";
-        sl_store_opts_t o = {.path = s->store_path};
-        s->store = sl_store_open(&o, err, sizeof err);
-        if (!s->store) {
-            s->store_failed = 1;
-            sl_error(s->name, "cannot open store %s for dead letters: %s", s->store_path, err);
-        }
-    }
-    if (s->store) {
-        int rc = sl_store_dead_letter_from(s->store, ev, sl_actor_name(a), reason);
-        if (rc == SL_OK) {
-            s->dead_letters++;
-        } else {
-            s->dead_letter_errors++;
-            sl_actor_count_error(a);
-            sl_error(s->name, "dead letter not written: %s", sl_strerror(rc));
-        }
+    if (sl_reject_event(&s->reject, ev, reason) != SL_OK) {
+        sl_actor_count_error(a);
     }
     return sl_emit(a, S_REJECTED, ev);
 }
@@ -157,15 +93,13 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
 static void s_exit(sl_actor_t *a, void *state)
 {
     s_check_t *s = state;
-    if (s->log_suppressed) {
-        sl_warn(s->name, "%llu more events rejected (not logged one by one)",
-                (unsigned long long)s->log_suppressed);
-    }
+    sl_reject_close(&s->reject);
     sl_info(s->name,
             "%llu valid, %llu rejected (%llu dead letters written, %llu failed), %llu "
             "of unknown kinds passed",
-            (unsigned long long)s->valid, (unsigned long long)s->rejected,
-            (unsigned long long)s->dead_letters, (unsigned long long)s->dead_letter_errors,
+            (unsigned long long)s->valid, (unsigned long long)s->reject.rejected,
+            (unsigned long long)s->reject.dead_letters,
+            (unsigned long long)s->reject.dead_letter_errors,
             (unsigned long long)s->passed_unknown);
     s_free(s);
 }
