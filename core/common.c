@@ -163,3 +163,20 @@ int64_t sl_mono_us(void)
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+int sl_name_ok(const char *s, size_t max)
+{
+    size_t n = 0;
+    if (!s) {
+        return 0;
+    }
+    for (; s[n]; n++) {
+        char ch = s[n];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                 ch == '_' || ch == '-';
+        if (!ok || (max && n >= max)) {
+            return 0;
+        }
+    }
+    return n > 0;
+}

@@ -130,18 +130,7 @@ void sl_topo_errors_sort(sl_topo_ctx_t *c)
 
 int sl_topo_name_ok(const char *s)
 {
-    if (!s || !*s) {
-        return 0;
-    }
-    for (; *s; s++) {
-        char ch = *s;
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '_' || ch == '-';
-        if (!ok) {
-            return 0;
-        }
-    }
-    return 1;
+    return sl_name_ok(s, 0);
 }
 
 const sl_plan_actor_t *sl_plan_actor(const sl_plan_t *plan, const char *name)

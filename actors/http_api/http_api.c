@@ -55,20 +55,6 @@ typedef struct {
 
 /* ------------------------------------------------------------ helpers */
 
-static int s_name_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char ch = s[n];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '_' || ch == '-';
-        if (!ok || n >= S_TENANT_MAX) {
-            return 0;
-        }
-    }
-    return n > 0;
-}
-
 /*  The tenant of a request, or a 400 in resp. */
 static int s_tenant(const sl_http_req_t *req, sl_http_resp_t *resp, const char **tenant)
 {
@@ -77,7 +63,7 @@ static int s_tenant(const sl_http_req_t *req, sl_http_resp_t *resp, const char *
         sl_http_error(resp, 400, "missing_tenant", "the X-Tenant-ID header is required");
         return SL_EINVAL;
     }
-    if (!s_name_ok(t)) {
+    if (!sl_name_ok(t, S_TENANT_MAX)) {
         sl_http_error(resp, 400, "bad_tenant",
                       "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
         return SL_EINVAL;

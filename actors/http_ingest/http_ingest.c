@@ -139,20 +139,6 @@ static s_ctype_t s_ctype(const char *ct)
     return 0;
 }
 
-static int s_name_ok(const char *s)
-{
-    size_t n = 0;
-    for (; s[n]; n++) {
-        char ch = s[n];
-        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                 ch == '_' || ch == '-';
-        if (!ok || n >= S_TENANT_MAX) {
-            return 0;
-        }
-    }
-    return n > 0;
-}
-
 /*  A 400 that names the event's index in the batch:
     {"error": {"code", "message", "index"}}. */
 static int s_bad(sl_http_resp_t *resp, const char *code, long index, const char *fmt, ...)
@@ -243,7 +229,7 @@ static int s_event(s_req_t *r, const char *json, size_t len)
         size_t tl = ev.tenant.len > S_TENANT_MAX ? S_TENANT_MAX + 1 : ev.tenant.len;
         memcpy(t, ev.tenant.ptr, tl);
         t[tl] = '\0';
-        if (!s_name_ok(t)) {
+        if (!sl_name_ok(t, S_TENANT_MAX)) {
             s_bad(r->resp, "bad_event", index,
                   "field 'tenant': must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
             return SL_EPROTO;
@@ -434,7 +420,7 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
                              "Content-Type must be application/json or application/x-ndjson");
     }
     const char *t = sl_http_header(req, "X-Tenant-ID");
-    if (t && !s_name_ok(t)) {
+    if (t && !sl_name_ok(t, S_TENANT_MAX)) {
         return sl_http_error(resp, 400, "bad_tenant",
                              "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
                              S_TENANT_MAX);
@@ -661,7 +647,7 @@ static const char *s_adapter_tenant(s_ingest_t *s, const sl_http_req_t *req, sl_
 {
     const char *t = sl_http_header(req, "X-Tenant-ID");
     if (t && *t) {
-        if (!s_name_ok(t)) {
+        if (!sl_name_ok(t, S_TENANT_MAX)) {
             sl_http_error(resp, 400, "bad_tenant",
                           "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
                           S_TENANT_MAX);
@@ -964,7 +950,7 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "max_lag and map_size must be >= 1, replay_window and retention >= 0");
         goto fail;
     }
-    if (s->tenant && !s_name_ok(s->tenant)) {
+    if (s->tenant && !sl_name_ok(s->tenant, S_TENANT_MAX)) {
         sl_error(s->name, "tenant must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
         goto fail;
     }

@@ -55,6 +55,10 @@ int sl_buf_append(sl_buf_t *b, const void *data, size_t len);
 void sl_buf_reset(sl_buf_t *b);
 void sl_buf_free(sl_buf_t *b);
 
+/*  1 if `s` is 1..max characters of A-Z a-z 0-9 _ - (max 0: no bound): the
+    names of actors, nodes and tenants, everywhere they are checked. */
+int sl_name_ok(const char *s, size_t max);
+
 /*  Append `len` bytes of `s` JSON-escaped (no surrounding quotes). */
 int sl_json_escape(sl_buf_t *b, const char *s, size_t len);
 
