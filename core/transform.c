@@ -1281,6 +1281,16 @@ static int s_path(s_cc_t *cc, const json_t *j, s_path_t *p, int whole_ok)
     return 0;
 }
 
+/*  s_path with `key` pushed on the error location (the usual case: a rule's
+    field argument). */
+static int s_path_at(s_cc_t *cc, const char *key, const json_t *j, s_path_t *p, int whole_ok)
+{
+    size_t old = s_push(cc, key);
+    int rc = s_path(cc, j, p, whole_ok);
+    s_pop(cc, old);
+    return rc;
+}
+
 static int s_path_eq(const s_path_t *a, const s_path_t *b)
 {
     if (a->root != b->root || a->nseg != b->nseg) {
@@ -1835,9 +1845,7 @@ static int s_rule_compile(s_cc_t *cc, const json_t *j, s_rule_t *r)
             !(b = s_member(cc, arg, "to", opname))) {
             return SL_EINVAL;
         }
-        o2 = s_push(cc, "from");
-        rc = s_path(cc, a, &r->from, 0);
-        s_pop(cc, o2);
+        rc = s_path_at(cc, "from", a, &r->from, 0);
         if (!rc) {
             o2 = s_push(cc, "to");
             rc = s_path(cc, b, &r->to, 0);
@@ -1858,9 +1866,7 @@ static int s_rule_compile(s_cc_t *cc, const json_t *j, s_rule_t *r)
             !(b = s_member(cc, arg, "value", opname))) {
             return SL_EINVAL;
         }
-        o2 = s_push(cc, "field");
-        rc = s_path(cc, a, &r->to, 0);
-        s_pop(cc, o2);
+        rc = s_path_at(cc, "field", a, &r->to, 0);
         if (rc) {
             break;
         }
@@ -1884,14 +1890,10 @@ static int s_rule_compile(s_cc_t *cc, const json_t *j, s_rule_t *r)
             !(b = s_member(cc, arg, "values", opname))) {
             return SL_EINVAL;
         }
-        o2 = s_push(cc, "field");
-        rc = s_path(cc, a, &r->from, 0);
-        s_pop(cc, o2);
+        rc = s_path_at(cc, "field", a, &r->from, 0);
         const json_t *to = json_object_get(arg, "to");
         if (!rc) {
-            o2 = s_push(cc, "to");
-            rc = s_path(cc, to ? to : a, &r->to, 0);
-            s_pop(cc, o2);
+            rc = s_path_at(cc, "to", to ? to : a, &r->to, 0);
         }
         if (rc) {
             break;
@@ -1946,9 +1948,7 @@ static int s_rule_compile(s_cc_t *cc, const json_t *j, s_rule_t *r)
             !(b = s_member(cc, arg, "into", opname))) {
             return SL_EINVAL;
         }
-        o2 = s_push(cc, "field");
-        rc = s_path(cc, a, &r->from, 0);
-        s_pop(cc, o2);
+        rc = s_path_at(cc, "field", a, &r->from, 0);
         if (rc) {
             break;
         }
