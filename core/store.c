@@ -29,8 +29,8 @@
 #define S_COMPACT_MAX 10000
 
 static const char *const s_db_names[S_DB_COUNT] = {
-    "assets",  "down",    "up",      "incidents", "incidents_by_asset",
-    "changes", "cursors", "applied", "dead",      "tenants",
+    "assets",  "down", "up",      "incidents",  "incidents_by_asset", "changes", "cursors",
+    "applied", "dead", "tenants", "propagated", "propagated_by_pair", "tokens",
 };
 
 static pthread_mutex_t s_registry_lock = PTHREAD_MUTEX_INITIALIZER;

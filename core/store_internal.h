@@ -22,6 +22,9 @@ enum {
     S_DB_APPLIED, /* id(16) tenant -> be64 applied-at (us) */
     S_DB_DEAD,    /* tenant\0be64 seq -> dead letter (msgpack map) */
     S_DB_TENANTS, /* tenant -> "" (tenants that have data) */
+    S_DB_PROP,    /* tenant\0 H(target) H(value) H(source) -> propagated copy */
+    S_DB_PIDX,    /* tenant\0 H(value) H(source) H(target) -> "" (copies of one pair) */
+    S_DB_TOKENS,  /* API tokens (core/auth): layout in docs/auth.md */
     S_DB_COUNT
 };
 
