@@ -9,6 +9,7 @@
 #include "core/store_internal.h"
 #include "sluice/log.h"
 #include "sluice/mpjson.h"
+#include "sluice/nodeset.h"
 
 /*  Bounds of the walks that readers cannot set (docs/store.md). */
 #define S_UPSTREAM_DEPTH 10
@@ -1185,4 +1186,106 @@ int sl_store_dead_letter_json(sl_store_t *s, const char *tenant, uint64_t seq, s
     }
     free(d);
     return s_finish(doc, out, rc);
+}
+
+/* ---- closures (benchmarks, `sluice query closure`) */
+
+int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl_direction_t dir,
+                           int depth, uint64_t *count)
+{
+    s_rd_t r;
+    MDB_val v;
+    MDB_cursor *cur = NULL;
+    sl_nodeset_t *seen = NULL;
+    int32_t *depths = NULL;
+    size_t dcap = 0;
+    int rc, mrc;
+    if (!qn || !qn[0] || strlen(qn) > S_MAX_NAME || !count ||
+        (dir != SL_DIR_DOWN && dir != SL_DIR_UP) || depth < 0) {
+        return SL_EINVAL;
+    }
+    *count = 0;
+    if ((rc = s_begin(s, tenant, &r)) != SL_OK) {
+        return rc;
+    }
+    if ((rc = s_get(&r, S_DB_ASSETS, qn, &v)) != SL_OK) {
+        goto out;
+    }
+    if (!(seen = sl_nodeset_new()) || sl_nodeset_add(seen, qn, strlen(qn), NULL) < 0) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    if ((mrc = mdb_cursor_open(r.txn, r.e->dbi[dir == SL_DIR_DOWN ? S_DB_DOWN : S_DB_UP], &cur)) !=
+        0) {
+        rc = sl_store__mdb_rc(mrc);
+        goto out;
+    }
+    /*  The set is the queue: entry i is expanded after every entry
+        before it, so depths[] grows in breadth-first order. */
+    for (size_t i = 0; rc == SL_OK && i < sl_nodeset_count(seen); i++) {
+        if (i >= dcap) {
+            size_t ncap = dcap ? dcap * 2 : 1024;
+            int32_t *nd = realloc(depths, ncap * sizeof *nd);
+            if (!nd) {
+                rc = SL_ENOMEM;
+                break;
+            }
+            depths = nd;
+            dcap = ncap;
+        }
+        if (i == 0) {
+            depths[0] = 0;
+        }
+        if (depth > 0 && depths[i] >= depth) {
+            continue;
+        }
+        size_t nlen;
+        const char *name = sl_nodeset_name(seen, (int64_t)i, &nlen);
+        if ((rc = sl_store__key(&r.k, r.tenant, 1, name)) != SL_OK) {
+            break;
+        }
+        MDB_val k = {r.k.len, r.k.data};
+        int32_t d = depths[i] + 1;
+        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); mrc == 0;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+            const char *o, *t, *j;
+            size_t ol, tl, jl;
+            int p, added;
+            if (sl_store__edge_parse(&v, &o, &ol, &t, &tl, &p, &j, &jl) != SL_OK) {
+                continue;
+            }
+            int64_t n = sl_nodeset_add(seen, o, ol, &added);
+            if (n < 0) {
+                rc = SL_ENOMEM;
+                break;
+            }
+            if (added) {
+                if ((size_t)n >= dcap) {
+                    size_t ncap = dcap * 2;
+                    int32_t *nd = realloc(depths, ncap * sizeof *nd);
+                    if (!nd) {
+                        rc = SL_ENOMEM;
+                        break;
+                    }
+                    depths = nd;
+                    dcap = ncap;
+                }
+                depths[n] = d;
+            }
+        }
+        if (rc == SL_OK && mrc != MDB_NOTFOUND && mrc != 0) {
+            rc = sl_store__mdb_rc(mrc);
+        }
+    }
+    if (rc == SL_OK) {
+        *count = sl_nodeset_count(seen) - 1;
+    }
+out:
+    if (cur) {
+        mdb_cursor_close(cur);
+    }
+    s_end(&r);
+    sl_nodeset_free(&seen);
+    free(depths);
+    return rc;
 }

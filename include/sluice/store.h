@@ -223,6 +223,14 @@ typedef enum { SL_DIR_DOWN = 1, SL_DIR_UP = 2, SL_DIR_BOTH = 3 } sl_direction_t;
 int sl_store_lineage_json(sl_store_t *s, const char *tenant, const char *qn, sl_direction_t dir,
                           int depth, int limit, sl_buf_t *out);
 
+/*  The number of distinct assets reachable from qn along edges of one
+    direction (SL_DIR_DOWN or SL_DIR_UP; every edge, whatever its type or
+    propagate flag) within `depth` hops (0 = unlimited), qn itself not
+    counted; cycles are followed once. Memory: about 30 bytes plus the name
+    per asset reached. SL_ENOTFOUND if qn is not an asset; SL_EINVAL. */
+int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl_direction_t dir,
+                           int depth, uint64_t *count);
+
 /*  {"items": [incidents], "next_cursor": ...}; status, asset, source may be
     NULL (no filter). */
 int sl_store_incidents_json(sl_store_t *s, const char *tenant, const char *status,

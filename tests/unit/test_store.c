@@ -335,6 +335,23 @@ static void test_lineage(void **state)
     assert_int_equal(json_array_size(json_object_get(l, "nodes")), 2);
     assert_true(json_is_true(json_object_get(l, "truncated")));
     json_decref(l);
+    /*  Closures: every edge counts, a cycle is followed once. */
+    uint64_t n = 99;
+    assert_int_equal(sl_store_closure_count(f->s, "acme", "a", SL_DIR_DOWN, 0, &n), SL_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(sl_store_closure_count(f->s, "acme", "a", SL_DIR_DOWN, 1, &n), SL_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"c\",\"to\":\"a\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(sl_store_closure_count(f->s, "acme", "b", SL_DIR_DOWN, 0, &n), SL_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(sl_store_closure_count(f->s, "acme", "b", SL_DIR_UP, 2, &n), SL_OK);
+    assert_int_equal(n, 2);
+    assert_int_equal(s_apply(f->s, "acme", "lineage.edge.delete", "{\"from\":\"c\",\"to\":\"a\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(sl_store_closure_count(f->s, "acme", "nope", SL_DIR_DOWN, 0, &n),
+                     SL_ENOTFOUND);
+    assert_int_equal(sl_store_closure_count(f->s, "acme", "a", SL_DIR_BOTH, 0, &n), SL_EINVAL);
     assert_int_equal(sl_store_lineage_json(f->s, "acme", "a", SL_DIR_DOWN, 11, 100, &b), SL_EINVAL);
     assert_int_equal(sl_store_lineage_json(f->s, "acme", "nope", SL_DIR_DOWN, 1, 100, &b),
                      SL_ENOTFOUND);
@@ -343,9 +360,9 @@ static void test_lineage(void **state)
                      SL_APPLY_CHANGED);
     assert_int_equal(s_apply(f->s, "acme", "lineage.edge.delete", "{\"from\":\"a\",\"to\":\"b\"}"),
                      SL_APPLY_NOOP);
-    recs = s_changes(f->s, "acme", 6);
+    recs = s_changes(f->s, "acme", 8);
     s_rec_is(json_array_get(recs, 0),
-             "{\"seq\":7,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"delete\","
+             "{\"seq\":9,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"delete\","
              "\"changes\":{\"type\":{\"before\":\"data\",\"after\":null},"
              "\"job\":{\"before\":\"etl\",\"after\":null},"
              "\"propagate\":{\"before\":true,\"after\":null}}}");

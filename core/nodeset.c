@@ -1,0 +1,165 @@
+/*  A set of names numbered in insertion order (sluice/nodeset.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/common.h"
+#include "sluice/nodeset.h"
+
+typedef struct {
+    uint64_t hash;
+    uint32_t off; /* into the arena */
+    uint32_t len;
+} s_entry_t;
+
+struct sl_nodeset {
+    sl_buf_t arena;     /* names, each followed by NUL */
+    s_entry_t *entries; /* in insertion order */
+    size_t n, cap;
+    int32_t *table; /* entry number + 1; 0 = empty slot */
+    size_t slots;   /* a power of two */
+};
+
+static uint64_t s_hash(const char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (uint8_t)p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h ^ (h >> 29);
+}
+
+sl_nodeset_t *sl_nodeset_new(void)
+{
+    return calloc(1, sizeof(sl_nodeset_t));
+}
+
+void sl_nodeset_free(sl_nodeset_t **setp)
+{
+    if (!setp || !*setp) {
+        return;
+    }
+    sl_buf_free(&(*setp)->arena);
+    free((*setp)->entries);
+    free((*setp)->table);
+    free(*setp);
+    *setp = NULL;
+}
+
+void sl_nodeset_clear(sl_nodeset_t *set)
+{
+    sl_buf_reset(&set->arena);
+    set->n = 0;
+    if (set->table) {
+        memset(set->table, 0, set->slots * sizeof *set->table);
+    }
+}
+
+static int64_t s_probe(const sl_nodeset_t *set, const char *name, size_t len, uint64_t h,
+                       size_t *slot)
+{
+    size_t mask = set->slots - 1;
+    for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
+        int32_t t = set->table[i];
+        if (t == 0) {
+            *slot = i;
+            return -1;
+        }
+        const s_entry_t *e = &set->entries[t - 1];
+        if (e->hash == h && e->len == len &&
+            memcmp((const char *)set->arena.data + e->off, name, len) == 0) {
+            *slot = i;
+            return t - 1;
+        }
+    }
+}
+
+static int s_grow(sl_nodeset_t *set)
+{
+    size_t slots = set->slots ? set->slots * 2 : 64;
+    int32_t *t = calloc(slots, sizeof *t);
+    if (!t) {
+        return SL_ENOMEM;
+    }
+    for (size_t j = 0; j < set->n; j++) {
+        size_t i = (size_t)set->entries[j].hash & (slots - 1);
+        while (t[i]) {
+            i = (i + 1) & (slots - 1);
+        }
+        t[i] = (int32_t)(j + 1);
+    }
+    free(set->table);
+    set->table = t;
+    set->slots = slots;
+    return SL_OK;
+}
+
+int64_t sl_nodeset_add(sl_nodeset_t *set, const char *name, size_t len, int *added)
+{
+    size_t slot;
+    uint64_t h = s_hash(name, len);
+    if (added) {
+        *added = 0;
+    }
+    if (set->n >= INT32_MAX - 1 || set->arena.len + len + 1 > UINT32_MAX) {
+        return -1;
+    }
+    if ((set->n + 1) * 2 > set->slots && s_grow(set) != SL_OK) {
+        return -1;
+    }
+    int64_t found = s_probe(set, name, len, h, &slot);
+    if (found >= 0) {
+        return found;
+    }
+    if (set->n == set->cap) {
+        size_t cap = set->cap ? set->cap * 2 : 64;
+        s_entry_t *e = realloc(set->entries, cap * sizeof *e);
+        if (!e) {
+            return -1;
+        }
+        set->entries = e;
+        set->cap = cap;
+    }
+    size_t off = set->arena.len;
+    if (sl_buf_append(&set->arena, name, len) != SL_OK ||
+        sl_buf_append(&set->arena, "", 1) != SL_OK) {
+        set->arena.len = off;
+        return -1;
+    }
+    set->entries[set->n] = (s_entry_t){h, (uint32_t)off, (uint32_t)len};
+    set->table[slot] = (int32_t)(set->n + 1);
+    if (added) {
+        *added = 1;
+    }
+    return (int64_t)set->n++;
+}
+
+int64_t sl_nodeset_find(const sl_nodeset_t *set, const char *name, size_t len)
+{
+    size_t slot;
+    if (!set->slots) {
+        return -1;
+    }
+    return s_probe(set, name, len, s_hash(name, len), &slot);
+}
+
+const char *sl_nodeset_name(const sl_nodeset_t *set, int64_t i, size_t *len)
+{
+    if (i < 0 || (size_t)i >= set->n) {
+        return NULL;
+    }
+    if (len) {
+        *len = set->entries[i].len;
+    }
+    return (const char *)set->arena.data + set->entries[i].off;
+}
+
+size_t sl_nodeset_count(const sl_nodeset_t *set)
+{
+    return set->n;
+}
+
+size_t sl_nodeset_bytes(const sl_nodeset_t *set)
+{
+    return set->arena.cap + set->cap * sizeof(s_entry_t) + set->slots * sizeof(int32_t);
+}
