@@ -32,7 +32,7 @@ static int s_mp_raw(sl_buf_t *b, uint8_t tag, uint64_t v, int n)
     return sl_buf_append(b, tmp, (size_t)n + 1);
 }
 
-static int s_mp_int(sl_buf_t *b, int64_t v)
+int sl_mp_int(sl_buf_t *b, int64_t v)
 {
     if (v >= 0) {
         uint64_t u = (uint64_t)v;
@@ -74,7 +74,7 @@ static int s_mp_double(sl_buf_t *b, double d)
     return s_mp_raw(b, 0xcb, u, 8);
 }
 
-static int s_mp_str(sl_buf_t *b, const char *s, size_t n)
+int sl_mp_str(sl_buf_t *b, const char *s, size_t n)
 {
     int rc;
     if (n < 32) {
@@ -90,7 +90,7 @@ static int s_mp_str(sl_buf_t *b, const char *s, size_t n)
     return rc ? rc : sl_buf_append(b, s, n);
 }
 
-static int s_mp_container(sl_buf_t *b, int is_map, size_t n)
+int sl_mp_container(sl_buf_t *b, int is_map, size_t n)
 {
     if (n < 16) {
         uint8_t c = (uint8_t)((is_map ? 0x80 : 0x90) | n);
@@ -118,11 +118,11 @@ static int s_pack(sl_buf_t *b, json_t *v, int depth, size_t start, const char **
         }
         const char *k;
         json_t *e;
-        rc = s_mp_container(b, 1, json_object_size(v));
+        rc = sl_mp_container(b, 1, json_object_size(v));
         json_object_foreach(v, k, e)
         {
             if (rc == SL_OK) {
-                rc = s_mp_str(b, k, strlen(k));
+                rc = sl_mp_str(b, k, strlen(k));
             }
             if (rc == SL_OK) {
                 rc = s_pack(b, e, depth + 1, start, why);
@@ -137,7 +137,7 @@ static int s_pack(sl_buf_t *b, json_t *v, int depth, size_t start, const char **
         }
         size_t i;
         json_t *e;
-        rc = s_mp_container(b, 0, json_array_size(v));
+        rc = sl_mp_container(b, 0, json_array_size(v));
         json_array_foreach(v, i, e)
         {
             if (rc == SL_OK) {
@@ -147,9 +147,9 @@ static int s_pack(sl_buf_t *b, json_t *v, int depth, size_t start, const char **
         return rc;
     }
     case JSON_STRING:
-        return s_mp_str(b, json_string_value(v), json_string_length(v));
+        return sl_mp_str(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
-        return s_mp_int(b, json_integer_value(v));
+        return sl_mp_int(b, json_integer_value(v));
     case JSON_REAL:
         return s_mp_double(b, json_real_value(v));
     case JSON_TRUE:

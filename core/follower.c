@@ -28,6 +28,7 @@ struct sl_follower {
     char *tenant; /* NULL = every tenant */
     uint64_t persist_every;
     int64_t persist_us;
+    int manual;
     sl_follower_fn fn;
     void *arg;
     s_cur_t *curs;
@@ -60,6 +61,7 @@ sl_follower_t *sl_follower_new(sl_store_t *store, const sl_follower_opts_t *opts
     f->persist_every = opts->persist_every ? opts->persist_every : S_PERSIST_EVERY;
     f->persist_us = opts->persist_us > 0 ? opts->persist_us : S_PERSIST_US;
     f->last_persist = sl_mono_us();
+    f->manual = opts->manual;
     f->consumer = strdup(opts->consumer);
     if (!f->consumer) {
         goto fail;
@@ -85,7 +87,9 @@ void sl_follower_destroy(sl_follower_t **pf)
         return;
     }
     sl_follower_t *f = *pf;
-    sl_follower_flush(f);
+    if (!f->manual) {
+        sl_follower_flush(f);
+    }
     for (int i = 0; i < f->n_curs; i++) {
         free(f->curs[i].tenant);
     }
@@ -156,7 +160,7 @@ int sl_follower_flush(sl_follower_t *f)
 
 int sl_follower_tick(sl_follower_t *f)
 {
-    if (sl_mono_us() - f->last_persist < f->persist_us) {
+    if (f->manual || sl_mono_us() - f->last_persist < f->persist_us) {
         return SL_OK;
     }
     return sl_follower_flush(f);
@@ -164,7 +168,7 @@ int sl_follower_tick(sl_follower_t *f)
 
 static int s_maybe_persist(sl_follower_t *f)
 {
-    if (f->since_persist >= f->persist_every) {
+    if (!f->manual && f->since_persist >= f->persist_every) {
         return sl_follower_flush(f);
     }
     return sl_follower_tick(f);

@@ -828,43 +828,6 @@ static int s_mark_tenant(s_ctx_t *c)
     return s_put(c, S_DB_TENANTS, c->t->tenant, strlen(c->t->tenant), "", 0, MDB_NOOVERWRITE);
 }
 
-/*  Minimal msgpack writers for the records built here. */
-static int s_mp_hdr(sl_buf_t *b, uint8_t tag, uint64_t v, int n)
-{
-    uint8_t tmp[9];
-    tmp[0] = tag;
-    for (int i = 0; i < n; i++) {
-        tmp[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
-    }
-    return sl_buf_append(b, tmp, (size_t)n + 1);
-}
-
-static int s_mp_str(sl_buf_t *b, const char *str, size_t n)
-{
-    int rc;
-    if (n < 32) {
-        rc = s_mp_hdr(b, (uint8_t)(0xa0 | n), 0, 0);
-    } else if (n <= 0xff) {
-        rc = s_mp_hdr(b, 0xd9, n, 1);
-    } else if (n <= 0xffff) {
-        rc = s_mp_hdr(b, 0xda, n, 2);
-    } else {
-        rc = s_mp_hdr(b, 0xdb, n, 4);
-    }
-    return rc ? rc : sl_buf_append(b, str, n);
-}
-
-static int s_mp_uint(sl_buf_t *b, uint64_t u)
-{
-    if (u < 0x80) {
-        return s_mp_hdr(b, (uint8_t)u, 0, 0);
-    }
-    if (u <= 0xffff) {
-        return u <= 0xff ? s_mp_hdr(b, 0xcc, u, 1) : s_mp_hdr(b, 0xcd, u, 2);
-    }
-    return u <= 0xffffffffu ? s_mp_hdr(b, 0xce, u, 4) : s_mp_hdr(b, 0xcf, u, 8);
-}
-
 /*  Append one change record to the tenant's log. `changes` is stolen. */
 static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op, json_t *changes)
 {
@@ -892,16 +855,16 @@ static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op
     sl_buf_reset(v);
     rc = sl_buf_append(v, "\x88", 1); /* fixmap of 8 */
     if (rc == SL_OK) {
-        rc = s_mp_str(v, "seq", 3);
+        rc = sl_mp_str(v, "seq", 3);
     }
     if (rc == SL_OK) {
-        rc = s_mp_uint(v, seq);
+        rc = sl_mp_int(v, (int64_t)seq);
     }
     for (size_t i = 0; rc == SL_OK && i < sizeof strs / sizeof *strs; i++) {
-        rc = s_mp_str(v, strs[i], strlen(strs[i]));
+        rc = sl_mp_str(v, strs[i], strlen(strs[i]));
     }
     if (rc == SL_OK) {
-        rc = s_mp_str(v, "changes", 7);
+        rc = sl_mp_str(v, "changes", 7);
     }
     if (rc == SL_OK) {
         rc = sl_jansson_to_msgpack(changes, v);
@@ -1714,8 +1677,11 @@ static int s_apply_asset_delete(s_ctx_t *c)
             goto fail;
         }
     }
+    /*  Its blocks go with it (copies at it are the walker's to retract:
+        the edge deletions above make it recompute them). */
     if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK ||
-        (rc = s_del(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, NULL, 0)) != SL_OK) {
+        (rc = s_del(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, NULL, 0)) != SL_OK ||
+        (rc = s_del(c, S_DB_BLOCKS, c->b->k.data, c->b->k.len, NULL, 0)) != SL_OK) {
         goto fail;
     }
     rc = s_log(c, "asset", qn, "delete", ch);
@@ -1997,6 +1963,255 @@ fail:
 
 /* ---- dispatch */
 
+/* ---- propagation (the lineage walker's copies) and blocks */
+
+/*  A change record of a copy: value and source always (identity), then
+    path_length and via as they change. */
+static int s_copy_log(s_ctx_t *c, const char *target, const char *op, const sl_store_copy_t *old,
+                      const char *value, const char *source, json_int_t depth, const char *via)
+{
+    json_t *ch = json_object();
+    int rc = ch ? SL_OK : SL_ENOMEM;
+    if (rc == SL_OK) {
+        rc = s_change_s(ch, "value", old ? value : NULL, via ? value : NULL);
+    }
+    if (rc == SL_OK) {
+        rc = s_change_s(ch, "source", old ? source : NULL, via ? source : NULL);
+    }
+    if (rc == SL_OK && (!old || !via || (json_int_t)old->depth != depth)) {
+        rc = s_change_new(ch, "path_length", old ? json_integer(old->depth) : json_null(),
+                          via ? json_integer(depth) : json_null());
+    }
+    if (rc == SL_OK && (!old || !via || strcmp(old->via, via) != 0)) {
+        rc = s_change_s(ch, "via", old ? old->via : NULL, via);
+    }
+    if (rc != SL_OK) {
+        json_decref(ch);
+        return rc;
+    }
+    return s_log(c, "propagation", target, op, ch);
+}
+
+/*  The stored copy (target, value, source), its strings in `keep`. */
+static int s_copy_get(s_ctx_t *c, const char *target, const char *value, const char *source,
+                      sl_buf_t *keep, sl_store_copy_t *out)
+{
+    MDB_val v;
+    int rc = sl_store__prop_key(&c->b->k, c->t->tenant, target, value, source);
+    if (rc == SL_OK) {
+        rc = s_get(c, S_DB_PROP, c->b->k.data, c->b->k.len, &v);
+    }
+    if (rc != SL_OK) {
+        return rc;
+    }
+    sl_buf_reset(keep);
+    if ((rc = sl_buf_append(keep, v.mv_data, v.mv_size)) != SL_OK ||
+        (rc = sl_buf_append(keep, "", 1)) != SL_OK) {
+        return rc;
+    }
+    MDB_val kv = {v.mv_size, keep->data};
+    if (sl_store__prop_parse(&kv, out) != SL_OK) {
+        return s_fail_batch(c->b, MDB_CORRUPTED, "read propagated copy");
+    }
+    return SL_OK;
+}
+
+/*  Write (put) or remove both records of a copy. */
+static int s_copy_write(s_ctx_t *c, const char *target, const char *value, const char *source,
+                        uint32_t depth, const char *via, int put)
+{
+    int rc;
+    for (int i = 0; i < 2; i++) {
+        int db = i == 0 ? S_DB_PROP : S_DB_PIDX;
+        rc = i == 0 ? sl_store__prop_key(&c->b->k, c->t->tenant, target, value, source)
+                    : sl_store__prop_key(&c->b->k, c->t->tenant, value, source, target);
+        if (rc == SL_OK && put) {
+            rc = i == 0 ? sl_store__prop_val(&c->b->v, depth, target, value, source, via)
+                        : sl_store__prop_val(&c->b->v, depth, target, NULL, NULL, via);
+        }
+        if (rc == SL_OK) {
+            rc = put ? s_put(c, db, c->b->k.data, c->b->k.len, c->b->v.data, c->b->v.len, 0)
+                     : s_del(c, db, c->b->k.data, c->b->k.len, NULL, 0);
+        }
+        if (rc != SL_OK) {
+            return rc;
+        }
+    }
+    return SL_OK;
+}
+
+static int s_apply_prop_set(s_ctx_t *c)
+{
+    const char *target, *value, *source, *via;
+    sl_buf_t keep = {0};
+    sl_store_copy_t old;
+    MDB_val av;
+    s_req_name(c, "target", &target);
+    if (!c->dead) {
+        s_req_name(c, "value", &value);
+    }
+    if (!c->dead) {
+        s_req_name(c, "source", &source);
+    }
+    if (!c->dead) {
+        s_req_name(c, "via", &via);
+    }
+    json_t *dj = c->dead ? NULL : json_object_get(c->body, "depth");
+    if (!c->dead && (!json_is_integer(dj) || json_integer_value(dj) < 1 ||
+                     json_integer_value(dj) > INT32_MAX)) {
+        s_reject(c, "%s: body.depth: expected an integer >= 1", c->kind);
+    }
+    if (c->dead) {
+        return SL_OK;
+    }
+    json_int_t depth = json_integer_value(dj);
+    /*  A target deleted since the walker looked: nothing to attach to
+        (the deletion's own recomputation has it covered). */
+    int rc = sl_store__key(&c->b->k, c->t->tenant, 1, target);
+    if (rc == SL_OK) {
+        rc = s_get(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, &av);
+    }
+    if (rc == SL_ENOTFOUND) {
+        return SL_OK;
+    }
+    if (rc != SL_OK) {
+        return rc;
+    }
+    rc = s_copy_get(c, target, value, source, &keep, &old);
+    int had = rc == SL_OK;
+    if (rc == SL_ENOTFOUND || (had && ((json_int_t)old.depth != depth || strcmp(old.via, via)))) {
+        rc = s_copy_write(c, target, value, source, (uint32_t)depth, via, 1);
+        if (rc == SL_OK) {
+            rc = s_copy_log(c, target, had ? "update" : "create", had ? &old : NULL, value, source,
+                            depth, via);
+        }
+    }
+    sl_buf_free(&keep);
+    return rc;
+}
+
+static int s_apply_prop_unset(s_ctx_t *c)
+{
+    const char *target, *value, *source;
+    sl_buf_t keep = {0};
+    sl_store_copy_t old;
+    s_req_name(c, "target", &target);
+    if (!c->dead) {
+        s_req_name(c, "value", &value);
+    }
+    if (!c->dead) {
+        s_req_name(c, "source", &source);
+    }
+    if (c->dead) {
+        return SL_OK;
+    }
+    int rc = s_copy_get(c, target, value, source, &keep, &old);
+    if (rc == SL_OK) {
+        rc = s_copy_write(c, target, value, source, 0, NULL, 0);
+        if (rc == SL_OK) {
+            rc = s_copy_log(c, target, "delete", &old, value, source, 0, NULL);
+        }
+    } else if (rc == SL_ENOTFOUND) {
+        rc = SL_OK;
+    }
+    sl_buf_free(&keep);
+    return rc;
+}
+
+static int s_apply_prop_fence(s_ctx_t *c)
+{
+    const char *consumer;
+    s_req_name(c, "consumer", &consumer);
+    json_t *tok = c->dead ? NULL : json_object_get(c->body, "token");
+    if (!c->dead && (!json_is_integer(tok) || json_integer_value(tok) < 0)) {
+        s_reject(c, "%s: body.token: expected an integer >= 0", c->kind);
+    }
+    if (c->dead) {
+        return SL_OK;
+    }
+    uint8_t be[8];
+    sl_store__be64(be, (uint64_t)json_integer_value(tok));
+    int rc = sl_store__key(&c->b->k, c->t->tenant, 1, consumer);
+    return rc ? rc : s_put(c, S_DB_CURSORS, c->b->k.data, c->b->k.len, be, 8, 0);
+}
+
+/*  block.set / block.unset: the patterns of S_DB_BLOCKS at the asset. */
+static int s_apply_block(s_ctx_t *c, int set)
+{
+    const char *qn, *tag;
+    json_t *a = NULL;
+    MDB_val v;
+    sl_buf_t nv = {0};
+    int rc, found = 0;
+    s_req_name(c, "qualified_name", &qn);
+    if (!c->dead) {
+        s_req_name(c, "tag", &tag);
+    }
+    if (c->dead) {
+        return SL_OK;
+    }
+    if (set && (rc = s_asset_ensure(c, qn, &a)) != SL_OK) {
+        json_decref(a);
+        return rc;
+    }
+    json_decref(a);
+    if ((rc = sl_store__key(&c->b->k2, c->t->tenant, 1, qn)) != SL_OK) {
+        return rc;
+    }
+    rc = s_get(c, S_DB_BLOCKS, c->b->k2.data, c->b->k2.len, &v);
+    if (rc != SL_OK && rc != SL_ENOTFOUND) {
+        return rc;
+    }
+    /*  Rebuild the list without `tag`, noting whether it was there. */
+    const char *p = rc == SL_OK ? v.mv_data : NULL, *end = p ? p + v.mv_size : NULL;
+    while (p && p < end) {
+        size_t n = strnlen(p, (size_t)(end - p));
+        if (n == strlen(tag) && memcmp(p, tag, n) == 0) {
+            found = 1;
+        } else if ((rc = sl_buf_append(&nv, p, n)) != SL_OK ||
+                   (rc = sl_buf_append(&nv, "", 1)) != SL_OK) {
+            goto out;
+        }
+        p += n + 1;
+    }
+    rc = SL_OK;
+    if (found == set) {
+        goto out; /* NOOP */
+    }
+    if (set && ((rc = sl_buf_append(&nv, tag, strlen(tag))) != SL_OK ||
+                (rc = sl_buf_append(&nv, "", 1)) != SL_OK)) {
+        goto out;
+    }
+    if (nv.len + c->b->k2.len > 64 * 1024) {
+        s_reject(c, "%s: too many blocks at '%s' (64 KiB)", c->kind, qn);
+        goto out;
+    }
+    rc = nv.len ? s_put(c, S_DB_BLOCKS, c->b->k2.data, c->b->k2.len, nv.data, nv.len, 0)
+                : s_del(c, S_DB_BLOCKS, c->b->k2.data, c->b->k2.len, NULL, 0);
+    if (rc == SL_OK) {
+        json_t *ch = json_object();
+        rc = !ch || s_change_s(ch, "tag", set ? NULL : tag, set ? tag : NULL) != SL_OK
+                 ? SL_ENOMEM
+                 : s_log(c, "block", qn, set ? "create" : "delete", ch);
+        if (rc == SL_ENOMEM) {
+            json_decref(ch);
+        }
+    }
+out:
+    sl_buf_free(&nv);
+    return rc;
+}
+
+static int s_apply_block_set(s_ctx_t *c)
+{
+    return s_apply_block(c, 1);
+}
+
+static int s_apply_block_unset(s_ctx_t *c)
+{
+    return s_apply_block(c, 0);
+}
+
 typedef struct {
     const char *kind;
     int (*fn)(s_ctx_t *c);
@@ -2011,6 +2226,11 @@ static const s_kind_t s_kinds[] = {
     {"lineage.edge", s_apply_edge},
     {"lineage.edge.delete", s_apply_edge_delete},
     {"incident.upsert", s_apply_incident},
+    {"block.set", s_apply_block_set},
+    {"block.unset", s_apply_block_unset},
+    {"propagation.set", s_apply_prop_set},
+    {"propagation.unset", s_apply_prop_unset},
+    {"propagation.fence", s_apply_prop_fence},
 };
 
 /*  The highest dead-letter seq ever given out for the tenant: the last
@@ -2045,15 +2265,16 @@ static int s_dead_encode(sl_buf_t *v, uint64_t seq, const char *time, size_t tim
     sl_buf_reset(v);
     uint8_t hdr[5] = {0xc6, (uint8_t)(rawlen >> 24), (uint8_t)(rawlen >> 16),
                       (uint8_t)(rawlen >> 8), (uint8_t)rawlen};
-    if ((rc = sl_buf_append(v, "\x86", 1)) != SL_OK || (rc = s_mp_str(v, "seq", 3)) != SL_OK ||
-        (rc = s_mp_uint(v, seq)) != SL_OK || (rc = s_mp_str(v, "time", 4)) != SL_OK ||
-        (rc = s_mp_str(v, time, timelen)) != SL_OK || (rc = s_mp_str(v, "reason", 6)) != SL_OK ||
-        (rc = s_mp_str(v, why, strlen(why))) != SL_OK || (rc = s_mp_str(v, "event", 5)) != SL_OK ||
-        (rc = sl_buf_append(v, hdr, 5)) != SL_OK ||
+    if ((rc = sl_buf_append(v, "\x86", 1)) != SL_OK || (rc = sl_mp_str(v, "seq", 3)) != SL_OK ||
+        (rc = sl_mp_int(v, (int64_t)seq)) != SL_OK || (rc = sl_mp_str(v, "time", 4)) != SL_OK ||
+        (rc = sl_mp_str(v, time, timelen)) != SL_OK || (rc = sl_mp_str(v, "reason", 6)) != SL_OK ||
+        (rc = sl_mp_str(v, why, strlen(why))) != SL_OK ||
+        (rc = sl_mp_str(v, "event", 5)) != SL_OK || (rc = sl_buf_append(v, hdr, 5)) != SL_OK ||
         (rawlen && (rc = sl_buf_append(v, raw, rawlen)) != SL_OK) ||
-        (rc = s_mp_str(v, "actor", 5)) != SL_OK ||
-        (rc = s_mp_str(v, actor, strlen(actor))) != SL_OK ||
-        (rc = s_mp_str(v, "attempts", 8)) != SL_OK || (rc = s_mp_uint(v, attempts)) != SL_OK) {
+        (rc = sl_mp_str(v, "actor", 5)) != SL_OK ||
+        (rc = sl_mp_str(v, actor, strlen(actor))) != SL_OK ||
+        (rc = sl_mp_str(v, "attempts", 8)) != SL_OK ||
+        (rc = sl_mp_int(v, (int64_t)attempts)) != SL_OK) {
         return rc;
     }
     return SL_OK;
@@ -2165,12 +2386,15 @@ int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result
         return rc == SL_EINVAL ? SL_EIO : rc;
     }
 
-    /*  Idempotency: an id already applied changes nothing. */
+    /*  Idempotency: an id already applied changes nothing. The walker's
+        propagation.* kinds are idempotent by what they write (a copy set
+        twice is set once): their ids are not kept. */
     size_t tl = strlen(tenant);
+    int remember = strncmp(kind, "propagation.", 12) != 0;
     memcpy(akey, ev->id, 16);
     memcpy(akey + 16, tenant, tl);
     MDB_val av;
-    rc = s_get(&c, S_DB_APPLIED, akey, 16 + tl, &av);
+    rc = remember ? s_get(&c, S_DB_APPLIED, akey, 16 + tl, &av) : SL_ENOTFOUND;
     if (rc == SL_OK) {
         *result = SL_APPLY_DUPLICATE;
         return SL_OK;
@@ -2206,7 +2430,7 @@ int sl_store_apply(sl_store_batch_t *b, const sl_event_t *ev, sl_apply_t *result
     }
     uint8_t at[8];
     sl_store__be64(at, (uint64_t)b->now);
-    if ((rc = s_put(&c, S_DB_APPLIED, akey, 16 + tl, at, 8, 0)) != SL_OK) {
+    if (remember && (rc = s_put(&c, S_DB_APPLIED, akey, 16 + tl, at, 8, 0)) != SL_OK) {
         goto out;
     }
     *result = c.dead ? SL_APPLY_DEAD : c.changed ? SL_APPLY_CHANGED : SL_APPLY_NOOP;

@@ -25,6 +25,7 @@ enum {
     S_DB_PROP,    /* tenant\0 H(target) H(value) H(source) -> propagated copy */
     S_DB_PIDX,    /* tenant\0 H(value) H(source) H(target) -> "" (copies of one pair) */
     S_DB_TOKENS,  /* API tokens (core/auth): layout in docs/auth.md */
+    S_DB_BLOCKS,  /* tenant\0qn -> propagation blocks: tag patterns, each + \0 */
     S_DB_COUNT
 };
 
@@ -101,5 +102,30 @@ s_env_t *sl_store__env_at(sl_store_t *s, size_t i);
 /*  Parse an edge dup value. */
 int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, const char **type,
                          size_t *tlen, int *propagate, const char **job, size_t *jlen);
+
+/* ---- propagated copies (core/store_prop.c; docs/store.md "Propagation")
+
+    A copy of `value` ("tag:pii", "owner:ann", "description",
+    "incident:montecarlo/42") at `target`, propagated from `source` along a
+    shortest path of `depth` edges whose last hop comes from `via`:
+      propagated[tenant\0 H(target) H(value) H(source)] =
+          be32 depth, target\0 value\0 source\0 via
+      propagated_by_pair[tenant\0 H(value) H(source) H(target)] =
+          be32 depth, target
+    H is 16 bytes of SipHash-2-4 (two fixed keys): fixed-size keys whatever
+    the names' lengths, and one prefix scan per target or per pair. */
+#define S_H 16
+void sl_store__h16(uint8_t out[S_H], const char *s, size_t n);
+int sl_store__prop_key(sl_buf_t *k, const char *tenant, const char *a, const char *b,
+                       const char *c);
+int sl_store__prop_val(sl_buf_t *v, uint32_t depth, const char *target, const char *value,
+                       const char *source, const char *via);
+int sl_store__prop_parse(const MDB_val *v, sl_store_copy_t *out);
+/*  A view on a read transaction the caller owns (and ends after
+    sl_store_view_end): reads that combine views with their own lookups
+    see one snapshot. NULL when out of memory. */
+sl_store_view_t *sl_store__view_on(s_env_t *e, MDB_txn *txn, const char *tenant);
+/*  The block patterns value of S_DB_BLOCKS: 1 if `tag` matches one. */
+int sl_store__blocked(const MDB_val *v, const char *tag, size_t taglen);
 
 #endif

@@ -11,10 +11,6 @@
 #include "sluice/mpjson.h"
 #include "sluice/nodeset.h"
 
-/*  Bounds of the walks that readers cannot set (docs/store.md). */
-#define S_UPSTREAM_DEPTH 10
-#define S_UPSTREAM_NODES 1000
-
 typedef struct {
     s_env_t *e;
     MDB_txn *txn;
@@ -364,17 +360,6 @@ static int s_walk(s_rd_t *r, const char *root, int db, int maxdepth, s_walk_t *w
     return rc;
 }
 
-typedef struct {
-    json_t *arr;
-    json_t *seen;
-} s_up_arg_t;
-
-static int s_up_node(s_rd_t *r, const char *qn, int depth, void *arg)
-{
-    s_up_arg_t *a = arg;
-    return s_open_incidents(r, qn, a->arr, a->seen, qn, depth);
-}
-
 /* ---- assets */
 
 static json_t *s_tags_json(json_t *tags)
@@ -424,12 +409,153 @@ static json_t *s_asset_json(const char *qn, json_t *a, int full)
     return o;
 }
 
+/*  The copies at an asset, gathered for its document. */
+typedef struct {
+    s_rd_t *r;
+    json_t *tags;   /* the document's tags array */
+    json_t *owners; /* owner -> [sources] */
+    json_t *incs;   /* incident key -> [sources] */
+    json_t *desc;   /* the nearest description copy: {"qualified_name", "path_length"} */
+    int rc;
+} s_copies_t;
+
+static json_t *s_copy_source(const sl_store_copy_t *c)
+{
+    return json_pack("{s:s,s:i,s:s}", "qualified_name", c->source, "path_length", (int)c->depth,
+                     "via", c->via);
+}
+
+/*  Append src to the array at obj[key] (created). */
+static int s_push(json_t *obj, const char *key, json_t *src)
+{
+    json_t *arr = json_object_get(obj, key);
+    if (!arr && (!(arr = json_array()) || json_object_set_new(obj, key, arr) != 0)) {
+        json_decref(src);
+        return SL_ENOMEM;
+    }
+    return json_array_append_new(arr, src) == 0 ? SL_OK : SL_ENOMEM;
+}
+
+static int s_copy_fn(void *arg, const sl_store_copy_t *c)
+{
+    s_copies_t *g = arg;
+    json_t *src = s_copy_source(c);
+    if (!src) {
+        return SL_ENOMEM;
+    }
+    if (strncmp(c->value, "tag:", 4) == 0) {
+        const char *name = c->value + 4;
+        size_t i;
+        json_t *t, *found = NULL;
+        json_array_foreach(g->tags, i, t)
+        {
+            if (strcmp(json_string_value(json_object_get(t, "name")), name) == 0) {
+                found = t;
+            }
+        }
+        if (!found) {
+            found = json_pack("{s:s,s:s,s:[],s:n,s:n,s:n}", "name", name, "origin", "propagated",
+                              "sources", "set_by", "set_at", "propagate");
+            if (!found || json_array_append_new(g->tags, found) != 0) {
+                json_decref(src);
+                return SL_ENOMEM;
+            }
+        }
+        return json_array_append_new(json_object_get(found, "sources"), src) == 0 ? SL_OK
+                                                                                  : SL_ENOMEM;
+    }
+    if (strncmp(c->value, "owner:", 6) == 0) {
+        return s_push(g->owners, c->value + 6, src);
+    }
+    if (strncmp(c->value, "incident:", 9) == 0) {
+        return s_push(g->incs, c->value + 9, src);
+    }
+    if (strcmp(c->value, "description") == 0) {
+        json_int_t best = g->desc ? json_integer_value(json_object_get(g->desc, "path_length")) : 0;
+        if (!g->desc || (json_int_t)c->depth < best) {
+            json_decref(g->desc);
+            g->desc = src;
+            return SL_OK;
+        }
+    }
+    json_decref(src);
+    return SL_OK;
+}
+
+static int s_min_depth(json_t *sources)
+{
+    size_t i;
+    json_t *s;
+    int best = 0;
+    json_array_foreach(sources, i, s)
+    {
+        int d = (int)json_integer_value(json_object_get(s, "path_length"));
+        if (i == 0 || d < best) {
+            best = d;
+        }
+    }
+    return best;
+}
+
+/*  incidents.upstream: each open incident with copies here, with its
+    sources; counts by severity beside it. */
+static int s_upstream(s_rd_t *r, json_t *incs, json_t *up, json_t *by_sev)
+{
+    const char *key;
+    json_t *sources;
+    json_object_foreach(incs, key, sources)
+    {
+        const char *slash = strchr(key, '/');
+        sl_buf_t ik = {0};
+        if (!slash || sl_buf_append(&ik, key, (size_t)(slash - key)) != SL_OK ||
+            sl_buf_append(&ik, "", 1) != SL_OK ||
+            sl_buf_append(&ik, slash + 1, strlen(slash + 1)) != SL_OK) {
+            sl_buf_free(&ik);
+            continue;
+        }
+        json_t *inc = s_incident_get(r, ik.data, ik.len);
+        sl_buf_free(&ik);
+        if (!inc || !s_is_open(inc)) {
+            json_decref(inc); /* resolved since: its copies are on their way out */
+            continue;
+        }
+        json_t *o = s_incident_json(inc);
+        json_t *nearest = json_array_get(sources, 0);
+        int best = s_min_depth(sources);
+        size_t i;
+        json_t *sv;
+        json_array_foreach(sources, i, sv)
+        {
+            if (json_integer_value(json_object_get(sv, "path_length")) == best) {
+                nearest = sv;
+                break;
+            }
+        }
+        const char *sev = json_string_value(json_object_get(inc, "severity"));
+        json_decref(inc);
+        if (!o) {
+            return SL_ENOMEM;
+        }
+        json_object_set(o, "sources", sources);
+        json_object_set(o, "upstream_asset", json_object_get(nearest, "qualified_name"));
+        json_object_set_new(o, "distance", json_integer(best));
+        if (json_array_append_new(up, o) != 0) {
+            return SL_ENOMEM;
+        }
+        const char *k = sev && sev[0] ? sev : "unknown";
+        json_object_set_new(by_sev, k,
+                            json_integer(json_integer_value(json_object_get(by_sev, k)) + 1));
+    }
+    return SL_OK;
+}
+
 int sl_store_asset_json(sl_store_t *s, const char *tenant, const char *qn, sl_buf_t *out)
 {
     s_rd_t r;
     MDB_val v;
-    json_t *a = NULL, *doc = NULL, *open = NULL, *up = NULL, *seen = NULL;
-    s_walk_t w = {0};
+    json_t *a = NULL, *doc = NULL, *open = NULL, *up = NULL, *seen = NULL, *by_sev = NULL;
+    sl_store_view_t *view = NULL;
+    s_copies_t g = {0};
     int rc;
     if (!qn || !qn[0] || strlen(qn) > S_MAX_NAME || !out) {
         return SL_EINVAL;
@@ -447,29 +573,57 @@ int sl_store_asset_json(sl_store_t *s, const char *tenant, const char *qn, sl_bu
     open = json_array();
     up = json_array();
     seen = json_object();
-    w.nodes = json_array();
-    w.seen = json_pack("{s:b}", qn, 1);
-    w.limit = S_UPSTREAM_NODES;
-    if (!open || !up || !seen || !w.nodes || !w.seen) {
+    by_sev = json_object();
+    g.r = &r;
+    g.tags = json_object_get(doc, "tags");
+    g.owners = json_object();
+    g.incs = json_object();
+    view = sl_store__view_on(r.e, r.txn, tenant);
+    if (!open || !up || !seen || !by_sev || !g.owners || !g.incs || !view) {
         rc = SL_ENOMEM;
         goto fail;
     }
-    if ((rc = s_open_incidents(&r, qn, open, seen, NULL, 0)) != SL_OK) {
+    if ((rc = s_open_incidents(&r, qn, open, seen, NULL, 0)) != SL_OK ||
+        (rc = sl_store_view_copies_at(view, qn, s_copy_fn, &g)) != SL_OK ||
+        (rc = s_upstream(&r, g.incs, up, by_sev)) != SL_OK) {
         goto fail;
     }
-    s_up_arg_t ua = {up, seen};
-    if ((rc = s_walk(&r, qn, S_DB_UP, S_UPSTREAM_DEPTH, &w, s_up_node, &ua)) != SL_OK) {
+    /*  Propagated owners; a description only where the asset has none. */
+    json_t *po = json_array(), *srcs;
+    const char *owner;
+    json_object_foreach(g.owners, owner, srcs)
+    {
+        json_array_append_new(po, json_pack("{s:s,s:O}", "owner", owner, "sources", srcs));
+    }
+    if ((rc = s_set(doc, "propagated_owners", po)) != SL_OK) {
         goto fail;
     }
-    rc = s_set(doc, "incidents", json_pack("{s:O,s:O}", "open", open, "upstream", up));
+    json_t *own_desc = json_object_get(doc, "description");
+    if (g.desc && (!json_is_string(own_desc) || json_string_length(own_desc) == 0)) {
+        MDB_val sv;
+        const char *src = json_string_value(json_object_get(g.desc, "qualified_name"));
+        json_t *sa = s_get(&r, S_DB_ASSETS, src, &sv) == SL_OK ? sl_store__tree(&sv) : NULL;
+        json_t *text = json_object_get(sa, "description");
+        if (json_is_string(text) && json_string_length(text) > 0) {
+            json_object_set(doc, "description", text);
+            json_object_set(doc, "description_source", g.desc);
+        }
+        json_decref(sa);
+    }
+    rc = s_set(
+        doc, "incidents",
+        json_pack("{s:O,s:O,s:O}", "open", open, "upstream", up, "upstream_by_severity", by_sev));
 fail:
+    sl_store_view_end(&view);
     s_end(&r);
     json_decref(a);
     json_decref(open);
     json_decref(up);
     json_decref(seen);
-    json_decref(w.nodes);
-    json_decref(w.seen);
+    json_decref(by_sev);
+    json_decref(g.owners);
+    json_decref(g.incs);
+    json_decref(g.desc);
     return s_finish(doc, out, rc);
 }
 

@@ -44,6 +44,10 @@ typedef struct {
     const char *tenant;     /* follow only this tenant; NULL = every tenant */
     uint64_t persist_every; /* persist after this many changes (0 = 1000) */
     int64_t persist_us;     /* ... or after this long (0 = 1 s) */
+    int manual;             /* 1: persist only in sl_follower_flush, never on
+                               its own nor at destroy: for a consumer whose
+                               work on a change completes later (it flushes
+                               once that work is durable) */
 } sl_follower_opts_t;
 
 /*  A follower on `store` (borrowed: must outlive the follower). NULL on

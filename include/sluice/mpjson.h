@@ -40,4 +40,11 @@ int sl_msgpack_map_get(const uint8_t *p, size_t len, const char *key, const uint
     SL_ENOTFOUND if absent, SL_EPROTO if not a string. */
 int sl_msgpack_map_str(const uint8_t *p, size_t len, const char *key, sl_slice_t *out);
 
+/*  msgpack writers (the smallest encoding of each value), appending to
+    out: an integer, a string of n bytes, a map (is_map 1) or array header
+    of n entries. SL_ENOMEM. */
+int sl_mp_int(sl_buf_t *out, int64_t v);
+int sl_mp_str(sl_buf_t *out, const char *s, size_t n);
+int sl_mp_container(sl_buf_t *out, int is_map, size_t n);
+
 #endif

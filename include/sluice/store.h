@@ -178,8 +178,8 @@ int sl_store_dead_letters_replay(sl_store_t *s, const sl_dead_filter_t *f, sl_de
        "key": "<qualified name, or from->to for an edge, or source/external_id>",
        "op": "create" | "update" | "delete",
        "changes": {"<field>": {"before": ..., "after": ...}, ...}}
-    As an event: kind "change", key = the record's key (for an edge: the
-    `from` asset), body = the record above as a msgpack map. */
+    As an event: kind "change", key = the record's key ("from->to" for an
+    edge), body = the record above as a msgpack map. */
 
 /*  Call `fn` for each change record of `tenant` with seq > after, in order,
     at most `limit` (0 = no limit), as an event (kind "change"; slices valid
@@ -251,5 +251,95 @@ int sl_store_dead_letters_json(sl_store_t *s, const char *tenant, int limit, sl_
 
 /*  0 healthy; SL_EFULL when writes are refused (map full), with a reason. */
 int sl_store_health(sl_store_t *s, char *reason, size_t reasonlen);
+
+/* --------------------------------------------------------- propagation
+
+    What the lineage walker (core/propagate.c, actors/lineage_walker) reads
+    and the store keeps for it (docs/propagation.md). A *value* is one
+    propagatable thing, named as text: "tag:NAME", "owner:NAME",
+    "description", "incident:SOURCE/EXTERNAL_ID". An asset is an *origin*
+    of a value when it holds it itself: a tag set with propagate true, an
+    owner, a non-empty description, an open (not resolved) incident naming
+    it. A *copy* is a value at a target asset that came from one origin
+    (the source) along a shortest path of `depth` edges whose last hop
+    starts at `via`. The walker computes copies; the store applies them
+    with the event kinds
+      propagation.set    {target, value, source, depth, via}
+      propagation.unset  {target, value, source}
+      propagation.fence  {consumer, token}  (sets cursor `consumer` = token)
+    and logs each copy that changes (entity "propagation", key = target).
+    These three kinds are idempotent by what they write, so their event
+    ids are not remembered. Blocks are user events:
+      block.set / block.unset {qualified_name, tag}
+    where tag is a tag name, a prefix ending in '*', or "*" (every tag):
+    propagated copies of matching tags do not enter that asset, nor pass
+    beyond it. */
+
+typedef struct {
+    const char *target;
+    const char *value;
+    const char *source;
+    const char *via;
+    uint32_t depth;
+} sl_store_copy_t;
+
+/*  A read view of one tenant: one LMDB read transaction (a consistent
+    snapshot) used for many reads. Strings passed to callbacks are valid
+    during the call only. Callbacks return non-zero to stop (that value is
+    returned). */
+typedef struct sl_store_view sl_store_view_t;
+
+int sl_store_view_begin(sl_store_t *s, const char *tenant, sl_store_view_t **v);
+/*  Move the view to the newest committed state (cheap: mdb_txn_renew). */
+int sl_store_view_refresh(sl_store_view_t *v);
+void sl_store_view_end(sl_store_view_t **v);
+
+/*  Edges of qn: SL_DIR_DOWN (qn -> other) or SL_DIR_UP (other -> qn). */
+typedef int (*sl_store_edge_fn)(void *arg, const char *other, size_t olen, const char *type,
+                                size_t tlen, int propagate);
+int sl_store_view_edges(sl_store_view_t *v, const char *qn, size_t qnlen, sl_direction_t dir,
+                        sl_store_edge_fn fn, void *arg);
+
+/*  The values asset qn is an origin of (see above), each once. *exists
+    (may be NULL) is 0 when there is no such asset. */
+typedef int (*sl_store_value_fn)(void *arg, const char *value);
+int sl_store_view_origins(sl_store_view_t *v, const char *qn, sl_store_value_fn fn, void *arg,
+                          int *exists);
+
+/*  Every (origin asset, value) of the tenant: assets in key order, then
+    open incidents. */
+typedef int (*sl_store_pair_fn)(void *arg, const char *value, const char *source);
+int sl_store_view_all_origins(sl_store_view_t *v, sl_store_pair_fn fn, void *arg);
+
+/*  The assets incident `key` ("SOURCE/EXTERNAL_ID", split at the first
+    '/') names; *open 1 unless it is resolved. SL_ENOTFOUND if absent. */
+typedef int (*sl_store_name_fn)(void *arg, const char *qn);
+int sl_store_view_incident(sl_store_view_t *v, const char *key, sl_store_name_fn fn, void *arg,
+                           int *open);
+
+/*  1 if a block at qn stops tag `tag` (name without "tag:"), else 0. */
+int sl_store_view_blocked(sl_store_view_t *v, const char *qn, size_t qnlen, const char *tag,
+                          size_t taglen);
+/*  0 when the tenant has no block at all (lets a walk skip the lookups). */
+int sl_store_view_has_blocks(sl_store_view_t *v);
+
+/*  Copies at one target, or of one (value, source) pair, or one copy. */
+typedef int (*sl_store_copy_fn)(void *arg, const sl_store_copy_t *copy);
+int sl_store_view_copies_at(sl_store_view_t *v, const char *target, sl_store_copy_fn fn, void *arg);
+int sl_store_view_copies_of(sl_store_view_t *v, const char *value, const char *source,
+                            sl_store_copy_fn fn, void *arg);
+/*  SL_ENOTFOUND if there is no such copy; strings valid until the next
+    call on the view. */
+int sl_store_view_copy(sl_store_view_t *v, const char *target, const char *value,
+                       const char *source, sl_store_copy_t *out);
+/*  Every (value, source) pair that has copies, each once. */
+int sl_store_view_pairs(sl_store_view_t *v, sl_store_pair_fn fn, void *arg);
+
+/*  "Why does asset qn hold `value`": {"qualified_name", "value", "own":
+    bool, "paths": [{"source", "path_length", "path": [source, ..., qn]}]}
+    with one shortest path per source (following each copy's via).
+    SL_ENOTFOUND if qn is not an asset. */
+int sl_store_provenance_json(sl_store_t *s, const char *tenant, const char *qn, const char *value,
+                             sl_buf_t *out);
 
 #endif

@@ -211,7 +211,7 @@ static void test_asset_upsert(void **state)
                 "\"description\":\"orders\",\"owners\":[\"ann\"],\"attributes\":{\"rows\":3},"
                 "\"tags\":[],\"version\":2,\"placeholder\":false,"
                 "\"created_at\":\"2026-11-25T08:00:00.000000Z\","
-                "\"incidents\":{\"open\":[],\"upstream\":[]}}");
+                "\"incidents\":{\"open\":[],\"upstream\":[],\"upstream_by_severity\":{}}}");
     json_decref(a);
     sl_buf_t b = {0};
     assert_int_equal(sl_store_asset_json(f->s, "acme", "db/none", &b), SL_ENOTFOUND);
@@ -432,15 +432,46 @@ static void test_incidents(void **state)
              "\"created_at\":{\"before\":null,\"after\":\"2026-11-25T09:00:00.000000Z\"},"
              "\"updated_at\":{\"before\":null,\"after\":\"2026-11-25T09:00:00.000000Z\"}}}");
     json_decref(recs);
-    /*  The asset itself and everything downstream see it. */
+    /*  The asset itself sees it; downstream assets once the lineage
+        walker has propagated it (its copies applied here by hand). */
     json_t *a = s_asset(f->s, "acme", "src");
     assert_int_equal(json_array_size(json_object_get(json_object_get(a, "incidents"), "open")), 1);
     json_decref(a);
     a = s_asset(f->s, "acme", "dash");
+    assert_int_equal(json_array_size(json_object_get(json_object_get(a, "incidents"), "upstream")),
+                     0);
+    json_decref(a);
+    before = s_last(f->s, "acme");
+    assert_int_equal(s_apply(f->s, "acme", "propagation.set",
+                             "{\"target\":\"mid\",\"value\":\"incident:mc/i1\",\"source\":"
+                             "\"src\",\"depth\":1,\"via\":\"src\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_apply(f->s, "acme", "propagation.set",
+                             "{\"target\":\"dash\",\"value\":\"incident:mc/i1\",\"source\":"
+                             "\"src\",\"depth\":2,\"via\":\"mid\"}"),
+                     SL_APPLY_CHANGED);
+    /*  The same copy again: nothing changes, nothing is logged. */
+    assert_int_equal(s_apply(f->s, "acme", "propagation.set",
+                             "{\"target\":\"dash\",\"value\":\"incident:mc/i1\",\"source\":"
+                             "\"src\",\"depth\":2,\"via\":\"mid\"}"),
+                     SL_APPLY_NOOP);
+    recs = s_changes(f->s, "acme", before);
+    assert_int_equal(json_array_size(recs), 2);
+    s_rec_is(json_array_get(recs, 1),
+             "{\"entity\":\"propagation\",\"key\":\"dash\",\"op\":\"create\",\"changes\":{"
+             "\"value\":{\"before\":null,\"after\":\"incident:mc/i1\"},"
+             "\"source\":{\"before\":null,\"after\":\"src\"},"
+             "\"path_length\":{\"before\":null,\"after\":2},"
+             "\"via\":{\"before\":null,\"after\":\"mid\"}}}");
+    json_decref(recs);
+    a = s_asset(f->s, "acme", "dash");
     json_t *up = json_object_get(json_object_get(a, "incidents"), "upstream");
     assert_int_equal(json_array_size(up), 1);
     s_rec_is(json_array_get(up, 0), "{\"external_id\":\"i1\",\"status\":\"open\","
-                                    "\"upstream_asset\":\"src\",\"distance\":2}");
+                                    "\"upstream_asset\":\"src\",\"distance\":2,"
+                                    "\"sources\":[{\"qualified_name\":\"src\",\"path_length\":2,"
+                                    "\"via\":\"mid\"}]}");
+    s_rec_is(json_object_get(a, "incidents"), "{\"upstream_by_severity\":{\"high\":1}}");
     json_decref(a);
 
     /*  An incident on an asset the catalog does not know yet: the asset

@@ -1,0 +1,514 @@
+/*  lineage_walker: follows the store's change log and keeps every
+    propagated copy right (core/propagate.c; docs/propagation.md).
+
+    Rounds. Changes are taken from store.changes (and from the log by
+    cursor: sl_follower) and turned into the (value, source) pairs they can
+    affect. When the input runs dry, a round recomputes every pending pair
+    in a read view of the store and emits the differences to the store as
+    propagation.set / propagation.unset events, then one propagation.fence
+    per tenant touched. Until the store has applied the fence (it sets the
+    cursor "<consumer>/fence" to the round's token in the same transaction
+    as the round's last operations), no new change is taken: the next
+    round then computes on a state that holds every operation of this one,
+    so two rounds never race on one pair. The follower's cursor is
+    persisted only once a round's fence is applied: after a crash the
+    changes of an unfinished round are read again from the log and their
+    pairs recomputed (recomputing is idempotent).
+
+    workers: N splits the pairs by a hash of the source asset; each worker
+    reads the whole log (its own cursor) and keeps its own pairs. */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sluice/actor.h"
+#include "sluice/follower.h"
+#include "sluice/log.h"
+#include "sluice/propagate.h"
+#include "sluice/store.h"
+
+typedef struct {
+    char *tenant;
+    sl_prop_work_t *work;
+    sl_store_view_t *view;
+    uint64_t fenced; /* token of the round's fence, 0 = none pending */
+    int mark_policy; /* record the policy fingerprint once fenced */
+} s_ten_t;
+
+typedef struct {
+    /* options */
+    char *policy;
+    int64_t poll_us;
+    int64_t flush_us;
+    int isolated;
+    sl_strlist_t tenants;
+    /* run state */
+    sl_actor_t *a;
+    char name[128];
+    char consumer[160];
+    char fence[170];
+    char policy_mark[170];
+    int worker, workers;
+    sl_prop_policies_t *pol;
+    sl_store_t *store;
+    sl_follower_t *fol;
+    char **allowed;
+    s_ten_t *ts;
+    int n_ts, cap_ts;
+    int inflight;     /* a round's fences are not all applied yet */
+    uint64_t token;   /* the last fence token given out */
+    int64_t round_at; /* monotonic us when the in-flight round was sent */
+    int64_t last_flush;
+    int dirty; /* the follower's cursor moved since the last flush */
+    int started;
+    sl_buf_t scratch;
+    sl_prop_stats_t st; /* totals, for the exit line */
+    uint64_t rounds;
+    int64_t slowest_round_us;
+} s_walker_t;
+
+static s_ten_t *s_tenant(s_walker_t *w, const char *t)
+{
+    for (int i = 0; i < w->n_ts; i++) {
+        if (strcmp(w->ts[i].tenant, t) == 0) {
+            return &w->ts[i];
+        }
+    }
+    if (w->n_ts == w->cap_ts) {
+        int cap = w->cap_ts ? w->cap_ts * 2 : 4;
+        s_ten_t *n = realloc(w->ts, (size_t)cap * sizeof *n);
+        if (!n) {
+            return NULL;
+        }
+        w->ts = n;
+        w->cap_ts = cap;
+    }
+    s_ten_t *e = &w->ts[w->n_ts];
+    memset(e, 0, sizeof *e);
+    if (!(e->tenant = strdup(t)) || !(e->work = sl_prop_work_new())) {
+        free(e->tenant);
+        return NULL;
+    }
+    if (sl_store_view_begin(w->store, t, &e->view) != SL_OK) {
+        sl_prop_work_free(&e->work);
+        free(e->tenant);
+        return NULL;
+    }
+    w->n_ts++;
+    return e;
+}
+
+/*  The follower's callback: one change, in log order per tenant. */
+static int s_on_change(void *arg, const char *tenant, uint64_t seq, const sl_event_t *change)
+{
+    s_walker_t *w = arg;
+    sl_slice_t ent;
+    (void)seq;
+    if (w->inflight) {
+        return SL_EAGAIN; /* read again from the log once the round is applied */
+    }
+    w->dirty = 1;
+    if (sl_change_str(change, "entity", &ent) == SL_OK && sl_slice_eq(ent, "propagation")) {
+        return SL_OK; /* our own results */
+    }
+    s_ten_t *t = s_tenant(w, tenant);
+    if (!t) {
+        return SL_ENOMEM;
+    }
+    int rc = sl_store_view_refresh(t->view);
+    if (rc == SL_OK) {
+        rc = sl_prop_affected(t->view, sl_prop_policy_for(w->pol, tenant), change, w->worker,
+                              w->workers, t->work);
+    }
+    if (rc == SL_EPROTO) {
+        sl_warn(w->name, "change %s/%llu: not a change record the walker understands: skipped",
+                tenant, (unsigned long long)seq);
+        return SL_OK;
+    }
+    return rc;
+}
+
+typedef struct {
+    s_walker_t *w;
+    const char *tenant;
+    uint64_t ops;
+    int rc;
+} s_emit_t;
+
+static int s_emit_op(void *arg, const sl_prop_op_t *op)
+{
+    s_emit_t *e = arg;
+    sl_event_t ev;
+    int rc = sl_prop_op_event(op, e->tenant, e->w->name, &ev, &e->w->scratch);
+    if (rc == SL_OK) {
+        rc = sl_emit(e->w->a, 0, &ev);
+    }
+    e->ops++;
+    return rc;
+}
+
+static int s_emit_fence(s_walker_t *w, s_ten_t *t)
+{
+    sl_event_t ev;
+    sl_buf_t *b = &w->scratch;
+    char json[512];
+    char err[128];
+    snprintf(json, sizeof json,
+             "{\"tenant\":\"%s\",\"kind\":\"propagation.fence\",\"source\":\"%s\","
+             "\"key\":\"%s\",\"body\":{\"consumer\":\"%s\",\"token\":%llu}}",
+             t->tenant, w->name, w->fence, w->fence, (unsigned long long)w->token);
+    int rc = sl_event_from_json(json, strlen(json), &ev, b, err, sizeof err);
+    if (rc == SL_OK) {
+        rc = sl_emit(w->a, 0, &ev);
+    }
+    if (rc == SL_OK) {
+        t->fenced = w->token;
+    }
+    return rc;
+}
+
+/*  Recompute every pending pair, tenant after tenant, and fence. */
+static int s_round(s_walker_t *w)
+{
+    int64_t t0 = sl_mono_us();
+    int any = 0, rc = SL_OK;
+    w->token++;
+    for (int i = 0; i < w->n_ts && rc == SL_OK; i++) {
+        s_ten_t *t = &w->ts[i];
+        size_t n = sl_prop_work_count(t->work);
+        if (n == 0 && !t->mark_policy) {
+            continue;
+        }
+        s_emit_t e = {w, t->tenant, 0, 0};
+        const sl_prop_policy_t *p = sl_prop_policy_for(w->pol, t->tenant);
+        if ((rc = sl_store_view_refresh(t->view)) != SL_OK) {
+            break;
+        }
+        for (size_t j = 0; j < n && rc == SL_OK; j++) {
+            const char *value, *source;
+            sl_prop_work_get(t->work, j, &value, &source);
+            rc = sl_prop_recompute(t->view, p, value, source, s_emit_op, &e, &w->st);
+        }
+        if (rc == SL_OK) {
+            sl_prop_work_clear(t->work);
+            rc = s_emit_fence(w, t);
+            any = 1;
+        }
+    }
+    if (rc != SL_OK) {
+        /*  A failed round keeps its pairs (and the cursor): retried at the
+            next tick. */
+        sl_warn(w->name, "propagation round failed: %s (retrying)", sl_strerror(rc));
+        sl_actor_set_tick(w->a, 100000);
+        return rc;
+    }
+    if (any) {
+        w->inflight = 1;
+        w->round_at = sl_mono_us();
+        w->rounds++;
+        sl_actor_set_tick(w->a, w->poll_us);
+    }
+    int64_t took = sl_mono_us() - t0;
+    if (took > w->slowest_round_us) {
+        w->slowest_round_us = took;
+    }
+    return SL_OK;
+}
+
+static int s_flush(s_walker_t *w)
+{
+    if (!w->dirty) {
+        return SL_OK;
+    }
+    int rc = sl_follower_flush(w->fol);
+    if (rc == SL_OK) {
+        w->dirty = 0;
+        w->last_flush = sl_mono_us();
+    }
+    return rc;
+}
+
+/*  Are the in-flight round's fences all applied? Then persist the cursor
+    and take what waited in the log. */
+static int s_check_fences(s_walker_t *w)
+{
+    for (int i = 0; i < w->n_ts; i++) {
+        s_ten_t *t = &w->ts[i];
+        uint64_t got = 0;
+        if (!t->fenced) {
+            continue;
+        }
+        int rc = sl_store_cursor_get(w->store, t->tenant, w->fence, &got);
+        if ((rc != SL_OK && rc != SL_ENOTFOUND) || got < t->fenced) {
+            return SL_EAGAIN;
+        }
+    }
+    for (int i = 0; i < w->n_ts; i++) {
+        s_ten_t *t = &w->ts[i];
+        if (t->fenced && t->mark_policy) {
+            sl_store_cursor_set(w->store, t->tenant, w->policy_mark,
+                                sl_prop_policies_hash(w->pol) >> 1);
+            t->mark_policy = 0;
+        }
+        t->fenced = 0;
+    }
+    w->inflight = 0;
+    int rc = s_flush(w);
+    if (rc == SL_OK) {
+        int64_t n = sl_follower_catch_up(w->fol);
+        rc = n < 0 ? (int)n : SL_OK;
+    }
+    return rc;
+}
+
+/*  A tenant whose recorded policy fingerprint differs from this run's:
+    every pair of it is recomputed (a policy change, or the first run). */
+static int s_policy_pairs(void *arg, const char *value, const char *source)
+{
+    s_walker_t *w = ((void **)arg)[0];
+    s_ten_t *t = ((void **)arg)[1];
+    if (sl_prop_owner(source, w->workers) != w->worker) {
+        return SL_OK;
+    }
+    return sl_prop_work_add(t->work, value, source);
+}
+
+static int s_check_policy(s_walker_t *w)
+{
+    char **ts = sl_store_tenants(w->store);
+    int rc = SL_OK;
+    uint64_t want = sl_prop_policies_hash(w->pol) >> 1, got = 0;
+    for (int i = 0; ts && ts[i] && rc == SL_OK; i++) {
+        int grc = sl_store_cursor_get(w->store, ts[i], w->policy_mark, &got);
+        if (grc == SL_OK && got == want) {
+            continue;
+        }
+        s_ten_t *t = s_tenant(w, ts[i]);
+        if (!t) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        void *arg[2] = {w, t};
+        sl_info(w->name, "tenant %s: policy %s: recomputing every propagated value", ts[i],
+                grc == SL_OK ? "changed" : "not recorded yet");
+        if ((rc = sl_store_view_all_origins(t->view, s_policy_pairs, arg)) == SL_OK) {
+            rc = sl_store_view_pairs(t->view, s_policy_pairs, arg);
+        }
+        t->mark_policy = 1;
+    }
+    for (int i = 0; ts && ts[i]; i++) {
+        free(ts[i]);
+    }
+    free(ts);
+    return rc;
+}
+
+/*  The store opens here, not in init: the store actor (which sets the map
+    size and sync mode of the shared handle) may start after us. */
+static int s_start(s_walker_t *w)
+{
+    char err[256] = "";
+    const char *path = sl_actor_store_path(w->a);
+    sl_store_opts_t so = {
+        .path = path ? path : "var/sluice",
+        .isolated = w->isolated,
+        .tenants = (const char *const *)w->allowed,
+    };
+    if (!(w->store = sl_store_open(&so, err, sizeof err))) {
+        sl_error(w->name, "cannot open store %s: %s", so.path, err);
+        return SL_EIO;
+    }
+    sl_follower_opts_t fo = {.consumer = w->consumer, .manual = 1};
+    if (!(w->fol = sl_follower_new(w->store, &fo, s_on_change, w))) {
+        return SL_ENOMEM;
+    }
+    int rc = s_check_policy(w);
+    if (rc == SL_OK) {
+        int64_t n = sl_follower_catch_up(w->fol);
+        rc = n < 0 ? (int)n : SL_OK;
+    }
+    if (rc == SL_OK) {
+        w->started = 1;
+    }
+    return rc;
+}
+
+static int s_init(sl_actor_t *a, void *state)
+{
+    s_walker_t *w = state;
+    char err[256], where[128];
+    w->a = a;
+    snprintf(w->name, sizeof w->name, "%s", sl_actor_name(a));
+    w->worker = sl_actor_worker(a);
+    w->workers = sl_actor_workers(a);
+    snprintf(w->consumer, sizeof w->consumer, "%s/%d", w->name, w->worker);
+    snprintf(w->fence, sizeof w->fence, "%s/fence", w->consumer);
+    snprintf(w->policy_mark, sizeof w->policy_mark, "%s/policy", w->consumer);
+    if (sl_prop_policies_parse(w->policy, &w->pol, err, sizeof err, where, sizeof where) != SL_OK) {
+        sl_error(w->name, "policy%s: %s", where, err);
+        return SL_EINVAL;
+    }
+    if (w->poll_us < 100 || w->poll_us > 1000000) {
+        sl_error(w->name, "poll must be from 100us to 1s");
+        return SL_EINVAL;
+    }
+    if (w->isolated && w->tenants.count == 0) {
+        sl_error(w->name, "isolated: list the store's tenants in `tenants`");
+        return SL_EINVAL;
+    }
+    if (w->tenants.count > 0) {
+        if (!(w->allowed = calloc((size_t)w->tenants.count + 1, sizeof *w->allowed))) {
+            return SL_ENOMEM;
+        }
+        for (int i = 0; i < w->tenants.count; i++) {
+            w->allowed[i] = w->tenants.items[i];
+        }
+    }
+    w->token = (uint64_t)sl_now_us(); /* increasing across restarts */
+    sl_actor_set_tick(a, 1000);
+    return SL_OK;
+}
+
+static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
+{
+    s_walker_t *w = state;
+    (void)a;
+    if (!w->started) {
+        return SL_OK; /* the start's catch-up reads it from the log */
+    }
+    int rc = sl_follower_feed(w->fol, ev);
+    /*  Refused while a round is in flight: the log keeps it. A gap the
+        log does not hold (SL_ESTATE) is reported by the follower. */
+    return rc == SL_EAGAIN ? SL_OK : rc;
+}
+
+static int s_pending(const s_walker_t *w)
+{
+    for (int i = 0; i < w->n_ts; i++) {
+        if (sl_prop_work_count(w->ts[i].work) || w->ts[i].mark_policy) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int s_idle(sl_actor_t *a, void *state)
+{
+    s_walker_t *w = state;
+    (void)a;
+    if (!w->started || w->inflight) {
+        return SL_OK;
+    }
+    return s_pending(w) ? s_round(w) : SL_OK;
+}
+
+static int s_tick(sl_actor_t *a, void *state)
+{
+    s_walker_t *w = state;
+    int rc = SL_OK;
+    if (!w->started && (rc = s_start(w)) != SL_OK) {
+        if (sl_actor_stopping(a)) {
+            return SL_OK;
+        }
+        sl_actor_set_tick(a, 1000000); /* retry the start each second */
+        return rc;
+    }
+    if (w->inflight && (rc = s_check_fences(w)) == SL_EAGAIN) {
+        return SL_OK;
+    }
+    if (rc == SL_OK && !w->inflight && s_pending(w)) {
+        rc = s_round(w);
+    }
+    if (!w->inflight) {
+        /*  Idle: persist the cursor now and then (our own results move it),
+            and come back only for that. */
+        if (w->dirty && sl_mono_us() - w->last_flush >= w->flush_us) {
+            s_flush(w);
+        }
+        sl_actor_set_tick(a, w->dirty ? w->flush_us : -1);
+    }
+    return rc;
+}
+
+static void s_exit(sl_actor_t *a, void *state)
+{
+    s_walker_t *w = state;
+    (void)a;
+    /*  A clean stop with nothing in flight persists the cursor; otherwise
+        the unfinished round is redone from the log at the next start. */
+    if (w->fol && !w->inflight && !s_pending(w)) {
+        s_flush(w);
+    }
+    if (w->rounds) {
+        sl_info(w->name,
+                "rounds %llu, pairs %llu, assets reached %llu, copies set %llu, removed %llu, "
+                "slowest round %lld us, largest walk %zu bytes",
+                (unsigned long long)w->rounds, (unsigned long long)w->st.pairs,
+                (unsigned long long)w->st.visited, (unsigned long long)w->st.sets,
+                (unsigned long long)w->st.unsets, (long long)w->slowest_round_us, w->st.peak_bytes);
+    }
+    sl_follower_destroy(&w->fol);
+    for (int i = 0; i < w->n_ts; i++) {
+        sl_store_view_end(&w->ts[i].view);
+        sl_prop_work_free(&w->ts[i].work);
+        free(w->ts[i].tenant);
+    }
+    free(w->ts);
+    sl_store_close(&w->store);
+    sl_prop_policies_free(&w->pol);
+    sl_buf_free(&w->scratch);
+    free(w->allowed);
+}
+
+static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
+                          char *err, size_t errlen, char *where, size_t wherelen)
+{
+    sl_prop_policies_t *p = NULL;
+    (void)opts;
+    if (strcmp(option, "policy") != 0) {
+        return 0;
+    }
+    int rc = sl_prop_policies_parse(json, &p, err, errlen, where, wherelen);
+    sl_prop_policies_free(&p);
+    return rc != SL_OK;
+}
+
+static const sl_opt_t s_options[] = {
+    {"policy", SL_OPT_JSON, NULL, offsetof(s_walker_t, policy), 0,
+     "what propagates, per tenant: a map of \"*\" and tenant names to {tags: all | none | "
+     "[names, prefixes*], owners: bool, description: bool, incidents: bool, max_depth: N "
+     "(0 = unlimited), edge_types: [types]} (default: every tag and open incident, any depth, "
+     "every edge type)"},
+    {"poll", SL_OPT_DURATION, "1ms", offsetof(s_walker_t, poll_us), 0,
+     "how often to check whether the store has applied a round (100us..1s)"},
+    {"flush", SL_OPT_DURATION, "1s", offsetof(s_walker_t, flush_us), 0,
+     "how often the cursor is persisted when only the walker's own results moved it"},
+    {"isolated", SL_OPT_BOOL, "false", offsetof(s_walker_t, isolated), 0,
+     "the store has one environment per tenant (as the store actor's `isolated`)"},
+    {"tenants", SL_OPT_STRLIST, NULL, offsetof(s_walker_t, tenants), 0,
+     "the store's tenants (required when isolated, as the store actor's)"},
+    {0},
+};
+
+static const sl_output_t s_outputs[] = {
+    {.name = "out",
+     .desc = "propagation.set / propagation.unset / propagation.fence events: the store's input"},
+    {0},
+};
+
+const sl_actor_kind_t sl_actor_lineage_walker = {
+    .name = "lineage_walker",
+    .description = "Follows the store's change log and propagates tags, owners, descriptions and "
+                   "open incidents downstream along lineage, retracting them when their cause "
+                   "goes away (input: store.changes; output: the store).",
+    .state_size = sizeof(s_walker_t),
+    .options = s_options,
+    .outputs = s_outputs,
+    .init = s_init,
+    .handle = s_handle,
+    .tick = s_tick,
+    .idle = s_idle,
+    .exit = s_exit,
+    .check_option = s_check_option,
+};
