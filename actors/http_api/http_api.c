@@ -141,20 +141,28 @@ static int s_after(const sl_http_req_t *req, sl_http_resp_t *resp, uint64_t *aft
 
 /* ------------------------------------------------------------ /v1/assets */
 
+/*  The percent-decoded qualified name of a path, or an error answered. */
+static int s_qn(const char *raw, size_t rawlen, char qn[S_QN_MAX + 1], sl_http_resp_t *resp)
+{
+    int rc = sl_http_url_decode(raw, rawlen, 0, qn, S_QN_MAX + 1, NULL);
+    if (rc == SL_ERANGE) {
+        sl_http_error(resp, 400, "bad_path", "qualified name longer than %d bytes", S_QN_MAX);
+    } else if (rc) {
+        sl_http_error(resp, 400, "bad_path", "qualified name: malformed percent-encoding");
+    } else if (!qn[0]) {
+        sl_http_error(resp, 404, "not_found", "no qualified name given");
+        rc = SL_ENOTFOUND;
+    }
+    return rc;
+}
+
 static int s_asset_one(s_api_t *api, const char *tenant, const char *raw, size_t rawlen,
                        const sl_http_req_t *req, sl_http_resp_t *resp)
 {
     char qn[S_QN_MAX + 1];
-    int rc = sl_http_url_decode(raw, rawlen, 0, qn, sizeof qn, NULL);
-    if (rc == SL_ERANGE) {
-        return sl_http_error(resp, 400, "bad_path", "qualified name longer than %d bytes",
-                             S_QN_MAX);
-    }
-    if (rc) {
-        return sl_http_error(resp, 400, "bad_path", "qualified name: malformed percent-encoding");
-    }
-    if (!qn[0]) {
-        return sl_http_error(resp, 404, "not_found", "no qualified name given");
+    int rc;
+    if (s_qn(raw, rawlen, qn, resp) != SL_OK) {
+        return SL_OK;
     }
     sl_store_t *st = s_store(api, resp);
     if (!st) {
@@ -168,11 +176,9 @@ static int s_lineage(s_api_t *api, const char *tenant, const char *raw, size_t r
                      const sl_http_req_t *req, sl_http_resp_t *resp)
 {
     char qn[S_QN_MAX + 1];
-    int rc = sl_http_url_decode(raw, rawlen, 0, qn, sizeof qn, NULL);
-    if (rc) {
-        return sl_http_error(resp, 400, "bad_path",
-                             rc == SL_ERANGE ? "qualified name too long"
-                                             : "qualified name: malformed percent-encoding");
+    int rc;
+    if (s_qn(raw, rawlen, qn, resp) != SL_OK) {
+        return SL_OK;
     }
     sl_direction_t dir = SL_DIR_DOWN;
     const char *d = sl_http_param(req, "direction");
@@ -201,6 +207,33 @@ static int s_lineage(s_api_t *api, const char *tenant, const char *raw, size_t r
     return s_reply(resp, rc, "asset not found", "the store rejects these lineage parameters");
 }
 
+/*  /v1/assets/{qn}/provenance?tag=T (or ?value=incident:SRC/ID, owner:X,
+    description): why the asset holds it, one shortest path per source. */
+static int s_provenance(s_api_t *api, const char *tenant, const char *raw, size_t rawlen,
+                        const sl_http_req_t *req, sl_http_resp_t *resp)
+{
+    char qn[S_QN_MAX + 1], value[S_QN_MAX + 16];
+    if (s_qn(raw, rawlen, qn, resp) != SL_OK) {
+        return SL_OK;
+    }
+    const char *tag = sl_http_param(req, "tag"), *val = sl_http_param(req, "value");
+    if (!tag == !val || (tag && !tag[0]) || (val && !val[0])) {
+        return sl_http_error(resp, 400, "bad_parameter",
+                             "give exactly one of 'tag' (a tag name) or 'value' (tag:NAME, "
+                             "owner:NAME, description, incident:SOURCE/ID)");
+    }
+    if (strlen(tag ? tag : val) > S_QN_MAX) {
+        return sl_http_error(resp, 400, "bad_parameter", "value longer than %d bytes", S_QN_MAX);
+    }
+    snprintf(value, sizeof value, "%s%s", tag ? "tag:" : "", tag ? tag : val);
+    sl_store_t *st = s_store(api, resp);
+    if (!st) {
+        return SL_OK;
+    }
+    int rc = sl_store_provenance_json(st, tenant, qn, value, &resp->body);
+    return s_reply(resp, rc, "asset not found", "the store rejects this name or value");
+}
+
 static int s_asset_list(s_api_t *api, const char *tenant, const sl_http_req_t *req,
                         sl_http_resp_t *resp)
 {
@@ -219,11 +252,12 @@ static int s_asset_list(s_api_t *api, const char *tenant, const sl_http_req_t *r
     return s_reply(resp, rc, "not found", "parameter 'cursor' is not a cursor this API gave out");
 }
 
-/*  /v1/assets, /v1/assets/{qn}, /v1/assets/{qn}/lineage. The qualified
-    name is the raw rest of the path, percent-decoded: "%2F" and a plain
-    "/" both decode to "/". A raw path ending in "/lineage" is the lineage
-    route, so a name that itself ends in "/lineage" must encode that slash
-    ("%2Flineage") to be read as an asset. */
+/*  /v1/assets, /v1/assets/{qn}, /v1/assets/{qn}/lineage,
+    /v1/assets/{qn}/provenance. The qualified name is the raw rest of the
+    path, percent-decoded: "%2F" and a plain "/" both decode to "/". A raw
+    path ending in "/lineage" or "/provenance" is that route, so a name
+    that itself ends so must encode that slash ("%2Flineage") to be read
+    as an asset. */
 static int s_assets(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
 {
     s_api_t *api = arg;
@@ -241,6 +275,11 @@ static int s_assets(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
     size_t sl = sizeof suffix - 1;
     if (len > sl && memcmp(rest + len - sl, suffix, sl) == 0) {
         return s_lineage(api, tenant, rest, len - sl, req, resp);
+    }
+    static const char prov[] = "/provenance";
+    size_t pl = sizeof prov - 1;
+    if (len > pl && memcmp(rest + len - pl, prov, pl) == 0) {
+        return s_provenance(api, tenant, rest, len - pl, req, resp);
     }
     return s_asset_one(api, tenant, rest, len, req, resp);
 }

@@ -291,7 +291,7 @@ static int s_check_policy(s_walker_t *w)
         }
         void *arg[2] = {w, t};
         sl_info(w->name, "tenant %s: policy %s: recomputing every propagated value", ts[i],
-                grc == SL_OK ? "changed" : "not recorded yet");
+                grc == SL_OK && got ? "changed" : "not recorded yet");
         if ((rc = sl_store_view_all_origins(t->view, s_policy_pairs, arg)) == SL_OK) {
             rc = sl_store_view_pairs(t->view, s_policy_pairs, arg);
         }

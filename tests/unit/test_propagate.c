@@ -447,8 +447,8 @@ static void test_policy_errors(void **state)
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         sl_prop_policies_t *p = NULL;
         char err[256] = "", where[64] = "";
-        assert_int_equal(sl_prop_policies_parse(bad[i][0], &p, err, sizeof err, where, sizeof where),
-                         SL_EINVAL);
+        assert_int_equal(
+            sl_prop_policies_parse(bad[i][0], &p, err, sizeof err, where, sizeof where), SL_EINVAL);
         assert_null(p);
         assert_true(err[0]);
         assert_string_equal(where, bad[i][1]);

@@ -12,6 +12,15 @@ int sl_cmd_schema(int argc, char **argv);
 int sl_cmd_dlq(int argc, char **argv);
 int sl_cmd_test(int argc, char **argv);
 int sl_cmd_backfill(int argc, char **argv);
+int sl_cmd_lineage(int argc, char **argv);
+
+struct sl_plan;
+struct sl_store;
+/*  Open the store the topology `file` names (its tenancy and tenants).
+    NULL, with a message prefixed by `prog` on stderr, if the file is
+    invalid, names no store, or there is no store there yet. With planp,
+    *planp gets the plan (the caller destroys it). */
+struct sl_store *sl_cli_store_open(const char *file, const char *prog, struct sl_plan **planp);
 
 /*  1 if argv has -h or --help. */
 int sl_cli_wants_help(int argc, char **argv);

@@ -35,9 +35,7 @@ static const char *s_help =
     "status: 0 ok, 1 failure (no store, or check found a disagreement),\n"
     "2 usage.\n";
 
-/*  Open the store of the topology `file`. NULL (with a message printed)
-    if the file is invalid, names no store, or the store does not exist. */
-static sl_store_t *s_open(const char *file)
+sl_store_t *sl_cli_store_open(const char *file, const char *prog, sl_plan_t **planp)
 {
     sl_errors_t errors = {0};
     sl_store_t *store = NULL;
@@ -47,11 +45,11 @@ static sl_store_t *s_open(const char *file)
         for (int i = 0; i < errors.count; i++) {
             fprintf(stderr, "%s\n", errors.lines[i]);
         }
-        fprintf(stderr, "sluice store: %s: invalid topology\n", file);
+        fprintf(stderr, "%s: %s: invalid topology\n", prog, file);
         goto done;
     }
     if (!plan->store_path) {
-        fprintf(stderr, "sluice store: %s has no store section (store: {path: DIR})\n", file);
+        fprintf(stderr, "%s: %s has no store section (store: {path: DIR})\n", prog, file);
         goto done;
     }
     /*  Opening creates a missing store: look first, so a typo in the path
@@ -59,16 +57,16 @@ static sl_store_t *s_open(const char *file)
     struct stat st;
     if (stat(plan->store_path, &st) != 0 || !S_ISDIR(st.st_mode)) {
         fprintf(stderr,
-                "sluice store: no store at %s (named by %s): nothing has been "
+                "%s: no store at %s (named by %s): nothing has been "
                 "stored there "
                 "yet, or the path is wrong\n",
-                plan->store_path, file);
+                prog, plan->store_path, file);
         goto done;
     }
     if (plan->n_tenants > 0) {
         tenants = calloc((size_t)plan->n_tenants + 1, sizeof *tenants);
         if (!tenants) {
-            fprintf(stderr, "sluice store: out of memory\n");
+            fprintf(stderr, "%s: out of memory\n", prog);
             goto done;
         }
         for (int i = 0; i < plan->n_tenants; i++) {
@@ -83,13 +81,22 @@ static sl_store_t *s_open(const char *file)
     };
     store = sl_store_open(&o, err, sizeof err);
     if (!store) {
-        fprintf(stderr, "sluice store: cannot open %s: %s\n", plan->store_path, err);
+        fprintf(stderr, "%s: cannot open %s: %s\n", prog, plan->store_path, err);
     }
 done:
     free(tenants);
+    if (planp && store) {
+        *planp = plan;
+        plan = NULL;
+    }
     sl_plan_destroy(&plan);
     sl_errors_free(&errors);
     return store;
+}
+
+static sl_store_t *s_open(const char *file)
+{
+    return sl_cli_store_open(file, "sluice store", NULL);
 }
 
 static int s_stats(const char *file, int pretty)

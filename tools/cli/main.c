@@ -18,6 +18,7 @@ static const char *s_usage =
     "  schema check OLD NEW       compatibility of two schema versions; exit 0 yes, 1 no\n"
     "  test TOPOLOGY TESTS        run a topology's unit tests; exit 0 pass, 1 fail\n"
     "  backfill montecarlo FILE --since TIME   apply Monte Carlo incidents to the store\n"
+    "  lineage recompute FILE [--dry-run]  recompute propagation; report the differences\n"
     "  version                    print the version\n"
     "\n"
     "Every command takes --help.\n";
@@ -69,6 +70,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "backfill") == 0) {
         return sl_cmd_backfill(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "lineage") == 0) {
+        return sl_cmd_lineage(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (sl_cli_wants_help(argc - 1, argv + 1)) {
