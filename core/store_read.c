@@ -1342,7 +1342,26 @@ int sl_store_dead_letter_json(sl_store_t *s, const char *tenant, uint64_t seq, s
     return s_finish(doc, out, rc);
 }
 
-/* ---- closures (benchmarks, `sluice query closure`) */
+/* ---- closures (benchmarks) */
+
+/*  Make room for depths[i] (doubling). */
+static int s_depths_fit(int32_t **depths, size_t *cap, size_t i)
+{
+    if (i < *cap) {
+        return SL_OK;
+    }
+    size_t ncap = *cap ? *cap * 2 : 1024;
+    while (ncap <= i) {
+        ncap *= 2;
+    }
+    int32_t *nd = realloc(*depths, ncap * sizeof *nd);
+    if (!nd) {
+        return SL_ENOMEM;
+    }
+    *depths = nd;
+    *cap = ncap;
+    return SL_OK;
+}
 
 int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl_direction_t dir,
                            int depth, uint64_t *count)
@@ -1377,15 +1396,9 @@ int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl
     /*  The set is the queue: entry i is expanded after every entry
         before it, so depths[] grows in breadth-first order. */
     for (size_t i = 0; rc == SL_OK && i < sl_nodeset_count(seen); i++) {
-        if (i >= dcap) {
-            size_t ncap = dcap ? dcap * 2 : 1024;
-            int32_t *nd = realloc(depths, ncap * sizeof *nd);
-            if (!nd) {
-                rc = SL_ENOMEM;
-                break;
-            }
-            depths = nd;
-            dcap = ncap;
+        if (s_depths_fit(&depths, &dcap, i) != SL_OK) {
+            rc = SL_ENOMEM;
+            break;
         }
         if (i == 0) {
             depths[0] = 0;
@@ -1414,15 +1427,9 @@ int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl
                 break;
             }
             if (added) {
-                if ((size_t)n >= dcap) {
-                    size_t ncap = dcap * 2;
-                    int32_t *nd = realloc(depths, ncap * sizeof *nd);
-                    if (!nd) {
-                        rc = SL_ENOMEM;
-                        break;
-                    }
-                    depths = nd;
-                    dcap = ncap;
+                if (s_depths_fit(&depths, &dcap, (size_t)n) != SL_OK) {
+                    rc = SL_ENOMEM;
+                    break;
                 }
                 depths[n] = d;
             }
