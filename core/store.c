@@ -496,6 +496,7 @@ struct sl_store_batch {
     int64_t now;
     char now_text[32]; /* RFC 3339 of now: the change records' time */
     sl_buf_t k, v, k2; /* scratch */
+    sl_buf_t chg;      /* a change record's `changes`, as msgpack */
     char actor[64];    /* recorded with the dead letters apply writes */
     int replay;        /* replaying dead letters: apply writes none */
     sl_buf_t dlm;      /* "actor\0reason\0" per dead letter: metrics at commit */
@@ -647,6 +648,7 @@ static void s_batch_free(sl_store_batch_t *b)
     sl_buf_free(&b->k);
     sl_buf_free(&b->v);
     sl_buf_free(&b->k2);
+    sl_buf_free(&b->chg);
     sl_buf_free(&b->dlm);
     free(b);
 }
@@ -828,19 +830,17 @@ static int s_mark_tenant(s_ctx_t *c)
     return s_put(c, S_DB_TENANTS, c->t->tenant, strlen(c->t->tenant), "", 0, MDB_NOOVERWRITE);
 }
 
-/*  Append one change record to the tenant's log. `changes` is stolen. */
-static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op, json_t *changes)
+/*  Append one change record to the tenant's log, its `changes` already a
+    msgpack map (mp, n bytes). */
+static int s_log_mp(s_ctx_t *c, const char *entity, const char *key, const char *op, const void *mp,
+                    size_t n)
 {
     uint8_t k[S_MAX_TENANT + 9];
     size_t tl = strlen(c->t->tenant);
     int rc;
-    if (!changes) {
-        return SL_ENOMEM;
-    }
     if (!c->t->seq_loaded) {
         rc = s_last_seq(c->txn, c->e->dbi[S_DB_CHANGES], c->t->tenant, &c->t->seq);
         if (rc != SL_OK) {
-            json_decref(changes);
             return rc == SL_ENOMEM ? rc : s_fail_batch(c->b, MDB_PANIC, "log seq");
         }
         c->t->seq_loaded = 1;
@@ -867,9 +867,8 @@ static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op
         rc = sl_mp_str(v, "changes", 7);
     }
     if (rc == SL_OK) {
-        rc = sl_jansson_to_msgpack(changes, v);
+        rc = sl_buf_append(v, mp, n);
     }
-    json_decref(changes);
     if (rc != SL_OK) {
         return rc;
     }
@@ -881,6 +880,18 @@ static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op
     c->t->seq = seq;
     c->changed++;
     return s_mark_tenant(c);
+}
+
+/*  Append one change record to the tenant's log. `changes` is stolen. */
+static int s_log(s_ctx_t *c, const char *entity, const char *key, const char *op, json_t *changes)
+{
+    if (!changes) {
+        return SL_ENOMEM;
+    }
+    sl_buf_reset(&c->b->chg);
+    int rc = sl_jansson_to_msgpack(changes, &c->b->chg);
+    json_decref(changes);
+    return rc ? rc : s_log_mp(c, entity, key, op, c->b->chg.data, c->b->chg.len);
 }
 
 /*  {"before": b, "after": a} into changes[field] (references taken). */
@@ -1965,31 +1976,51 @@ fail:
 
 /* ---- propagation (the lineage walker's copies) and blocks */
 
-/*  A change record of a copy: value and source always (identity), then
+/*  {"field": {"before": b, "after": a}} entry of a change record, as
+    msgpack: strings (NULL = nil) or, with is_int, integers (NULL = nil). */
+static int s_mp_change(sl_buf_t *m, const char *field, int is_int, const void *before,
+                       const void *after)
+{
+    int rc = sl_mp_str(m, field, strlen(field));
+    if (rc == SL_OK) {
+        rc = sl_mp_container(m, 1, 2);
+    }
+    const void *v[2] = {before, after};
+    for (int i = 0; i < 2 && rc == SL_OK; i++) {
+        rc = sl_mp_str(m, i ? "after" : "before", i ? 5 : 6);
+        if (rc == SL_OK) {
+            rc = !v[i]    ? sl_buf_append(m, "\xc0", 1)
+                 : is_int ? sl_mp_int(m, *(const int64_t *)v[i])
+                          : sl_mp_str(m, v[i], strlen(v[i]));
+        }
+    }
+    return rc;
+}
+
+/*  A change record of a copy, written as msgpack directly (a 100k-copy
+    walk logs 100k of these): value and source always (identity), then
     path_length and via as they change. */
 static int s_copy_log(s_ctx_t *c, const char *target, const char *op, const sl_store_copy_t *old,
                       const char *value, const char *source, json_int_t depth, const char *via)
 {
-    json_t *ch = json_object();
-    int rc = ch ? SL_OK : SL_ENOMEM;
+    sl_buf_t *m = &c->b->chg;
+    int64_t od = old ? (int64_t)old->depth : 0, nd = depth;
+    int dch = !old || !via || od != nd, vch = !old || !via || strcmp(old->via, via) != 0;
+    sl_buf_reset(m);
+    int rc = sl_mp_container(m, 1, 2 + (size_t)dch + (size_t)vch);
     if (rc == SL_OK) {
-        rc = s_change_s(ch, "value", old ? value : NULL, via ? value : NULL);
+        rc = s_mp_change(m, "value", 0, old ? value : NULL, via ? value : NULL);
     }
     if (rc == SL_OK) {
-        rc = s_change_s(ch, "source", old ? source : NULL, via ? source : NULL);
+        rc = s_mp_change(m, "source", 0, old ? source : NULL, via ? source : NULL);
     }
-    if (rc == SL_OK && (!old || !via || (json_int_t)old->depth != depth)) {
-        rc = s_change_new(ch, "path_length", old ? json_integer(old->depth) : json_null(),
-                          via ? json_integer(depth) : json_null());
+    if (rc == SL_OK && dch) {
+        rc = s_mp_change(m, "path_length", 1, old ? &od : NULL, via ? &nd : NULL);
     }
-    if (rc == SL_OK && (!old || !via || strcmp(old->via, via) != 0)) {
-        rc = s_change_s(ch, "via", old ? old->via : NULL, via);
+    if (rc == SL_OK && vch) {
+        rc = s_mp_change(m, "via", 0, old ? old->via : NULL, via);
     }
-    if (rc != SL_OK) {
-        json_decref(ch);
-        return rc;
-    }
-    return s_log(c, "propagation", target, op, ch);
+    return rc ? rc : s_log_mp(c, "propagation", target, op, m->data, m->len);
 }
 
 /*  The stored copy (target, value, source), its strings in `keep`. */
@@ -2024,7 +2055,7 @@ static int s_copy_write(s_ctx_t *c, const char *target, const char *value, const
     for (int i = 0; i < 2; i++) {
         int db = i == 0 ? S_DB_PROP : S_DB_PIDX;
         rc = i == 0 ? sl_store__prop_key(&c->b->k, c->t->tenant, target, value, source)
-                    : sl_store__prop_key(&c->b->k, c->t->tenant, value, source, target);
+                    : sl_store__pidx_key(&c->b->k, c->t->tenant, value, source, target);
         if (rc == SL_OK && put) {
             rc = i == 0 ? sl_store__prop_val(&c->b->v, depth, target, value, source, via)
                         : sl_store__prop_val(&c->b->v, depth, target, NULL, NULL, via);

@@ -108,16 +108,22 @@ int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, con
     A copy of `value` ("tag:pii", "owner:ann", "description",
     "incident:montecarlo/42") at `target`, propagated from `source` along a
     shortest path of `depth` edges whose last hop comes from `via`:
-      propagated[tenant\0 H(target) H(value) H(source)] =
+      propagated[tenant\0 T H(value) H(source)] =
           be32 depth, target\0 value\0 source\0 via
-      propagated_by_pair[tenant\0 H(value) H(source) H(target)] =
-          be32 depth, target
-    H is 16 bytes of SipHash-2-4 (two fixed keys): fixed-size keys whatever
-    the names' lengths, and one prefix scan per target or per pair. */
+      propagated_by_pair[tenant\0 H(value) H(source) T] =
+          be32 depth, target\0 via
+    where T = the target's first S_PROP_NAME bytes, 0, H(target). H is 16
+    bytes of SipHash-2-4 (two fixed keys). Keys stay under LMDB's 511-byte
+    bound whatever the names' lengths, one prefix scan finds the copies at
+    a target or of a pair, and copies of one walk sort by target name, so
+    its inserts are neighbours in the B-tree. */
 #define S_H 16
+#define S_PROP_NAME 300
 void sl_store__h16(uint8_t out[S_H], const char *s, size_t n);
-int sl_store__prop_key(sl_buf_t *k, const char *tenant, const char *a, const char *b,
-                       const char *c);
+int sl_store__prop_key(sl_buf_t *k, const char *tenant, const char *target, const char *value,
+                       const char *source);
+int sl_store__pidx_key(sl_buf_t *k, const char *tenant, const char *value, const char *source,
+                       const char *target);
 int sl_store__prop_val(sl_buf_t *v, uint32_t depth, const char *target, const char *value,
                        const char *source, const char *via);
 int sl_store__prop_parse(const MDB_val *v, sl_store_copy_t *out);

@@ -32,15 +32,48 @@ void sl_store__h16(uint8_t out[S_H], const char *s, size_t n)
     crypto_shorthash(out + 8, (const unsigned char *)s, n, k2);
 }
 
-int sl_store__prop_key(sl_buf_t *k, const char *tenant, const char *a, const char *b, const char *c)
+/*  The target's part of a key: its first S_PROP_NAME bytes, a 0, its
+    digest. Keys sort by target name, so the copies a breadth-first walk
+    writes (children in name order: the `down` dups are sorted) land next
+    to each other in the B-tree instead of all over it. */
+static int s_target_part(sl_buf_t *k, const char *target)
 {
-    uint8_t h[3 * S_H];
-    sl_store__h16(h, a, strlen(a));
-    sl_store__h16(h + S_H, b, strlen(b));
-    sl_store__h16(h + 2 * S_H, c, strlen(c));
+    size_t n = strlen(target);
+    uint8_t h[S_H];
+    sl_store__h16(h, target, n);
+    int rc = sl_buf_append(k, target, n < S_PROP_NAME ? n : S_PROP_NAME);
+    if (rc == SL_OK) {
+        rc = sl_buf_append(k, "", 1);
+    }
+    return rc ? rc : sl_buf_append(k, h, S_H);
+}
+
+int sl_store__prop_key(sl_buf_t *k, const char *tenant, const char *target, const char *value,
+                       const char *source)
+{
+    uint8_t h[2 * S_H];
+    sl_store__h16(h, value, strlen(value));
+    sl_store__h16(h + S_H, source, strlen(source));
     sl_buf_reset(k);
     int rc = sl_buf_append(k, tenant, strlen(tenant) + 1);
+    if (rc == SL_OK) {
+        rc = s_target_part(k, target);
+    }
     return rc ? rc : sl_buf_append(k, h, sizeof h);
+}
+
+int sl_store__pidx_key(sl_buf_t *k, const char *tenant, const char *value, const char *source,
+                       const char *target)
+{
+    uint8_t h[2 * S_H];
+    sl_store__h16(h, value, strlen(value));
+    sl_store__h16(h + S_H, source, strlen(source));
+    sl_buf_reset(k);
+    int rc = sl_buf_append(k, tenant, strlen(tenant) + 1);
+    if (rc == SL_OK) {
+        rc = sl_buf_append(k, h, sizeof h);
+    }
+    return rc ? rc : s_target_part(k, target);
 }
 
 static int s_be32(sl_buf_t *v, uint32_t d)
@@ -549,13 +582,17 @@ static int s_at_fn(sl_store_view_t *v, const MDB_val *k, const MDB_val *d, void 
 
 int sl_store_view_copies_at(sl_store_view_t *v, const char *target, sl_store_copy_fn fn, void *arg)
 {
-    /*  The prefix lives here: callbacks may use the view's scratch keys. */
-    uint8_t pfx[S_MAX_TENANT + 1 + S_H];
-    size_t tl = strlen(v->tenant) + 1;
+    /*  The prefix is our own: callbacks may use the view's scratch keys. */
+    sl_buf_t pfx = {0};
     s_copies_t c = {.fn = fn, .arg = arg};
-    memcpy(pfx, v->tenant, tl);
-    sl_store__h16(pfx + tl, target, strlen(target));
-    int rc = s_scan(v, S_DB_PROP, pfx, tl + S_H, s_at_fn, &c);
+    int rc = sl_buf_append(&pfx, v->tenant, strlen(v->tenant) + 1);
+    if (rc == SL_OK) {
+        rc = s_target_part(&pfx, target);
+    }
+    if (rc == SL_OK) {
+        rc = s_scan(v, S_DB_PROP, pfx.data, pfx.len, s_at_fn, &c);
+    }
+    sl_buf_free(&pfx);
     sl_buf_free(&c.buf);
     return rc;
 }
@@ -613,27 +650,31 @@ int sl_store_view_copy(sl_store_view_t *v, const char *target, const char *value
     return s_copy_strings(&v->one, &d, out);
 }
 
-/*  Keys of PIDX: tenant\0 H(value) H(source) H(target): one pair's
-    copies are adjacent; the first of each pair names it (through PROP). */
+/*  Keys of PIDX: tenant\0 H(value) H(source) target-part: one pair's
+    copies are adjacent; the first of each pair names it (through PROP,
+    whose key is tenant\0 target-part H(value) H(source)). */
 static int s_pairs_fn(sl_store_view_t *v, const MDB_val *k, const MDB_val *d, void *arg)
 {
     s_copies_t *c = arg;
     size_t tl = strlen(v->tenant) + 1;
-    if (k->mv_size != tl + 3 * S_H || d->mv_size < 5) {
+    if (k->mv_size < tl + 3 * S_H + 1 || d->mv_size < 5) {
         return SL_OK;
     }
     const uint8_t *h = (const uint8_t *)k->mv_data + tl;
+    size_t tpart = k->mv_size - tl - 2 * S_H;
     if (c->have_last && memcmp(c->last, h, 2 * S_H) == 0) {
         return SL_OK;
     }
     memcpy(c->last, h, 2 * S_H);
     c->have_last = 1;
-    /*  PROP key of this copy: H(target) H(value) H(source). */
-    uint8_t pk[S_MAX_TENANT + 1 + 3 * S_H];
+    uint8_t pk[S_MAX_TENANT + 1 + S_PROP_NAME + 1 + 3 * S_H];
+    if (tl + tpart + 2 * S_H > sizeof pk) {
+        return SL_OK;
+    }
     memcpy(pk, v->tenant, tl);
-    memcpy(pk + tl, h + 2 * S_H, S_H);
-    memcpy(pk + tl + S_H, h, 2 * S_H);
-    MDB_val key = {tl + 3 * S_H, pk}, val;
+    memcpy(pk + tl, h + 2 * S_H, tpart);
+    memcpy(pk + tl + tpart, h, 2 * S_H);
+    MDB_val key = {tl + tpart + 2 * S_H, pk}, val;
     sl_store_copy_t cp;
     if (mdb_get(v->txn, v->e->dbi[S_DB_PROP], &key, &val) != 0 ||
         s_copy_strings(&c->buf, &val, &cp) != SL_OK) {
