@@ -552,26 +552,29 @@ int sl_prop_affected(sl_store_view_t *v, const sl_prop_policy_t *p, const sl_eve
 
 /* ----------------------------------------------------------- recompute */
 
-typedef struct {
+/*  A recomputation of one pair: the closure (breadth first) and the
+    difference with the stored copies, computed at start; the operations
+    are handed out in slices (sl_prop_job_emit). */
+struct sl_prop_job {
     const sl_prop_policy_t *p;
     sl_store_view_t *v;
+    char *value, *source;
     sl_nodeset_t *seen; /* index 0: the source */
     uint32_t *depth;
-    int32_t *via; /* index of the node the shortest path arrives from */
-    uint8_t *matched;
+    int32_t *via;   /* index of the node the shortest path arrives from */
+    uint8_t *state; /* per node: 0 new (set), 1 stored and equal, 2 stored, differs (set) */
     size_t cap;
-    const char *tag; /* the tag name for blocks, or NULL */
+    sl_nodeset_t *gone; /* stored copies no longer reached: unset */
+    const char *tag;    /* the tag name for blocks, or NULL */
     size_t taglen;
     uint32_t cur_depth;
     int32_t cur;
-    int rc;
-    sl_prop_op_fn fn;
-    void *arg;
-    const char *value, *source;
+    int valid;
+    size_t next_unset, next_set; /* emission progress */
     sl_prop_stats_t *st;
-} s_walk_t;
+};
 
-static int s_grow(s_walk_t *w, size_t n)
+static int s_grow(sl_prop_job_t *w, size_t n)
 {
     if (n < w->cap) {
         return SL_OK;
@@ -588,9 +591,9 @@ static int s_grow(s_walk_t *w, size_t n)
     if (v) {
         w->via = v;
     }
-    uint8_t *m = realloc(w->matched, cap);
+    uint8_t *m = realloc(w->state, cap);
     if (m) {
-        w->matched = m;
+        w->state = m;
     }
     if (!d || !v || !m) {
         return SL_ENOMEM;
@@ -602,7 +605,7 @@ static int s_grow(s_walk_t *w, size_t n)
 static int s_walk_edge(void *arg, const char *other, size_t olen, const char *type, size_t tlen,
                        int propagate)
 {
-    s_walk_t *w = arg;
+    sl_prop_job_t *w = arg;
     int added;
     if (!propagate || !s_edge_type_ok(w->p, type, tlen)) {
         return SL_OK;
@@ -619,124 +622,173 @@ static int s_walk_edge(void *arg, const char *other, size_t olen, const char *ty
     }
     w->depth[n] = w->cur_depth + 1;
     w->via[n] = w->cur;
-    w->matched[n] = 0;
+    w->state[n] = 0;
     return SL_OK;
 }
 
 static int s_has(void *arg, const char *value)
 {
-    s_walk_t *w = arg;
+    sl_prop_job_t *w = arg;
     if (strcmp(value, w->value) == 0) {
-        w->rc = 1;
+        w->valid = 1;
     }
     return SL_OK;
 }
 
-static int s_op(s_walk_t *w, int set, const char *target, uint32_t depth, const char *via)
-{
-    sl_prop_op_t op = {set, target, w->value, w->source, via, depth};
-    if (w->st) {
-        if (set) {
-            w->st->sets++;
-        } else {
-            w->st->unsets++;
-        }
-    }
-    return w->fn(w->arg, &op);
-}
-
-/*  A stored copy against the closure: unset if unreached, update if its
+/*  A stored copy against the closure: gone if unreached, to update if its
     depth or via differ, else nothing. */
 static int s_cmp_copy(void *arg, const sl_store_copy_t *c)
 {
-    s_walk_t *w = arg;
+    sl_prop_job_t *w = arg;
     int64_t n = sl_nodeset_find(w->seen, c->target, strlen(c->target));
     if (n <= 0) {
-        return s_op(w, 0, c->target, 0, NULL);
+        return sl_nodeset_add(w->gone, c->target, strlen(c->target), NULL) < 0 ? SL_ENOMEM : SL_OK;
     }
-    w->matched[n] = 1;
     const char *via = sl_nodeset_name(w->seen, w->via[n], NULL);
-    if (w->depth[n] != c->depth || strcmp(via, c->via) != 0) {
-        return s_op(w, 1, c->target, w->depth[n], via);
-    }
+    w->state[n] = w->depth[n] != c->depth || strcmp(via, c->via) != 0 ? 2 : 1;
     return SL_OK;
 }
 
-int sl_prop_recompute(sl_store_view_t *v, const sl_prop_policy_t *p, const char *value,
-                      const char *source, sl_prop_op_fn fn, void *arg, sl_prop_stats_t *stats)
+void sl_prop_job_free(sl_prop_job_t **jp)
 {
-    s_walk_t w = {
-        .p = p, .v = v, .fn = fn, .arg = arg, .value = value, .source = source, .st = stats};
+    if (!jp || !*jp) {
+        return;
+    }
+    sl_prop_job_t *w = *jp;
+    sl_nodeset_free(&w->seen);
+    sl_nodeset_free(&w->gone);
+    free(w->depth);
+    free(w->via);
+    free(w->state);
+    free(w->value);
+    free(w->source);
+    free(w);
+    *jp = NULL;
+}
+
+size_t sl_prop_job_bytes(const sl_prop_job_t *w)
+{
+    return sl_nodeset_bytes(w->seen) + sl_nodeset_bytes(w->gone) + w->cap * 9;
+}
+
+int sl_prop_job_start(sl_store_view_t *v, const sl_prop_policy_t *p, const char *value,
+                      const char *source, sl_prop_stats_t *stats, sl_prop_job_t **out)
+{
+    sl_prop_job_t *w = calloc(1, sizeof *w);
     int rc = SL_OK;
-    if (!(w.seen = sl_nodeset_new())) {
+    *out = NULL;
+    if (!w || !(w->seen = sl_nodeset_new()) || !(w->gone = sl_nodeset_new()) ||
+        !(w->value = strdup(value)) || !(w->source = strdup(source))) {
+        sl_prop_job_free(&w);
         return SL_ENOMEM;
     }
+    w->p = p;
+    w->v = v;
+    w->st = stats;
     if (stats) {
         stats->pairs++;
     }
     /*  Is the source an origin of the value now? */
     if (sl_prop_policy_allows(p, value)) {
-        rc = sl_store_view_origins(v, source, s_has, &w, NULL);
+        rc = sl_store_view_origins(v, source, s_has, w, NULL);
     }
-    int valid = rc == SL_OK && w.rc == 1;
     if (rc == SL_OK &&
-        (sl_nodeset_add(w.seen, source, strlen(source), NULL) < 0 || s_grow(&w, 0) != SL_OK)) {
+        (sl_nodeset_add(w->seen, source, strlen(source), NULL) < 0 || s_grow(w, 0) != SL_OK)) {
         rc = SL_ENOMEM;
     }
-    if (rc == SL_OK && valid) {
-        w.depth[0] = 0;
-        w.via[0] = -1;
-        w.matched[0] = 0;
+    if (rc == SL_OK) {
+        w->depth[0] = 0;
+        w->via[0] = -1;
+        w->state[0] = 1;
+    }
+    if (rc == SL_OK && w->valid) {
         if (strncmp(value, "tag:", 4) == 0 && sl_store_view_has_blocks(v)) {
-            w.tag = value + 4;
-            w.taglen = strlen(w.tag);
+            w->tag = w->value + 4;
+            w->taglen = strlen(w->tag);
         }
         /*  Breadth first: the set is the queue, so depths are shortest
             path lengths and each node's via is its first-found parent. */
-        for (size_t i = 0; rc == SL_OK && i < sl_nodeset_count(w.seen); i++) {
-            if (p->max_depth > 0 && w.depth[i] >= (uint32_t)p->max_depth) {
+        for (size_t i = 0; rc == SL_OK && i < sl_nodeset_count(w->seen); i++) {
+            if (p->max_depth > 0 && w->depth[i] >= (uint32_t)p->max_depth) {
                 continue;
             }
             size_t len;
-            const char *qn = sl_nodeset_name(w.seen, (int64_t)i, &len);
+            const char *qn = sl_nodeset_name(w->seen, (int64_t)i, &len);
             char *q = strndup(qn, len); /* the set may move while we add */
             if (!q) {
                 rc = SL_ENOMEM;
                 break;
             }
-            w.cur = (int32_t)i;
-            w.cur_depth = w.depth[i];
-            rc = sl_store_view_edges(v, q, len, SL_DIR_DOWN, s_walk_edge, &w);
+            w->cur = (int32_t)i;
+            w->cur_depth = w->depth[i];
+            rc = sl_store_view_edges(v, q, len, SL_DIR_DOWN, s_walk_edge, w);
             free(q);
         }
     }
-    if (stats) {
-        stats->visited += sl_nodeset_count(w.seen) - (valid ? 1 : 0);
-        size_t bytes = sl_nodeset_bytes(w.seen) + w.cap * 9;
-        if (bytes > stats->peak_bytes) {
-            stats->peak_bytes = bytes;
-        }
-    }
-    if (!valid && rc == SL_OK) {
-        sl_nodeset_clear(w.seen); /* nothing reached: every copy goes */
-        if (sl_nodeset_add(w.seen, source, strlen(source), NULL) < 0) {
-            rc = SL_ENOMEM;
-        }
-    }
-    w.rc = 0;
     if (rc == SL_OK) {
-        rc = sl_store_view_copies_of(v, value, source, s_cmp_copy, &w);
+        rc = sl_store_view_copies_of(v, value, source, s_cmp_copy, w);
     }
-    for (size_t i = 1; valid && rc == SL_OK && i < sl_nodeset_count(w.seen); i++) {
-        if (!w.matched[i]) {
-            rc = s_op(&w, 1, sl_nodeset_name(w.seen, (int64_t)i, NULL), w.depth[i],
-                      sl_nodeset_name(w.seen, w.via[i], NULL));
+    if (stats) {
+        stats->visited += sl_nodeset_count(w->seen) - 1;
+        if (sl_prop_job_bytes(w) > stats->peak_bytes) {
+            stats->peak_bytes = sl_prop_job_bytes(w);
         }
     }
-    sl_nodeset_free(&w.seen);
-    free(w.depth);
-    free(w.via);
-    free(w.matched);
+    if (rc != SL_OK) {
+        sl_prop_job_free(&w);
+        return rc;
+    }
+    w->next_set = 1;
+    *out = w;
+    return SL_OK;
+}
+
+int sl_prop_job_emit(sl_prop_job_t *w, size_t max_ops, sl_prop_op_fn fn, void *arg, size_t *emitted)
+{
+    size_t n = 0;
+    int rc = SL_OK;
+    while (rc == SL_OK && n < max_ops && w->next_unset < sl_nodeset_count(w->gone)) {
+        sl_prop_op_t op = {0,        sl_nodeset_name(w->gone, (int64_t)w->next_unset++, NULL),
+                           w->value, w->source,
+                           NULL,     0};
+        rc = fn(arg, &op);
+        n++;
+        if (w->st) {
+            w->st->unsets++;
+        }
+    }
+    while (rc == SL_OK && n < max_ops && w->next_set < sl_nodeset_count(w->seen)) {
+        size_t i = w->next_set++;
+        if (w->state[i] == 1) {
+            continue;
+        }
+        sl_prop_op_t op = {1,         sl_nodeset_name(w->seen, (int64_t)i, NULL), w->value,
+                           w->source, sl_nodeset_name(w->seen, w->via[i], NULL),  w->depth[i]};
+        rc = fn(arg, &op);
+        n++;
+        if (w->st) {
+            w->st->sets++;
+        }
+    }
+    if (emitted) {
+        *emitted = n;
+    }
+    if (rc != SL_OK) {
+        return rc;
+    }
+    return w->next_unset >= sl_nodeset_count(w->gone) && w->next_set >= sl_nodeset_count(w->seen);
+}
+
+int sl_prop_recompute(sl_store_view_t *v, const sl_prop_policy_t *p, const char *value,
+                      const char *source, sl_prop_op_fn fn, void *arg, sl_prop_stats_t *stats)
+{
+    sl_prop_job_t *job = NULL;
+    int rc = sl_prop_job_start(v, p, value, source, stats, &job);
+    if (rc == SL_OK) {
+        rc = sl_prop_job_emit(job, SIZE_MAX, fn, arg, NULL);
+        rc = rc < 0 ? rc : SL_OK;
+    }
+    sl_prop_job_free(&job);
     return rc;
 }
 

@@ -32,8 +32,10 @@ typedef struct {
     char *tenant;
     sl_prop_work_t *work;
     sl_store_view_t *view;
-    uint64_t fenced; /* token of the round's fence, 0 = none pending */
-    int mark_policy; /* record the policy fingerprint once fenced */
+    uint64_t fenced;    /* token of the round's fence, 0 = none pending */
+    int mark_policy;    /* record the policy fingerprint once fenced */
+    sl_prop_job_t *job; /* a pair whose operations are being handed out */
+    size_t next;        /* work[next..] not started yet */
 } s_ten_t;
 
 typedef struct {
@@ -41,6 +43,7 @@ typedef struct {
     char *policy;
     int64_t poll_us;
     int64_t flush_us;
+    int64_t round_ops;
     int isolated;
     sl_strlist_t tenants;
     /* run state */
@@ -152,7 +155,7 @@ static int s_emit_fence(s_walker_t *w, s_ten_t *t)
 {
     sl_event_t ev;
     sl_buf_t *b = &w->scratch;
-    char json[512];
+    char json[1024];
     char err[128];
     snprintf(json, sizeof json,
              "{\"tenant\":\"%s\",\"kind\":\"propagation.fence\",\"source\":\"%s\","
@@ -168,7 +171,60 @@ static int s_emit_fence(s_walker_t *w, s_ten_t *t)
     return rc;
 }
 
-/*  Recompute every pending pair, tenant after tenant, and fence. */
+/*  The tenant's work set without the pairs already started. */
+static int s_compact(s_ten_t *t)
+{
+    size_t n = sl_prop_work_count(t->work);
+    if (t->next == 0) {
+        return SL_OK;
+    }
+    sl_prop_work_t *rest = sl_prop_work_new();
+    int rc = rest ? SL_OK : SL_ENOMEM;
+    for (size_t i = t->next; rc == SL_OK && i < n; i++) {
+        const char *value, *source;
+        sl_prop_work_get(t->work, i, &value, &source);
+        rc = sl_prop_work_add(rest, value, source);
+    }
+    if (rc != SL_OK) {
+        sl_prop_work_free(&rest);
+        return rc;
+    }
+    sl_prop_work_free(&t->work);
+    t->work = rest;
+    t->next = 0;
+    return SL_OK;
+}
+
+/*  One tenant's share of a round: at most round_ops operations, from the
+    pair in progress, then from new pairs. */
+static int s_tenant_round(s_walker_t *w, s_ten_t *t, s_emit_t *e)
+{
+    const sl_prop_policy_t *p = sl_prop_policy_for(w->pol, t->tenant);
+    size_t budget = (size_t)w->round_ops, n = sl_prop_work_count(t->work);
+    int rc = sl_store_view_refresh(t->view);
+    while (rc == SL_OK && budget > 0 && (t->job || t->next < n)) {
+        if (!t->job) {
+            const char *value, *source;
+            sl_prop_work_get(t->work, t->next, &value, &source);
+            if ((rc = sl_prop_job_start(t->view, p, value, source, &w->st, &t->job)) != SL_OK) {
+                break;
+            }
+            t->next++;
+        }
+        size_t done = 0;
+        rc = sl_prop_job_emit(t->job, budget, s_emit_op, e, &done);
+        budget -= done < budget ? done : budget;
+        if (rc == 1) {
+            sl_prop_job_free(&t->job);
+            rc = SL_OK;
+        }
+    }
+    return rc == SL_OK ? s_compact(t) : rc;
+}
+
+/*  A round: each tenant with work gets its share (so one tenant's very
+    large closure is handed out over several rounds while the others keep
+    moving), then one fence per tenant touched. */
 static int s_round(s_walker_t *w)
 {
     int64_t t0 = sl_mono_us();
@@ -176,22 +232,11 @@ static int s_round(s_walker_t *w)
     w->token++;
     for (int i = 0; i < w->n_ts && rc == SL_OK; i++) {
         s_ten_t *t = &w->ts[i];
-        size_t n = sl_prop_work_count(t->work);
-        if (n == 0 && !t->mark_policy) {
+        if (!t->job && sl_prop_work_count(t->work) == 0 && !t->mark_policy) {
             continue;
         }
         s_emit_t e = {w, t->tenant, 0, 0};
-        const sl_prop_policy_t *p = sl_prop_policy_for(w->pol, t->tenant);
-        if ((rc = sl_store_view_refresh(t->view)) != SL_OK) {
-            break;
-        }
-        for (size_t j = 0; j < n && rc == SL_OK; j++) {
-            const char *value, *source;
-            sl_prop_work_get(t->work, j, &value, &source);
-            rc = sl_prop_recompute(t->view, p, value, source, s_emit_op, &e, &w->st);
-        }
-        if (rc == SL_OK) {
-            sl_prop_work_clear(t->work);
+        if ((rc = s_tenant_round(w, t, &e)) == SL_OK) {
             rc = s_emit_fence(w, t);
             any = 1;
         }
@@ -349,6 +394,10 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(w->name, "policy%s: %s", where, err);
         return SL_EINVAL;
     }
+    if (w->round_ops < 1 || w->round_ops > 1000000) {
+        sl_error(w->name, "round_ops must be from 1 to 1000000");
+        return SL_EINVAL;
+    }
     if (w->poll_us < 100 || w->poll_us > 1000000) {
         sl_error(w->name, "poll must be from 100us to 1s");
         return SL_EINVAL;
@@ -386,7 +435,7 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
 static int s_pending(const s_walker_t *w)
 {
     for (int i = 0; i < w->n_ts; i++) {
-        if (sl_prop_work_count(w->ts[i].work) || w->ts[i].mark_policy) {
+        if (w->ts[i].job || sl_prop_work_count(w->ts[i].work) || w->ts[i].mark_policy) {
             return 1;
         }
     }
@@ -451,6 +500,7 @@ static void s_exit(sl_actor_t *a, void *state)
     sl_follower_destroy(&w->fol);
     for (int i = 0; i < w->n_ts; i++) {
         sl_store_view_end(&w->ts[i].view);
+        sl_prop_job_free(&w->ts[i].job);
         sl_prop_work_free(&w->ts[i].work);
         free(w->ts[i].tenant);
     }
@@ -482,6 +532,9 @@ static const sl_opt_t s_options[] = {
      "every edge type)"},
     {"poll", SL_OPT_DURATION, "1ms", offsetof(s_walker_t, poll_us), 0,
      "how often to check whether the store has applied a round (100us..1s)"},
+    {"round_ops", SL_OPT_INT, "10000", offsetof(s_walker_t, round_ops), 0,
+     "operations per tenant per round: a larger closure is handed out over several rounds, "
+     "each tenant getting its share in every round (1..1000000)"},
     {"flush", SL_OPT_DURATION, "1s", offsetof(s_walker_t, flush_us), 0,
      "how often the cursor is persisted when only the walker's own results moved it"},
     {"isolated", SL_OPT_BOOL, "false", offsetof(s_walker_t, isolated), 0,

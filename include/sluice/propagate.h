@@ -100,6 +100,22 @@ typedef struct {
 int sl_prop_recompute(sl_store_view_t *v, const sl_prop_policy_t *p, const char *value,
                       const char *source, sl_prop_op_fn fn, void *arg, sl_prop_stats_t *stats);
 
+/*  The same in steps, so a very large closure does not hold up the rest:
+    start computes the closure and the difference (memory: about 64 bytes
+    plus the name per reached asset, until freed); each emit hands out at
+    most max_ops operations (unsets first, then sets in breadth-first
+    order) and returns 1 when all are out, 0 when more remain, or an error.
+    *emitted (may be NULL) gets how many it handed out. The view must stay
+    open until start returns only (emit reads nothing). */
+typedef struct sl_prop_job sl_prop_job_t;
+int sl_prop_job_start(sl_store_view_t *v, const sl_prop_policy_t *p, const char *value,
+                      const char *source, sl_prop_stats_t *stats, sl_prop_job_t **job);
+int sl_prop_job_emit(sl_prop_job_t *job, size_t max_ops, sl_prop_op_fn fn, void *arg,
+                     size_t *emitted);
+/*  Bytes the job holds. */
+size_t sl_prop_job_bytes(const sl_prop_job_t *job);
+void sl_prop_job_free(sl_prop_job_t **job);
+
 /*  Recompute every pair of the tenant: each origin's pairs and each pair
     that has stored copies (so stale ones are removed), each once. */
 int sl_prop_recompute_all(sl_store_view_t *v, const sl_prop_policy_t *p, sl_prop_op_fn fn,

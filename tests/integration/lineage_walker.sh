@@ -47,6 +47,7 @@ YAML
     kind: lineage_walker
     inputs: [store.changes]
     policy: { "*": { tags: all, incidents: true, owners: true } }
+    round_ops: 2      # every closure here is handed out over several rounds
 YAML
         else
             echo "  store: { kind: store, inputs: [http], fsync: false }"

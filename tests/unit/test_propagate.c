@@ -432,6 +432,49 @@ static void test_policy(void **state)
     s_consistent(f);
 }
 
+/*  A closure handed out in slices gives the same operations as at once,
+    and the store ends in the same state. */
+static int s_count_set(void *arg, const sl_prop_op_t *op)
+{
+    ((uint64_t *)arg)[op->set]++;
+    return 0;
+}
+
+static void test_job_slices(void **state)
+{
+    s_fix_t *f = *state;
+    char from[16], to[16];
+    for (int i = 0; i < 10; i++) {
+        snprintf(from, sizeof from, "c%d", i);
+        snprintf(to, sizeof to, "c%d", i + 1);
+        s_edge(f, from, to);
+    }
+    s_tag(f, "c0", "pii", 1);
+    sl_store_view_t *v;
+    sl_prop_job_t *job = NULL;
+    uint64_t ops[2] = {0, 0};
+    size_t done = 0;
+    int slices = 0, rc;
+    assert_int_equal(sl_store_view_begin(f->s, T, &v), SL_OK);
+    assert_int_equal(
+        sl_prop_job_start(v, sl_prop_policy_for(f->pol, T), "tag:pii", "c0", NULL, &job), SL_OK);
+    sl_store_view_end(&v); /* emit reads nothing */
+    assert_true(sl_prop_job_bytes(job) > 0);
+    while ((rc = sl_prop_job_emit(job, 3, s_count_set, ops, &done)) == 0) {
+        assert_int_equal(done, 3);
+        slices++;
+    }
+    assert_int_equal(rc, 1);
+    assert_int_equal(slices, 3); /* 3 + 3 + 3, then the last 1 */
+    assert_int_equal(done, 1);
+    assert_int_equal(ops[1], 10);
+    assert_int_equal(ops[0], 0);
+    sl_prop_job_free(&job);
+    s_walk(f);
+    assert_int_equal(s_depth(f, "c10", "tag:pii", "c0"), 10);
+    s_consistent(f);
+}
+
 static void test_policy_errors(void **state)
 {
     (void)state;
@@ -606,6 +649,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_new_edge_carries_inherited, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_incident_resolved, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_policy, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_job_slices, s_setup, s_teardown),
         cmocka_unit_test(test_policy_errors),
         cmocka_unit_test_setup_teardown(test_property, s_setup, s_teardown),
     };

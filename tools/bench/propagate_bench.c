@@ -16,7 +16,8 @@
     read the change log from the cursor, collect the affected pairs,
     recompute them in a read view, and apply the operations in store
     batches of 1000 events (one commit each, as the store actor's default
-    batch), then the fence's round trip is one more commit. The time of
+    batch), in rounds of 10,000 operations (the walker's round_ops
+    default) each closed by its fence: one more commit. The time of
     the ZeroMQ hops is measured separately by tools/bench/run.sh
     (engine latency). Output: one JSON line per measurement. */
 #include <math.h>
@@ -32,6 +33,7 @@
 
 #define T "bench"
 #define S_BATCH 1000
+#define S_ROUND_OPS 10000
 
 typedef struct {
     sl_store_t *s;
@@ -132,10 +134,18 @@ static uint64_t s_walk(s_ctx_t *c)
         size_t n = sl_prop_work_count(l.w);
         for (size_t i = 0; i < n; i++) {
             const char *value, *source;
+            sl_prop_job_t *job = NULL;
             sl_prop_work_get(l.w, i, &value, &source);
-            rc = sl_prop_recompute(l.v, sl_prop_policy_for(c->pol, T), value, source, s_op, c,
-                                   &c->st);
-            if (rc != SL_OK) {
+            rc = sl_prop_job_start(l.v, sl_prop_policy_for(c->pol, T), value, source, &c->st, &job);
+            /*  Rounds of S_ROUND_OPS operations (the walker's round_ops
+                default), each closed by its fence: one more commit. */
+            while (rc == SL_OK && (rc = sl_prop_job_emit(job, S_ROUND_OPS, s_op, c, NULL)) >= 0) {
+                s_apply_json(c, "propagation.fence", "{\"consumer\":\"bench/fence\",\"token\":1}");
+                s_commit(c);
+                rc = rc == 1 ? 1 : SL_OK;
+            }
+            sl_prop_job_free(&job);
+            if (rc < 0) {
                 s_die("recompute", rc);
             }
         }
@@ -144,9 +154,6 @@ static uint64_t s_walk(s_ctx_t *c)
             break;
         }
         sl_prop_work_clear(l.w);
-        /*  The round's fence: one more commit (the cursor the walker polls). */
-        s_apply_json(c, "propagation.fence", "{\"consumer\":\"bench/fence\",\"token\":1}");
-        s_commit(c);
     }
     sl_prop_work_free(&l.w);
     return c->ops - before;
