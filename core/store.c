@@ -926,6 +926,35 @@ static int s_change_s(json_t *changes, const char *field, const char *before, co
                         after ? json_string(after) : json_null());
 }
 
+/*  {"field": {"before": b, "after": a}} entry of a change record, as
+    msgpack. kind 's': b and a are strings, 'i': int64_t *, 'b': int *
+    (booleans); NULL = nil. */
+static int s_mp_change(sl_buf_t *m, const char *field, char kind, const void *before,
+                       const void *after)
+{
+    int rc = sl_mp_str(m, field, strlen(field));
+    if (rc == SL_OK) {
+        rc = sl_mp_container(m, 1, 2);
+    }
+    const void *v[2] = {before, after};
+    for (int i = 0; i < 2 && rc == SL_OK; i++) {
+        rc = sl_mp_str(m, i ? "after" : "before", i ? 5 : 6);
+        if (rc != SL_OK) {
+            break;
+        }
+        if (!v[i]) {
+            rc = sl_buf_append(m, "\xc0", 1);
+        } else if (kind == 'i') {
+            rc = sl_mp_int(m, *(const int64_t *)v[i]);
+        } else if (kind == 'b') {
+            rc = sl_buf_append(m, *(const int *)v[i] ? "\xc3" : "\xc2", 1);
+        } else {
+            rc = sl_mp_str(m, v[i], strlen(v[i]));
+        }
+    }
+    return rc;
+}
+
 /* ---- body fields: every type is checked, outside input never crashes */
 
 static int s_name_ok(s_ctx_t *c, const char *field, json_t *v)
@@ -1485,9 +1514,28 @@ static void s_edge_body(s_ctx_t *c, const char **from, const char **to, const ch
     }
 }
 
-static const char *s_job(const char *job)
+/*  An edge's change record, as msgpack: the type always (identity); the
+    job when it changes (absent when empty on both sides); propagate when
+    it changes. NULL ojob/oprop: created; NULL njob/nprop: deleted. */
+static int s_edge_log(s_ctx_t *c, const char *key, const char *op, const char *type,
+                      const char *ojob, const char *njob, const int *oprop, const int *nprop)
 {
-    return job[0] ? job : NULL;
+    sl_buf_t *m = &c->b->chg;
+    const char *oj = ojob && ojob[0] ? ojob : NULL, *nj = njob && njob[0] ? njob : NULL;
+    int jch = (oj || nj) && (!oj || !nj || strcmp(oj, nj) != 0);
+    int pch = !oprop || !nprop || *oprop != *nprop;
+    sl_buf_reset(m);
+    int rc = sl_mp_container(m, 1, 1 + (size_t)jch + (size_t)pch);
+    if (rc == SL_OK) {
+        rc = s_mp_change(m, "type", 's', ojob ? type : NULL, njob ? type : NULL);
+    }
+    if (rc == SL_OK && jch) {
+        rc = s_mp_change(m, "job", 's', oj, nj);
+    }
+    if (rc == SL_OK && pch) {
+        rc = s_mp_change(m, "propagate", 'b', oprop, nprop);
+    }
+    return rc ? rc : s_log_mp(c, "edge", key, op, m->data, m->len);
 }
 
 static int s_apply_edge(s_ctx_t *c)
@@ -1495,7 +1543,6 @@ static int s_apply_edge(s_ctx_t *c)
     const char *from, *to, *type, *job;
     char oldjob[S_MAX_DUP + 1], key[2 * S_MAX_NAME + 3];
     int prop, oldprop = 1, rc;
-    json_t *ch = NULL, *a = NULL;
     s_edge_body(c, &from, &to, &type, &job, &prop);
     if (c->dead) {
         return SL_OK;
@@ -1506,58 +1553,29 @@ static int s_apply_edge(s_ctx_t *c)
         if (oldprop == prop && strcmp(oldjob, job) == 0) {
             return SL_OK; /* NOOP */
         }
-        if (!(ch = json_object()) || s_change_s(ch, "type", type, type) ||
-            (strcmp(oldjob, job) != 0 &&
-             s_change_s(ch, "job", s_job(oldjob), s_job(job)) != SL_OK) ||
-            (oldprop != prop &&
-             s_change(ch, "propagate", json_boolean(oldprop), json_boolean(prop)) != SL_OK)) {
-            rc = SL_ENOMEM;
-            goto fail;
-        }
         if ((rc = s_edge_write(c, from, to, type, oldprop, oldjob, 0)) != SL_OK ||
             (rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
-            goto fail;
+            return rc;
         }
-        rc = s_log(c, "edge", key, "update", ch);
-        return rc;
+        return s_edge_log(c, key, "update", type, oldjob, job, &oldprop, &prop);
     }
     if (rc != SL_ENOTFOUND) {
         return rc;
     }
     /*  Both ends exist (as placeholders if need be) before the edge. */
-    if ((rc = s_asset_exists(c, from)) != SL_OK || (rc = s_asset_exists(c, to)) != SL_OK) {
-        goto fail;
+    if ((rc = s_asset_exists(c, from)) != SL_OK || (rc = s_asset_exists(c, to)) != SL_OK ||
+        (rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
+        return rc;
     }
-    if (!(ch = json_object()) || s_change_s(ch, "type", NULL, type) != SL_OK ||
-        (job[0] && s_change_s(ch, "job", NULL, job) != SL_OK) ||
-        s_change(ch, "propagate", NULL, json_boolean(prop)) != SL_OK) {
-        rc = SL_ENOMEM;
-        goto fail;
-    }
-    if ((rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
-        goto fail;
-    }
-    rc = s_log(c, "edge", key, "create", ch);
-    ch = NULL;
-fail:
-    json_decref(ch);
-    json_decref(a);
-    return rc;
+    return s_edge_log(c, key, "create", type, NULL, job, NULL, &prop);
 }
 
 static int s_edge_deleted(s_ctx_t *c, const char *from, const char *to, const char *type, int prop,
                           const char *job)
 {
     char key[2 * S_MAX_NAME + 3];
-    json_t *ch = json_object();
-    if (!ch || s_change_s(ch, "type", type, NULL) != SL_OK ||
-        (job[0] && s_change_s(ch, "job", job, NULL) != SL_OK) ||
-        s_change(ch, "propagate", json_boolean(prop), NULL) != SL_OK) {
-        json_decref(ch);
-        return SL_ENOMEM;
-    }
     s_edge_key(key, sizeof key, from, to);
-    return s_log(c, "edge", key, "delete", ch);
+    return s_edge_log(c, key, "delete", type, job, NULL, &prop, NULL);
 }
 
 static int s_apply_edge_delete(s_ctx_t *c)
@@ -1976,27 +1994,6 @@ fail:
 
 /* ---- propagation (the lineage walker's copies) and blocks */
 
-/*  {"field": {"before": b, "after": a}} entry of a change record, as
-    msgpack: strings (NULL = nil) or, with is_int, integers (NULL = nil). */
-static int s_mp_change(sl_buf_t *m, const char *field, int is_int, const void *before,
-                       const void *after)
-{
-    int rc = sl_mp_str(m, field, strlen(field));
-    if (rc == SL_OK) {
-        rc = sl_mp_container(m, 1, 2);
-    }
-    const void *v[2] = {before, after};
-    for (int i = 0; i < 2 && rc == SL_OK; i++) {
-        rc = sl_mp_str(m, i ? "after" : "before", i ? 5 : 6);
-        if (rc == SL_OK) {
-            rc = !v[i]    ? sl_buf_append(m, "\xc0", 1)
-                 : is_int ? sl_mp_int(m, *(const int64_t *)v[i])
-                          : sl_mp_str(m, v[i], strlen(v[i]));
-        }
-    }
-    return rc;
-}
-
 /*  A change record of a copy, written as msgpack directly (a 100k-copy
     walk logs 100k of these): value and source always (identity), then
     path_length and via as they change. */
@@ -2009,16 +2006,16 @@ static int s_copy_log(s_ctx_t *c, const char *target, const char *op, const sl_s
     sl_buf_reset(m);
     int rc = sl_mp_container(m, 1, 2 + (size_t)dch + (size_t)vch);
     if (rc == SL_OK) {
-        rc = s_mp_change(m, "value", 0, old ? value : NULL, via ? value : NULL);
+        rc = s_mp_change(m, "value", 's', old ? value : NULL, via ? value : NULL);
     }
     if (rc == SL_OK) {
-        rc = s_mp_change(m, "source", 0, old ? source : NULL, via ? source : NULL);
+        rc = s_mp_change(m, "source", 's', old ? source : NULL, via ? source : NULL);
     }
     if (rc == SL_OK && dch) {
-        rc = s_mp_change(m, "path_length", 1, old ? &od : NULL, via ? &nd : NULL);
+        rc = s_mp_change(m, "path_length", 'i', old ? &od : NULL, via ? &nd : NULL);
     }
     if (rc == SL_OK && vch) {
-        rc = s_mp_change(m, "via", 0, old ? old->via : NULL, via);
+        rc = s_mp_change(m, "via", 's', old ? old->via : NULL, via);
     }
     return rc ? rc : s_log_mp(c, "propagation", target, op, m->data, m->len);
 }
