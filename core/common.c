@@ -1,6 +1,8 @@
 /*  Error text, byte buffers, slices, clocks. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "sluice/common.h"
@@ -179,4 +181,26 @@ int sl_name_ok(const char *s, size_t max)
         }
     }
     return n > 0;
+}
+
+int sl_mkdirs(const char *path, unsigned mode)
+{
+    char tmp[4096];
+    size_t len = strlen(path);
+    if (len >= sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(tmp, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char ch = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST) {
+                return -1;
+            }
+            tmp[i] = ch;
+        }
+    }
+    return 0;
 }

@@ -77,30 +77,6 @@ static uint64_t s_get64(const uint8_t *p)
     return v;
 }
 
-/*  mkdir -p: the journal usually lives inside the store's directory,
-    which the store actor may not have made yet. */
-static int s_mkdirs(const char *path)
-{
-    char tmp[4096];
-    size_t len = strlen(path);
-    if (len >= sizeof tmp) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(tmp, path, len + 1);
-    for (size_t i = 1; i <= len; i++) {
-        if (tmp[i] == '/' || tmp[i] == '\0') {
-            char ch = tmp[i];
-            tmp[i] = '\0';
-            if (mkdir(tmp, 0750) != 0 && errno != EEXIST) {
-                return -1;
-            }
-            tmp[i] = ch;
-        }
-    }
-    return 0;
-}
-
 sl_journal_t *sl_journal_open(const sl_journal_opts_t *opts, char *err, size_t errlen)
 {
     sl_journal_t *j = NULL;
@@ -112,7 +88,9 @@ sl_journal_t *sl_journal_open(const sl_journal_opts_t *opts, char *err, size_t e
         snprintf(err, errlen, "no journal path");
         return NULL;
     }
-    if (s_mkdirs(opts->path) != 0) {
+    /* the journal usually lives inside the store's directory, which the
+       store actor may not have made yet */
+    if (sl_mkdirs(opts->path, 0750) != 0) {
         snprintf(err, errlen, "cannot create %s: %s", opts->path, strerror(errno));
         return NULL;
     }

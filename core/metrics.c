@@ -236,6 +236,8 @@ typedef enum {
     S_DROPPED,
     S_ERRORS,
     S_QUEUE_DEPTH,
+    S_TENANT_MISMATCH,
+    S_NO_LINK_KEY,
 } s_scalar_t;
 
 static uint64_t s_scalar_value(const sl_actor_metrics_t *am, s_scalar_t which)
@@ -257,6 +259,10 @@ static uint64_t s_scalar_value(const sl_actor_metrics_t *am, s_scalar_t which)
         uint64_t enq = atomic_load_explicit(&am->enqueued, S_RELAXED);
         return enq > in ? enq - in : 0;
     }
+    case S_TENANT_MISMATCH:
+        return atomic_load_explicit(&am->tenant_mismatch, S_RELAXED);
+    case S_NO_LINK_KEY:
+        return atomic_load_explicit(&am->no_link_key, S_RELAXED);
     }
     return 0;
 }
@@ -474,6 +480,77 @@ static int s_render_dead(sl_buf_t *out)
     return rc;
 }
 
+/* ------------------------------------------------------ CURVE refusals */
+
+typedef struct {
+    char tenant[72];
+    uint64_t count;
+} s_refused_t;
+
+/*  Rare (an attack or a misconfigured peer) and bounded by the tenants of
+    the topology: a fixed table under a mutex. */
+static pthread_mutex_t s_refused_lock = PTHREAD_MUTEX_INITIALIZER;
+static s_refused_t s_refused[SL_CURVE_REFUSED_TENANTS + 1];
+static int s_refused_n;
+
+void sl_metrics_curve_refused(const char *tenant)
+{
+    char t[72];
+    snprintf(t, sizeof t, "%s", tenant && tenant[0] ? tenant : "other");
+    pthread_mutex_lock(&s_refused_lock);
+    int i = 0;
+    while (i < s_refused_n && strcmp(s_refused[i].tenant, t) != 0) {
+        i++;
+    }
+    if (i == s_refused_n && s_refused_n >= SL_CURVE_REFUSED_TENANTS) {
+        snprintf(t, sizeof t, "%s", "other");
+        for (i = 0; i < s_refused_n && strcmp(s_refused[i].tenant, t) != 0; i++) {
+        }
+    }
+    if (i == s_refused_n) {
+        snprintf(s_refused[i].tenant, sizeof s_refused[i].tenant, "%s", t);
+        s_refused[i].count = 0;
+        s_refused_n++;
+    }
+    s_refused[i].count++;
+    pthread_mutex_unlock(&s_refused_lock);
+}
+
+uint64_t sl_metrics_curve_refusals(const char *tenant)
+{
+    uint64_t n = 0;
+    pthread_mutex_lock(&s_refused_lock);
+    for (int i = 0; i < s_refused_n; i++) {
+        if (tenant && strcmp(s_refused[i].tenant, tenant) == 0) {
+            n = s_refused[i].count;
+        }
+    }
+    pthread_mutex_unlock(&s_refused_lock);
+    return n;
+}
+
+static int s_render_curve(sl_buf_t *out)
+{
+    int rc = SL_OK;
+    pthread_mutex_lock(&s_refused_lock);
+    if (s_refused_n > 0) {
+        rc = s_family(out, "sluice_curve_refused_total", "counter",
+                      "CURVE clients refused by the ZAP handler, by the tenant whose endpoint "
+                      "they tried.");
+    }
+    for (int i = 0; i < s_refused_n && !rc; i++) {
+        rc = s_appendf(out, "sluice_curve_refused_total{tenant=\"");
+        if (!rc) {
+            rc = s_label_value(out, s_refused[i].tenant);
+        }
+        if (!rc) {
+            rc = s_appendf(out, "\"} %llu\n", (unsigned long long)s_refused[i].count);
+        }
+    }
+    pthread_mutex_unlock(&s_refused_lock);
+    return rc;
+}
+
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
 {
     if (!m || !out) {
@@ -505,6 +582,19 @@ int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
     }
     rc = s_render_scalar(m, out, "sluice_queue_depth", "gauge",
                          "Events sent to an actor instance and not yet taken in.", S_QUEUE_DEPTH);
+    if (rc) {
+        goto fail;
+    }
+    rc = s_render_scalar(m, out, "sluice_link_tenant_mismatch_total", "counter",
+                         "Events dropped on arrival over a CURVE link because their tenant is "
+                         "not the tenant whose key the link authenticated.",
+                         S_TENANT_MISMATCH);
+    if (rc) {
+        goto fail;
+    }
+    rc = s_render_scalar(m, out, "sluice_link_no_key_total", "counter",
+                         "Events not sent over a CURVE link because their tenant has no key.",
+                         S_NO_LINK_KEY);
     if (rc) {
         goto fail;
     }
@@ -550,6 +640,9 @@ int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
         (long long)(s_start_us / 1000000), (long long)(s_start_us % 1000000));
     if (!rc) {
         rc = s_render_dead(out);
+    }
+    if (!rc) {
+        rc = s_render_curve(out);
     }
     if (rc) {
         out->len = start_len;

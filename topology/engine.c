@@ -4,14 +4,17 @@
 #include <assert.h>
 #include <errno.h>
 #include <czmq.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sluice/actor.h"
+#include "sluice/curve.h"
 #include "sluice/engine.h"
 #include "sluice/log.h"
+#include "sluice/zap.h"
 
 #define S_BATCH_EVENTS 128        /* events per ZeroMQ message, at most */
 #define S_BATCH_BYTES (64 * 1024) /* bytes per ZeroMQ message, about */
@@ -20,6 +23,7 @@
 #define S_CTL_BYTE 0xc1           /* never a msgpack value: control message */
 #define S_CTL_EOS 'E'
 #define S_ID_MAX 160
+#define S_WARN_PER_SEC 10 /* link refusals logged one by one per second */
 
 /* ------------------------------------------------------------------------ */
 /*  Link specification: computed by the engine, handed to the instance.     */
@@ -28,11 +32,18 @@ typedef struct {
     char endpoint[256];
     char consumer[S_ID_MAX];     /* "actor/worker" of the consumer */
     sl_actor_metrics_t *metrics; /* consumer's entry (local consumers) */
+    int curve;                   /* a CURVE link of tenant key.tenant */
+    sl_curve_key_t key;          /* wiped with the spec */
 } s_target_spec_t;
 
+/*  A link to one consumer: n_workers x n_slots targets, worker-major.
+    Over CURVE a slot is a tenant (one connection per tenant and worker);
+    otherwise there is one slot that takes every tenant. */
 typedef struct {
     int n_targets;
-    s_target_spec_t *targets; /* one per consumer worker */
+    s_target_spec_t *targets;
+    int n_workers;
+    int n_slots;
     int durable;
 } s_link_spec_t;
 
@@ -55,7 +66,11 @@ static void s_spec_free(s_spec_t *s)
     }
     for (int o = 0; o < s->n_outputs; o++) {
         for (int l = 0; l < s->outputs[o].n_links; l++) {
-            free(s->outputs[o].links[l].targets);
+            s_link_spec_t *ls = &s->outputs[o].links[l];
+            for (int t = 0; ls->targets && t < ls->n_targets; t++) {
+                sl_curve_key_wipe(&ls->targets[t].key);
+            }
+            free(ls->targets);
         }
         free(s->outputs[o].links);
     }
@@ -75,16 +90,35 @@ typedef struct {
     void *sock;
     char endpoint[256];
     char consumer[S_ID_MAX];
+    char tenant[SL_CURVE_TENANT_MAX + 1]; /* CURVE: the only tenant it carries */
     sl_actor_metrics_t *metrics;
     sl_buf_t batch;
     uint32_t count; /* events in batch */
     int durable;
+    int slots; /* connections to the same consumer (one per tenant): each
+                  carries an end of stream, and the consumer waits for all */
 } s_target_t;
 
 typedef struct {
     int n_targets;
-    s_target_t **targets;
+    s_target_t **targets; /* n_workers x n_slots, worker-major */
+    int n_workers;
+    int n_slots;
 } s_link_t;
+
+/*  An endpoint the instance's input binds for upstreams on other nodes. */
+typedef struct {
+    char endpoint[256];
+    int curve;
+    sl_curve_key_t key; /* the tenant's: server key and ZAP domain */
+} s_bind_t;
+
+/*  End of stream seen from an upstream instance: `got` of `need`. */
+typedef struct {
+    char *id;
+    uint32_t got;
+    uint32_t need;
+} s_seen_t;
 
 typedef struct {
     int n_links;
@@ -105,7 +139,9 @@ struct sl_actor {
     void *state;
     sl_plan_actor_t *pa; /* valid during init only (plan may be replaced) */
     char inproc[256];
-    char tcp[256]; /* "" if no remote upstream */
+    s_bind_t *binds; /* TCP endpoints, if an upstream runs on another node */
+    int n_binds;
+    int curve_in; /* the binds are CURVE: check each event's tenant */
     zactor_t *zactor;
     sl_actor_metrics_t *m;
     s_spec_t *spec; /* initial spec; then owned by the thread */
@@ -123,8 +159,11 @@ struct sl_actor {
     s_target_t **all; /* every target, for flushing */
     char **expected;
     int n_expected;
-    char **seen;
+    s_seen_t *seen;
     int n_seen;
+    int64_t warn_second; /* rate limit of link refusal warnings */
+    int warn_count;
+    uint64_t warn_suppressed;
     int64_t tick_us;
     int64_t next_tick;
     int pending; /* some target has unsent events */
@@ -150,6 +189,9 @@ struct sl_engine {
     char *node;
     sl_metrics_t *metrics;
     sl_plan_t *plan;
+    sl_curve_key_t *keys; /* keyed tenants of the plan, when it uses keys */
+    int n_keys;
+    int zap_on;
     sl_actor_t **inst;
     int n_inst;
     int draining;
@@ -205,6 +247,39 @@ void sl_actor_set_tick(sl_actor_t *a, int64_t interval_us)
 void sl_actor_count_error(sl_actor_t *a)
 {
     atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
+}
+
+int sl_actor_keys(const sl_actor_t *a, const sl_curve_key_t **keys)
+{
+    *keys = a->engine->keys;
+    return a->engine->n_keys;
+}
+
+/*  A warning about refused traffic, at most S_WARN_PER_SEC a second per
+    instance; the rest are summed up at the next second's first one. */
+static void s_warn_limited(sl_actor_t *a, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void s_warn_limited(sl_actor_t *a, const char *fmt, ...)
+{
+    int64_t sec = sl_mono_us() / 1000000;
+    if (sec != a->warn_second) {
+        if (a->warn_suppressed) {
+            sl_warn(a->name, "%llu more link refusals (not logged one by one)",
+                    (unsigned long long)a->warn_suppressed);
+        }
+        a->warn_second = sec;
+        a->warn_count = 0;
+        a->warn_suppressed = 0;
+    }
+    if (a->warn_count >= S_WARN_PER_SEC) {
+        a->warn_suppressed++;
+        return;
+    }
+    a->warn_count++;
+    va_list ap;
+    va_start(ap, fmt);
+    sl_logv(SL_LOG_WARN, a->name, NULL, fmt, ap);
+    va_end(ap);
 }
 
 /*  FNV-1a of tenant and key: stable across processes and releases, so the
@@ -305,6 +380,37 @@ static uint32_t s_hops_at(const uint8_t *base, uint32_t start, uint32_t end, con
     return h;
 }
 
+/*  The target of an event for worker w: over CURVE, the connection of the
+    event's tenant; NULL if the tenant has none (no key) or it failed. */
+static s_target_t *s_pick(s_link_t *link, uint32_t w, const sl_event_t *ev)
+{
+    s_target_t **row = link->targets + (size_t)w * (size_t)link->n_slots;
+    if (link->n_slots == 1 && row[0] && !row[0]->tenant[0]) {
+        return row[0];
+    }
+    for (int t = 0; t < link->n_slots; t++) {
+        if (row[t] && sl_slice_eq(ev->tenant, row[t]->tenant)) {
+            return row[t];
+        }
+    }
+    return NULL;
+}
+
+/*  An event whose tenant cannot cross a CURVE link: counted, not sent. */
+static void s_no_key(sl_actor_t *a, s_link_t *link, uint32_t w, const sl_event_t *ev)
+{
+    s_target_t *any = NULL;
+    for (int t = 0; t < link->n_slots && !any; t++) {
+        any = link->targets[(size_t)w * (size_t)link->n_slots + (size_t)t];
+    }
+    atomic_fetch_add_explicit(&a->m->no_link_key, 1, memory_order_relaxed);
+    s_warn_limited(a,
+                   "an event of tenant '%.*s' not sent to %s: the tenant has no key for this "
+                   "CURVE link",
+                   (int)(ev->tenant.len > 64 ? 64 : ev->tenant.len), ev->tenant.ptr,
+                   any ? any->consumer : "its consumer");
+}
+
 int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev)
 {
     if (output < 0 || output >= a->n_outputs) {
@@ -318,9 +424,11 @@ int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev)
         return SL_OK;
     }
     if (a->fwd_ok) {
-        if (ev == a->cur_ev && a->fwd_n == a->cur_index && out->n_links == 1 &&
-            out->links[0].n_targets == 1 &&
-            (!a->fwd_target || a->fwd_target == out->links[0].targets[0])) {
+        s_target_t *only =
+            out->n_links == 1 && out->links[0].n_targets == 1 ? out->links[0].targets[0] : NULL;
+        if (ev == a->cur_ev && a->fwd_n == a->cur_index && only &&
+            (!only->tenant[0] || sl_slice_eq(ev->tenant, only->tenant)) &&
+            (!a->fwd_target || a->fwd_target == only)) {
             a->fwd_target = out->links[0].targets[0];
             a->fwd_n++;
             atomic_fetch_add_explicit(&a->m->events_out, 1, memory_order_relaxed);
@@ -341,13 +449,18 @@ int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev)
         if (link->n_targets == 0) {
             continue;
         }
-        s_target_t *t = link->targets[0];
-        if (link->n_targets > 1) {
+        uint32_t w = 0;
+        if (link->n_workers > 1) {
             if (!hashed) {
                 h = s_partition(&copy);
                 hashed = 1;
             }
-            t = link->targets[h % (uint32_t)link->n_targets];
+            w = h % (uint32_t)link->n_workers;
+        }
+        s_target_t *t = s_pick(link, w, &copy);
+        if (!t) {
+            s_no_key(a, link, w, &copy);
+            continue;
         }
         int rc = s_target_begin(t);
         if (rc) {
@@ -377,7 +490,7 @@ static void *s_ctx(void)
     return zsys_init();
 }
 
-static s_target_t *s_target_new(const s_target_spec_t *ts, int durable)
+static s_target_t *s_target_new(const s_target_spec_t *ts, int durable, int slots)
 {
     s_target_t *t = calloc(1, sizeof *t);
     if (!t) {
@@ -385,6 +498,12 @@ static s_target_t *s_target_new(const s_target_spec_t *ts, int durable)
     }
     t->sock = zmq_socket(s_ctx(), ZMQ_PUSH);
     if (!t->sock) {
+        free(t);
+        return NULL;
+    }
+    if (ts->curve && sl_curve_client(t->sock, &ts->key) != SL_OK) {
+        sl_error(NULL, "CURVE client setup for %s: %s", ts->endpoint, zmq_strerror(zmq_errno()));
+        zmq_close(t->sock);
         free(t);
         return NULL;
     }
@@ -402,8 +521,10 @@ static s_target_t *s_target_new(const s_target_spec_t *ts, int durable)
     }
     snprintf(t->endpoint, sizeof t->endpoint, "%s", ts->endpoint);
     snprintf(t->consumer, sizeof t->consumer, "%s", ts->consumer);
+    snprintf(t->tenant, sizeof t->tenant, "%s", ts->curve ? ts->key.tenant : "");
     t->metrics = ts->metrics;
     t->durable = durable;
+    t->slots = slots;
     return t;
 }
 
@@ -504,17 +625,25 @@ restart:
     a->pending = 0;
 }
 
+/*  End of stream: 0xc1 'E' ID, then "\0" and the number of connections
+    the consumer gets one on (a CURVE link has one per tenant, and data on
+    one may still be in flight when another's end arrives). */
 static int s_send_eos(sl_actor_t *a)
 {
-    char msg[2 + S_ID_MAX];
+    char msg[2 + S_ID_MAX + 16];
     msg[0] = (char)S_CTL_BYTE;
     msg[1] = S_CTL_EOS;
     size_t n = strlen(a->id);
     memcpy(msg + 2, a->id, n);
     for (int i = 0; i < a->n_targets_all && !a->term; i++) {
         s_target_t *t = a->all[i];
+        size_t len = n + 2;
+        if (t->slots > 1) {
+            msg[len++] = '\0';
+            len += (size_t)snprintf(msg + len, sizeof msg - len, "%d", t->slots);
+        }
         for (;;) {
-            if (zmq_send(t->sock, msg, n + 2, ZMQ_DONTWAIT) >= 0) {
+            if (zmq_send(t->sock, msg, len, ZMQ_DONTWAIT) >= 0) {
                 break;
             }
             if (t->durable) {
@@ -600,6 +729,9 @@ static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
                 rc = SL_ENOMEM;
                 continue;
             }
+            link->n_workers = ls->n_workers;
+            link->n_slots = ls->n_slots;
+            link->n_targets = ls->n_targets; /* by position; a failed one is NULL */
             for (int t = 0; t < ls->n_targets; t++) {
                 s_target_t *found = NULL;
                 for (int i = 0; i < n_old; i++) {
@@ -610,12 +742,14 @@ static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
                     }
                 }
                 if (!found) {
-                    found = s_target_new(&ls->targets[t], ls->durable);
+                    found = s_target_new(&ls->targets[t], ls->durable, ls->n_slots);
                     /*  The consumer was restarted under a new endpoint: what
-                        was pending for its predecessor goes to it. */
+                        was pending for its predecessor goes to it (the same
+                        tenant's, over CURVE). */
                     for (int i = 0; found && i < n_old; i++) {
                         if (old[i] && old[i]->count > 0 &&
-                            strcmp(old[i]->consumer, found->consumer) == 0) {
+                            strcmp(old[i]->consumer, found->consumer) == 0 &&
+                            strcmp(old[i]->tenant, found->tenant) == 0) {
                             sl_buf_t tmp = found->batch;
                             found->batch = old[i]->batch;
                             found->count = old[i]->count;
@@ -630,7 +764,8 @@ static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
                     continue;
                 }
                 found->metrics = ls->targets[t].metrics;
-                link->targets[link->n_targets++] = found;
+                found->slots = ls->n_slots;
+                link->targets[t] = found;
                 all[k++] = found;
             }
         }
@@ -672,13 +807,14 @@ static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
     return rc;
 }
 
-/*  1 if every upstream waited for has sent end-of-stream. */
+/*  1 if every upstream waited for has sent end-of-stream (on each of its
+    connections to this instance). */
 static int s_all_seen(const sl_actor_t *a)
 {
     for (int i = 0; i < a->n_expected; i++) {
         int found = 0;
         for (int j = 0; j < a->n_seen && !found; j++) {
-            found = strcmp(a->expected[i], a->seen[j]) == 0;
+            found = strcmp(a->expected[i], a->seen[j].id) == 0 && a->seen[j].got >= a->seen[j].need;
         }
         if (!found) {
             return 0;
@@ -687,26 +823,42 @@ static int s_all_seen(const sl_actor_t *a)
     return 1;
 }
 
-static void s_note_eos(sl_actor_t *a, const char *id, size_t len)
+/*  An end of stream: "ID" or "ID\0N" (N connections carry one each). */
+static void s_note_eos(sl_actor_t *a, const char *msg, size_t len)
 {
     char buf[S_ID_MAX];
-    if (len >= sizeof buf) {
-        len = sizeof buf - 1;
+    const char *nul = memchr(msg, '\0', len);
+    size_t idlen = nul ? (size_t)(nul - msg) : len;
+    uint32_t need = 1;
+    if (nul) {
+        char num[16];
+        size_t nl = len - idlen - 1;
+        if (nl == 0 || nl >= sizeof num) {
+            return; /* malformed: ignored, like an unknown control message */
+        }
+        memcpy(num, nul + 1, nl);
+        num[nl] = 0;
+        long v = strtol(num, NULL, 10);
+        need = v > 0 && v < 1000000 ? (uint32_t)v : 1;
     }
-    memcpy(buf, id, len);
-    buf[len] = 0;
+    if (idlen >= sizeof buf) {
+        idlen = sizeof buf - 1;
+    }
+    memcpy(buf, msg, idlen);
+    buf[idlen] = 0;
     for (int j = 0; j < a->n_seen; j++) {
-        if (strcmp(a->seen[j], buf) == 0) {
+        if (strcmp(a->seen[j].id, buf) == 0) {
+            a->seen[j].got++;
             return;
         }
     }
-    char **seen = realloc(a->seen, ((size_t)a->n_seen + 1) * sizeof *seen);
+    s_seen_t *seen = realloc(a->seen, ((size_t)a->n_seen + 1) * sizeof *seen);
     if (!seen) {
         return;
     }
     a->seen = seen;
-    a->seen[a->n_seen] = strdup(buf);
-    if (a->seen[a->n_seen]) {
+    a->seen[a->n_seen] = (s_seen_t){strdup(buf), 1, need};
+    if (a->seen[a->n_seen].id) {
         a->n_seen++;
     }
 }
@@ -821,6 +973,21 @@ static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
         sl_warn(a->name, "dropped a malformed message of %zu bytes", len);
         return;
     }
+    /*  Over CURVE the ZAP handler named the tenant whose key the sender
+        holds (inproc messages from this process carry no User-Id). A TCP
+        message without one was not authenticated: never expected, since
+        the handler runs before anything binds, but refused all the same. */
+    const char *link_tenant = NULL;
+    if (a->curve_in) {
+        link_tenant = zmq_msg_gets(msg, "User-Id");
+        if (!link_tenant && zmq_msg_gets(msg, "Peer-Address")) {
+            atomic_fetch_add_explicit(&a->m->dropped, r.remaining, memory_order_relaxed);
+            atomic_fetch_add_explicit(&a->m->tenant_mismatch, r.remaining, memory_order_relaxed);
+            s_warn_limited(a, "dropped %u events from %s: not authenticated by CURVE", r.remaining,
+                           zmq_msg_gets(msg, "Peer-Address"));
+            return;
+        }
+    }
     int64_t t0 = sl_mono_us();
     int64_t now_wall = a->m->is_sink ? sl_now_us() : 0;
     uint32_t n = 0;
@@ -849,7 +1016,19 @@ static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
             }
         }
         n++;
-        if (a->kind->handle && a->kind->handle(a, a->state, &ev) < 0) {
+        if (link_tenant && !sl_slice_eq(ev.tenant, link_tenant)) {
+            /*  Stamped with another tenant than the key it came with: a
+                spoof or a broken peer. Not handled; forwarding breaks off
+                below since it was not emitted. */
+            atomic_fetch_add_explicit(&a->m->dropped, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&a->m->tenant_mismatch, 1, memory_order_relaxed);
+            s_warn_limited(
+                a,
+                "dropped an event of tenant '%.*s' that came over tenant '%s''s CURVE "
+                "link from %s",
+                (int)(ev.tenant.len > 64 ? 64 : ev.tenant.len), ev.tenant.ptr, link_tenant,
+                zmq_msg_gets(msg, "Peer-Address") ? zmq_msg_gets(msg, "Peer-Address") : "?");
+        } else if (a->kind->handle && a->kind->handle(a, a->state, &ev) < 0) {
             atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
         }
         if (a->fwd_ok && a->fwd_n != n) {
@@ -927,13 +1106,22 @@ static void s_thread(zsock_t *pipe, void *arg)
         rc = SL_EIO;
         goto ready;
     }
-    if (a->tcp[0]) {
+    for (int i = 0; i < a->n_binds; i++) {
+        s_bind_t *b = &a->binds[i];
+        /*  Each endpoint with its tenant's key: libzmq takes the socket's
+            options at bind time. */
+        if (b->curve && sl_curve_server(a->pull, &b->key) != SL_OK) {
+            sl_error(a->name, "CURVE setup for %s: %s", b->endpoint, zmq_strerror(zmq_errno()));
+            rc = SL_EIO;
+            goto ready;
+        }
+        sl_curve_key_wipe(&b->key);
         /*  A predecessor's listener on this port (reload) is closed by
             libzmq's I/O thread a moment after its unbind: retry, bounded. */
         int64_t until = sl_mono_us() + 3 * 1000000;
-        while (zmq_bind(a->pull, a->tcp) != 0) {
+        while (zmq_bind(a->pull, b->endpoint) != 0) {
             if (zmq_errno() != EADDRINUSE || sl_mono_us() > until) {
-                sl_error(a->name, "bind %s: %s", a->tcp, zmq_strerror(zmq_errno()));
+                sl_error(a->name, "bind %s: %s", b->endpoint, zmq_strerror(zmq_errno()));
                 rc = SL_EIO;
                 goto ready;
             }
@@ -1066,8 +1254,8 @@ ready:
         /*  Unbind first: close is asynchronous, and a successor (or a new
             engine in the same process) may bind the same endpoint next. */
         zmq_unbind(a->pull, a->inproc);
-        if (a->tcp[0]) {
-            zmq_unbind(a->pull, a->tcp);
+        for (int i = 0; i < a->n_binds; i++) {
+            zmq_unbind(a->pull, a->binds[i].endpoint);
         }
         zmq_close(a->pull);
         a->pull = NULL;
@@ -1083,7 +1271,7 @@ ready:
     free(a->expected);
     a->expected = NULL;
     for (int i = 0; i < a->n_seen; i++) {
-        free(a->seen[i]);
+        free(a->seen[i].id);
     }
     free(a->seen);
     a->seen = NULL;
@@ -1169,24 +1357,6 @@ static int s_runs_here(const sl_engine_t *e, const sl_plan_actor_t *pa)
     return e->node == NULL || (pa->node && strcmp(pa->node, e->node) == 0);
 }
 
-/*  TCP port of instance `w` of actor `pa`: its node's base port plus its
-    index among the node's instances in file order. */
-static int s_tcp_port(const sl_plan_t *plan, const sl_plan_actor_t *pa, int w)
-{
-    const sl_plan_node_t *node = pa->node ? sl_plan_node(plan, pa->node) : NULL;
-    int k = 0;
-    for (int i = 0; i < plan->n_actors; i++) {
-        const sl_plan_actor_t *x = &plan->actors[i];
-        if (x == pa) {
-            break;
-        }
-        if (x->node && pa->node && strcmp(x->node, pa->node) == 0) {
-            k += x->workers;
-        }
-    }
-    return (node ? node->port : 7600) + k + w;
-}
-
 static const char *s_host(const sl_plan_t *plan, const sl_plan_actor_t *pa)
 {
     const sl_plan_node_t *node = pa->node ? sl_plan_node(plan, pa->node) : NULL;
@@ -1203,10 +1373,11 @@ static int s_remote(const sl_engine_t *e, const sl_plan_actor_t *from, const sl_
 }
 
 static void s_endpoint(const sl_engine_t *e, const sl_plan_actor_t *from, const sl_plan_actor_t *to,
-                       int w, char *out, size_t outlen)
+                       int w, int slot, char *out, size_t outlen)
 {
     if (s_remote(e, from, to)) {
-        snprintf(out, outlen, "tcp://%s:%d", s_host(e->plan, to), s_tcp_port(e->plan, to, w));
+        snprintf(out, outlen, "tcp://%s:%d", s_host(e->plan, to),
+                 sl_plan_tcp_port(e->plan, to, w, slot));
     } else {
         snprintf(out, outlen, "inproc://sl/%s/%d/%d", to->name,
                  s_gen_get((sl_engine_t *)e, to->name), w);
@@ -1280,17 +1451,30 @@ static s_spec_t *s_spec_build(sl_engine_t *e, const sl_plan_actor_t *pa, int w, 
                 }
                 s_link_spec_t *ls = &os->links[os->n_links++];
                 ls->durable = (pa->kind->outputs[o].flags & SL_OUTPUT_DURABLE) != 0;
-                ls->targets = calloc((size_t)c->workers, sizeof *ls->targets);
+                /*  Over CURVE, one connection per worker and tenant with
+                    keys: a tenant's events cross on its own key only. */
+                int remote = s_remote(e, pa, c);
+                int curve = remote && sl_plan_curve_links(plan);
+                ls->n_workers = c->workers;
+                ls->n_slots = curve ? e->n_keys : 1;
+                if (ls->n_slots < 1) {
+                    goto fail; /* validation makes sure of keys */
+                }
+                ls->n_targets = c->workers * ls->n_slots;
+                ls->targets = calloc((size_t)ls->n_targets, sizeof *ls->targets);
                 if (!ls->targets) {
                     goto fail;
                 }
-                ls->n_targets = c->workers;
-                for (int t = 0; t < c->workers; t++) {
-                    s_endpoint(e, pa, c, t, ls->targets[t].endpoint,
-                               sizeof ls->targets[t].endpoint);
-                    snprintf(ls->targets[t].consumer, sizeof ls->targets[t].consumer, "%s/%d",
-                             c->name, t);
-                    ls->targets[t].metrics = s_remote(e, pa, c) ? NULL : s_metrics_for(e, c, t);
+                for (int k = 0; k < ls->n_targets; k++) {
+                    int t = k / ls->n_slots, slot = k % ls->n_slots;
+                    s_target_spec_t *ts = &ls->targets[k];
+                    s_endpoint(e, pa, c, t, slot, ts->endpoint, sizeof ts->endpoint);
+                    snprintf(ts->consumer, sizeof ts->consumer, "%s/%d", c->name, t);
+                    ts->metrics = remote ? NULL : s_metrics_for(e, c, t);
+                    ts->curve = curve;
+                    if (curve) {
+                        ts->key = e->keys[slot];
+                    }
                 }
                 break;
             }
@@ -1347,6 +1531,10 @@ static void s_instance_destroy(sl_actor_t **ap)
     atomic_store(&a->stopping, 1);
     zactor_destroy(&a->zactor);
     s_spec_free(a->spec);
+    for (int i = 0; i < a->n_binds; i++) {
+        sl_curve_key_wipe(&a->binds[i].key);
+    }
+    free(a->binds);
     free(a);
     *ap = NULL;
 }
@@ -1373,13 +1561,34 @@ static sl_actor_t *s_instance_start(sl_engine_t *e, sl_plan_actor_t *pa, int w, 
              e->plan->store_path ? e->plan->store_path : "");
     snprintf(a->id, sizeof a->id, "%s/%d", pa->name, w);
     snprintf(a->inproc, sizeof a->inproc, "inproc://sl/%s/%d/%d", pa->name, a->gen, w);
-    if (e->node) {
-        for (int i = 0; i < pa->n_inputs; i++) {
-            const sl_plan_actor_t *u = sl_plan_actor(e->plan, pa->inputs[i].actor);
-            if (u && s_remote(e, u, pa)) {
-                snprintf(a->tcp, sizeof a->tcp, "tcp://%s:%d", s_host(e->plan, pa),
-                         s_tcp_port(e->plan, pa, w));
-                break;
+    for (int i = 0; e->node && i < pa->n_inputs && !a->binds; i++) {
+        const sl_plan_actor_t *u = sl_plan_actor(e->plan, pa->inputs[i].actor);
+        if (!u || !s_remote(e, u, pa)) {
+            continue;
+        }
+        /*  One endpoint per link slot: over CURVE, one per tenant with
+            keys, bound with that tenant's key. */
+        int curve = sl_plan_curve_links(e->plan);
+        int n = sl_plan_link_slots(e->plan);
+        if (curve && e->n_keys != n) {
+            snprintf(err, errlen, "actor '%s': CURVE links without the tenants' keys", pa->name);
+            free(a);
+            return NULL;
+        }
+        a->binds = calloc((size_t)n, sizeof *a->binds);
+        if (!a->binds) {
+            snprintf(err, errlen, "out of memory");
+            free(a);
+            return NULL;
+        }
+        a->n_binds = n;
+        a->curve_in = curve;
+        for (int t = 0; t < n; t++) {
+            snprintf(a->binds[t].endpoint, sizeof a->binds[t].endpoint, "tcp://%s:%d",
+                     s_host(e->plan, pa), sl_plan_tcp_port(e->plan, pa, w, t));
+            a->binds[t].curve = curve;
+            if (curve) {
+                a->binds[t].key = e->keys[t];
             }
         }
     }
@@ -1387,15 +1596,13 @@ static sl_actor_t *s_instance_start(sl_engine_t *e, sl_plan_actor_t *pa, int w, 
     a->spec = s_spec_build(e, pa, w, &a->follows_stop);
     if (!a->m || !a->spec) {
         snprintf(err, errlen, "actor '%s': out of memory", pa->name);
-        s_spec_free(a->spec);
-        free(a);
+        s_instance_destroy(&a);
         return NULL;
     }
     a->zactor = zactor_new(s_thread, a);
     if (!a->zactor) {
         snprintf(err, errlen, "actor '%s': cannot start a thread", pa->name);
-        s_spec_free(a->spec);
-        free(a);
+        s_instance_destroy(&a);
         return NULL;
     }
     a->pa = NULL;
@@ -1469,6 +1676,54 @@ static int s_start_set(sl_engine_t *e, const char *only_names_mask, char *err, s
     return rc;
 }
 
+static void s_keys_free(sl_curve_key_t **keys, int n)
+{
+    for (int i = 0; *keys && i < n; i++) {
+        sl_curve_key_wipe(&(*keys)[i]);
+    }
+    free(*keys);
+    *keys = NULL;
+}
+
+/*  The keys `plan` uses (none if it uses none), and the ZAP handler that
+    accepts them, started before any instance binds a CURVE endpoint. On
+    failure nothing changes. */
+static int s_keys_apply(sl_engine_t *e, const sl_plan_t *plan, char *err, size_t errlen)
+{
+    int n = sl_plan_uses_keys(plan) ? sl_plan_keyed_tenants(plan) : 0;
+    sl_curve_key_t *keys = n ? calloc((size_t)n, sizeof *keys) : NULL;
+    if (n && !keys) {
+        snprintf(err, errlen, "out of memory");
+        return SL_ENOMEM;
+    }
+    for (int t = 0; t < n; t++) {
+        const sl_plan_tenant_t *pt = sl_plan_keyed_tenant(plan, t);
+        char why[1024];
+        if (sl_curve_key_load(pt->keys, pt->name, &keys[t], why, sizeof why) != SL_OK) {
+            snprintf(err, errlen, "tenant '%s': keys: %s", pt->name, why);
+            s_keys_free(&keys, n);
+            return SL_EINVAL;
+        }
+    }
+    if (n && !e->zap_on) {
+        int rc = sl_zap_start(err, errlen);
+        if (rc) {
+            s_keys_free(&keys, n);
+            return rc;
+        }
+        e->zap_on = 1;
+    }
+    if (e->zap_on && sl_zap_allow(keys, n) != SL_OK) {
+        snprintf(err, errlen, "out of memory");
+        s_keys_free(&keys, n);
+        return SL_ENOMEM;
+    }
+    s_keys_free(&e->keys, e->n_keys);
+    e->keys = keys;
+    e->n_keys = n;
+    return SL_OK;
+}
+
 static void s_update_ready(sl_engine_t *e)
 {
     int ready = 1;
@@ -1485,7 +1740,11 @@ int sl_engine_start(sl_engine_t *e, sl_plan_t **plan, char *err, size_t errlen)
     assert(e && plan && *plan);
     e->plan = *plan;
     *plan = NULL;
-    int rc = s_start_set(e, NULL, err, errlen);
+    int rc = s_keys_apply(e, e->plan, err, errlen);
+    if (rc != SL_OK) {
+        return rc;
+    }
+    rc = s_start_set(e, NULL, err, errlen);
     if (rc != SL_OK) {
         for (int i = 0; i < e->n_inst; i++) {
             s_instance_destroy(&e->inst[i]);
@@ -1590,6 +1849,12 @@ int sl_engine_reload(sl_engine_t *e, sl_plan_t **planp, char *err, size_t errlen
     sl_plan_t *old = e->plan;
     sl_plan_t *plan = *planp;
     *planp = NULL;
+    /*  Keys first: if the new plan's cannot be read, nothing changes. */
+    int krc = s_keys_apply(e, plan, err, errlen);
+    if (krc != SL_OK) {
+        sl_plan_destroy(&plan);
+        return krc;
+    }
     int n = plan->n_actors;
     char *start = calloc((size_t)n + 1, 1);
     sl_actor_t **going = calloc((size_t)e->n_inst + 1, sizeof *going);
@@ -1824,6 +2089,11 @@ void sl_engine_destroy(sl_engine_t **ep)
         s_instance_destroy(&e->inst[i]);
     }
     free(e->inst);
+    /*  Every CURVE endpoint is closed now: the handler may go. */
+    if (e->zap_on) {
+        sl_zap_stop();
+    }
+    s_keys_free(&e->keys, e->n_keys);
     sl_plan_destroy(&e->plan);
     for (int i = 0; i < e->n_gen; i++) {
         free(e->gen_names[i]);

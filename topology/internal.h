@@ -44,6 +44,10 @@ typedef struct {
     int *node_secret;                   /* parallel to plan->nodes: port was secret */
     int admin_set;
     sl_pos_t admin_pos;
+    sl_pos_t tenancy_pos;  /* of the tenancy value (0:0 if absent) */
+    sl_pos_t tenants_pos;  /* of the tenants key (0:0 if absent) */
+    sl_pos_t insecure_pos; /* of the insecure_links key */
+    const char *tenant;    /* isolated run's tenant, or NULL */
 } sl_topo_ctx_t;
 
 void sl_topo_error(sl_topo_ctx_t *c, sl_pos_t pos, const char *fmt, ...)

@@ -25,7 +25,7 @@
 #define S_DEFAULT_PORT 7600
 
 static const char *const s_top_keys =
-    "version, name, store, tenancy, tenants, admin, nodes, actors";
+    "version, name, store, tenancy, tenants, insecure_links, admin, nodes, actors";
 
 typedef struct {
     sl_topo_ctx_t *c;
@@ -1064,9 +1064,38 @@ static void s_tenant(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *na
         }
         if (strcmp(key, "keys") == 0) {
             snprintf(what, sizeof what, "tenant '%s': keys", name);
+            t->keys_pos = s_pos(pv);
             t->keys = s_string(l, pv, what, NULL);
+            if (t->keys && t->keys[0] != '/' && l->c->dir && *l->c->dir) {
+                /* like file: secrets, relative to the topology file */
+                char *full = NULL;
+                if (asprintf(&full, "%s/%s", l->c->dir, t->keys) < 0) {
+                    sl_topo_error(l->c, t->keys_pos, "out of memory");
+                    full = NULL;
+                }
+                free(t->keys);
+                t->keys = full;
+            }
+        } else if (strcmp(key, "port_offset") == 0) {
+            s_val_t sv;
+            long off;
+            t->offset_pos = s_pos(pk);
+            snprintf(what, sizeof what, "tenant '%s': port_offset", name);
+            if (s_scalar(l, pv, what, &sv)) {
+                continue;
+            }
+            if (s_int_in(sv.text, 0, 65535, &off)) {
+                sl_topo_error(l->c, s_pos(pv),
+                              "tenant '%s': port_offset: expected an integer between 0 and "
+                              "65535, got '%s'",
+                              name, s_show(sv.text, sv.secret));
+            } else {
+                t->port_offset = (int)off;
+            }
+            s_val_free(&sv);
         } else {
-            sl_topo_error(l->c, s_pos(pk), "unknown key '%s' in tenant '%s' (expected: keys)", key,
+            sl_topo_error(l->c, s_pos(pk),
+                          "unknown key '%s' in tenant '%s' (expected: keys, port_offset)", key,
                           name);
         }
     }
@@ -1170,6 +1199,7 @@ static void s_top(s_load_t *l, yaml_node_t *root)
             if (s_scalar(l, pv, "tenancy", &sv)) {
                 continue;
             }
+            l->c->tenancy_pos = s_pos(pv);
             if (strcmp(sv.text, "shared") == 0) {
                 plan->tenancy = SL_TENANCY_SHARED;
             } else if (strcmp(sv.text, "isolated") == 0) {
@@ -1179,7 +1209,21 @@ static void s_top(s_load_t *l, yaml_node_t *root)
                               s_show(sv.text, sv.secret));
             }
             s_val_free(&sv);
+        } else if (strcmp(key, "insecure_links") == 0) {
+            s_val_t sv;
+            l->c->insecure_pos = s_pos(pk);
+            if (s_scalar(l, pv, "insecure_links", &sv)) {
+                continue;
+            }
+            static const sl_opt_t bool_opt = {.name = "insecure_links", .type = SL_OPT_BOOL};
+            char why[200];
+            if (sl_opt_parse(&bool_opt, sv.text, &plan->insecure_links, why, sizeof why)) {
+                sl_topo_error(l->c, s_pos(pv), "insecure_links: expected true or false, got '%s'",
+                              s_show(sv.text, sv.secret));
+            }
+            s_val_free(&sv);
         } else if (strcmp(key, "tenants") == 0) {
+            l->c->tenants_pos = s_pos(pk);
             s_section(l, pk, pv, "tenants", (void **)&plan->tenants, sizeof *plan->tenants,
                       s_tenant);
         } else if (strcmp(key, "admin") == 0) {
@@ -1207,6 +1251,125 @@ static void s_top(s_load_t *l, yaml_node_t *root)
     }
 }
 
+/* --- isolated tenancy ---------------------------------------------------- */
+
+/*  "host:port" with `off` added to the port, in place of *addr. 0, or -1
+    (reported at pos) if it is not host:port or runs past 65535. */
+static int s_shift_address(s_load_t *l, char **addr, int off, sl_pos_t pos, const char *what,
+                           int secret)
+{
+    char *colon = *addr ? strrchr(*addr, ':') : NULL;
+    long port;
+    if (!colon || !s_hostport_ok(*addr) || s_int_in(colon + 1, 1, 65535, &port)) {
+        sl_topo_error(l->c, pos, "%s: cannot add the tenant's port_offset to '%s' (not host:port)",
+                      what, s_show(*addr ? *addr : "", secret));
+        return -1;
+    }
+    if (port + off > 65535) {
+        sl_topo_error(l->c, pos, "%s: port %ld + port_offset %d runs past 65535", what, port, off);
+        return -1;
+    }
+    char *out = NULL;
+    if (asprintf(&out, "%.*s:%ld", (int)(colon - *addr), *addr, port + off) < 0) {
+        sl_topo_error(l->c, pos, "out of memory");
+        return -1;
+    }
+    if (secret) {
+        explicit_bzero(*addr, strlen(*addr));
+    }
+    free(*addr);
+    *addr = out;
+    return 0;
+}
+
+/*  One tenant's copy of an isolated topology: only that tenant, its own
+    store directory, every port moved by its port_offset. */
+static void s_isolate(s_load_t *l)
+{
+    sl_plan_t *p = l->plan;
+    const char *t = l->c->tenant;
+    if (p->tenancy != SL_TENANCY_ISOLATED) {
+        sl_topo_error(l->c, l->c->tenancy_pos.line ? l->c->tenancy_pos : (sl_pos_t){1, 1},
+                      "--tenant %s: the file's tenancy is shared (one process runs every "
+                      "tenant); --tenant runs one tenant of a 'tenancy: isolated' file",
+                      t);
+        return;
+    }
+    int found = -1;
+    for (int i = 0; i < p->n_tenants; i++) {
+        if (p->tenants[i].name && strcmp(p->tenants[i].name, t) == 0) {
+            found = i;
+        }
+    }
+    if (found < 0) {
+        char names[1024] = "";
+        size_t used = 0;
+        for (int i = 0; i < p->n_tenants && used < sizeof names; i++) {
+            int n = snprintf(names + used, sizeof names - used, "%s%s", i ? ", " : "",
+                             p->tenants[i].name ? p->tenants[i].name : "");
+            used += n > 0 ? (size_t)n : 0;
+        }
+        sl_topo_error(l->c, l->c->tenants_pos.line ? l->c->tenants_pos : (sl_pos_t){1, 1},
+                      "--tenant %s: no such tenant in tenants (%s)", t,
+                      p->n_tenants ? names : "none declared");
+        return;
+    }
+    /* keep only the chosen tenant: links get one slot, keys are its own */
+    sl_plan_tenant_t keep = p->tenants[found];
+    for (int i = 0; i < p->n_tenants; i++) {
+        if (i != found) {
+            free(p->tenants[i].name);
+            free(p->tenants[i].keys);
+        }
+    }
+    p->tenants[0] = keep;
+    p->n_tenants = 1;
+    p->tenant = strdup(t);
+    if (!p->tenant) {
+        sl_topo_error(l->c, keep.pos, "out of memory");
+        return;
+    }
+    if (p->store_path) {
+        char *sp = NULL;
+        if (asprintf(&sp, "%s/%s", p->store_path, t) < 0) {
+            sl_topo_error(l->c, keep.pos, "out of memory");
+            return;
+        }
+        free(p->store_path);
+        p->store_path = sp;
+    }
+    int off = keep.port_offset;
+    if (off == 0) {
+        return;
+    }
+    for (int i = 0; i < p->n_nodes; i++) {
+        sl_plan_node_t *n = &p->nodes[i];
+        if (n->port + off > 65535) {
+            sl_topo_error(l->c, n->pos, "node '%s': port %d + port_offset %d runs past 65535",
+                          n->name, n->port, off);
+        } else {
+            n->port += off;
+        }
+        if (n->admin) {
+            s_shift_address(l, &n->admin, off, n->pos, "admin", 0);
+        }
+    }
+    if (p->admin) {
+        s_shift_address(l, &p->admin, off, l->c->admin_pos, "admin", 0);
+    }
+    for (int i = 0; i < p->n_actors; i++) {
+        sl_plan_actor_t *a = &p->actors[i];
+        for (int j = 0; j < a->n_opts; j++) {
+            sl_plan_opt_t *o = &a->opts[j];
+            if (strcmp(o->key, "listen") == 0 && o->text) {
+                char what[300];
+                snprintf(what, sizeof what, "actor '%s', option 'listen'", a->name);
+                s_shift_address(l, &o->text, off, o->vpos, what, o->secret);
+            }
+        }
+    }
+}
+
 static void s_syntax_error(s_load_t *l, yaml_parser_t *p)
 {
     sl_pos_t pos = {(int)p->problem_mark.line + 1, (int)p->problem_mark.column + 1};
@@ -1222,8 +1385,8 @@ static void s_syntax_error(s_load_t *l, yaml_parser_t *p)
     }
 }
 
-sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char *yaml, size_t len,
-                                   sl_errors_t *errors)
+static sl_plan_t *s_load_string(const char *name, const char *dir, const char *yaml, size_t len,
+                                const char *tenant, sl_errors_t *errors)
 {
     sl_errors_t local = {0};
     sl_topo_ctx_t c = {0};
@@ -1236,6 +1399,7 @@ sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char
     c.dir = dir;
     c.errors = errors ? errors : &local;
     c.first_error = c.errors->count;
+    c.tenant = tenant;
     s_load_t l = {.c = &c, .doc = &doc};
 
     plan = calloc(1, sizeof *plan);
@@ -1276,6 +1440,9 @@ sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char
         }
         yaml_document_delete(&extra);
     }
+    if (tenant && sl_topo_error_count(&c) == 0) {
+        s_isolate(&l);
+    }
     if (sl_topo_error_count(&c) == 0 || plan->n_actors > 0) {
         sl_topo_validate(&c, plan);
     }
@@ -1305,7 +1472,18 @@ fail:
     return NULL;
 }
 
+sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char *yaml, size_t len,
+                                   sl_errors_t *errors)
+{
+    return s_load_string(name, dir, yaml, len, NULL, errors);
+}
+
 sl_plan_t *sl_topology_load(const char *path, sl_errors_t *errors)
+{
+    return sl_topology_load_tenant(path, NULL, errors);
+}
+
+sl_plan_t *sl_topology_load_tenant(const char *path, const char *tenant, sl_errors_t *errors)
 {
     sl_errors_t local = {0};
     sl_errors_t *e = errors ? errors : &local;
@@ -1341,7 +1519,7 @@ sl_plan_t *sl_topology_load(const char *path, sl_errors_t *errors)
         sl_errors_add(e, path, (sl_pos_t){1, 1}, "out of memory");
         goto fail;
     }
-    plan = sl_topology_load_string(path, dir, b.data ? (const char *)b.data : "", b.len, e);
+    plan = s_load_string(path, dir, b.data ? (const char *)b.data : "", b.len, tenant, e);
 fail:
     if (f) {
         fclose(f);

@@ -159,6 +159,72 @@ const sl_plan_node_t *sl_plan_node(const sl_plan_t *plan, const char *name)
     return NULL;
 }
 
+int sl_plan_curve_links(const sl_plan_t *plan)
+{
+    return plan && plan->n_nodes > 0 && !plan->insecure_links;
+}
+
+int sl_plan_keyed_tenants(const sl_plan_t *plan)
+{
+    int n = 0;
+    for (int i = 0; plan && i < plan->n_tenants; i++) {
+        n += plan->tenants[i].keys != NULL;
+    }
+    return n;
+}
+
+const sl_plan_tenant_t *sl_plan_keyed_tenant(const sl_plan_t *plan, int t)
+{
+    for (int i = 0; plan && i < plan->n_tenants; i++) {
+        if (plan->tenants[i].keys && t-- == 0) {
+            return &plan->tenants[i];
+        }
+    }
+    return NULL;
+}
+
+int sl_plan_uses_keys(const sl_plan_t *plan)
+{
+    if (!plan) {
+        return 0;
+    }
+    for (int i = 0; i < plan->n_actors; i++) {
+        const sl_plan_actor_t *a = &plan->actors[i];
+        if (a->kind && (a->kind->flags & SL_KIND_KEYS)) {
+            return 1;
+        }
+        for (int j = 0; sl_plan_curve_links(plan) && a->node && j < a->n_inputs; j++) {
+            const sl_plan_actor_t *u = sl_plan_actor(plan, a->inputs[j].actor);
+            if (u && u->node && strcmp(u->node, a->node) != 0) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int sl_plan_link_slots(const sl_plan_t *plan)
+{
+    int n = sl_plan_curve_links(plan) ? sl_plan_keyed_tenants(plan) : 1;
+    return n > 0 ? n : 1;
+}
+
+int sl_plan_tcp_port(const sl_plan_t *plan, const sl_plan_actor_t *pa, int w, int t)
+{
+    const sl_plan_node_t *node = pa->node ? sl_plan_node(plan, pa->node) : NULL;
+    int k = 0;
+    for (int i = 0; i < plan->n_actors; i++) {
+        const sl_plan_actor_t *x = &plan->actors[i];
+        if (x == pa) {
+            break;
+        }
+        if (x->node && pa->node && strcmp(x->node, pa->node) == 0) {
+            k += x->workers;
+        }
+    }
+    return (node ? node->port : 7600) + (k + w) * sl_plan_link_slots(plan) + t;
+}
+
 int sl_plan_actor_fill(const sl_plan_actor_t *pa, void *state)
 {
     if (!pa || !pa->kind) {
@@ -238,6 +304,7 @@ void sl_plan_destroy(sl_plan_t **plan)
         free(p->tenants[i].keys);
     }
     free(p->tenants);
+    free(p->tenant);
     free(p->admin);
     for (int i = 0; i < p->n_nodes; i++) {
         free(p->nodes[i].name);

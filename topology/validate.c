@@ -299,9 +299,11 @@ static void s_check_cycles(sl_topo_ctx_t *c, const sl_plan_t *plan)
     free(mem);
 }
 
-/*  A node's actor instances bind port, port + 1, ...: all must be ports. */
+/*  A node's actor instances bind port, port + 1, ... (T per instance):
+    all must be ports. */
 static void s_check_ports(sl_topo_ctx_t *c, const sl_plan_t *plan)
 {
+    long slots = sl_plan_link_slots(plan);
     for (int i = 0; i < plan->n_nodes; i++) {
         const sl_plan_node_t *nd = &plan->nodes[i];
         long count = 0;
@@ -311,10 +313,13 @@ static void s_check_ports(sl_topo_ctx_t *c, const sl_plan_t *plan)
                 count += a->workers;
             }
         }
-        if (count > 0 && nd->port + count - 1 > 65535) {
+        if (count > 0 && nd->port + count * slots - 1 > 65535) {
             sl_topo_error(c, nd->pos,
-                          "node '%s': port %d + %ld actor instances runs past port 65535", nd->name,
-                          nd->port, count);
+                          slots > 1 ? "node '%s': port %d + %ld actor instances x %ld link "
+                                      "tenants runs past port 65535"
+                                    : "node '%s': port %d + %ld actor instances runs past port "
+                                      "65535",
+                          nd->name, nd->port, count, slots);
         }
     }
 }
@@ -384,21 +389,26 @@ static int s_fingerprint(sl_topo_ctx_t *c, const sl_plan_t *plan, int i)
     rc = rc ? rc : sl_buf_append(&b, "\nnode=", 6);
     rc = rc ? rc : s_fp_value(&b, a->node ? a->node : "", secret & SL_TOPO_SECRET_NODE);
     /* the ports this actor's instances bind move when an actor before it on
-       the same node changes its worker count: that is a change too */
+       the same node changes its worker count, and with the link tenants:
+       that is a change too */
     if (a->node) {
         const sl_plan_node_t *nd = sl_plan_node(plan, a->node);
-        long k = 0;
-        for (int j = 0; j < i; j++) {
-            const sl_plan_actor_t *o = &plan->actors[j];
-            k += o->node && strcmp(o->node, a->node) == 0 ? o->workers : 0;
-        }
         int node_secret = 0;
         if (nd) {
             node_secret = c->node_secret ? c->node_secret[nd - plan->nodes] : 0;
         }
-        snprintf(num, sizeof num, "%ld", (nd ? nd->port : 0) + k);
+        snprintf(num, sizeof num, "%d", nd ? sl_plan_tcp_port(plan, a, 0, 0) : 0);
         rc = rc ? rc : sl_buf_append(&b, "\nport=", 6);
         rc = rc ? rc : s_fp_value(&b, num, node_secret);
+        rc = rc ? rc : sl_buf_append(&b, "\nlink=", 6);
+        if (!sl_plan_curve_links(plan)) {
+            rc = rc ? rc : sl_buf_append(&b, "plain", 5);
+        }
+        for (int t = 0; !rc && sl_plan_curve_links(plan) && t < sl_plan_keyed_tenants(plan); t++) {
+            const char *tn = sl_plan_keyed_tenant(plan, t)->name;
+            rc = t ? sl_buf_append(&b, ",", 1) : SL_OK;
+            rc = rc ? rc : sl_buf_append(&b, tn, strlen(tn));
+        }
     }
     snprintf(num, sizeof num, "%d", a->workers);
     rc = rc ? rc : sl_buf_append(&b, "\nworkers=", 9);
@@ -465,6 +475,77 @@ static int s_fingerprint(sl_topo_ctx_t *c, const sl_plan_t *plan, int i)
     return SL_OK;
 }
 
+/* --- tenants and keys --------------------------------------------------
+    Links between nodes are CurveZMQ unless the file says insecure_links:
+    then at least one tenant needs keys, and keys that are used must be
+    there, private and a pair, so `sluice check` finds what `run` would. */
+
+static void s_check_tenants(sl_topo_ctx_t *c, const sl_plan_t *plan)
+{
+    int keyed = sl_plan_keyed_tenants(plan);
+    int uses_keys = 0;
+    const sl_plan_input_t *cross = NULL;
+    const sl_plan_actor_t *cross_a = NULL;
+    for (int i = 0; i < plan->n_tenants; i++) {
+        const sl_plan_tenant_t *t = &plan->tenants[i];
+        if (t->offset_pos.line && plan->tenancy != SL_TENANCY_ISOLATED) {
+            sl_topo_error(c, t->offset_pos,
+                          "tenant '%s': port_offset is used only with tenancy: isolated", t->name);
+        }
+        if (t->keys && strlen(t->name) > SL_CURVE_TENANT_MAX) {
+            sl_topo_error(c, t->pos,
+                          "tenant '%s': a tenant with keys has a name of at most %d "
+                          "characters",
+                          t->name, SL_CURVE_TENANT_MAX);
+        }
+    }
+    if (plan->insecure_links && plan->n_nodes == 0) {
+        sl_topo_error(c, c->insecure_pos,
+                      "insecure_links: the file declares no nodes, so there are no links");
+    }
+    for (int i = 0; i < plan->n_actors; i++) {
+        const sl_plan_actor_t *a = &plan->actors[i];
+        if (a->kind && (a->kind->flags & SL_KIND_KEYS)) {
+            uses_keys = 1;
+            if (keyed == 0) {
+                sl_topo_error(c, a->pos,
+                              "actor '%s' (%s) authenticates by the tenants' CURVE keys: declare "
+                              "tenants with keys (tenants: {T: {keys: DIR}}, made by sluice "
+                              "keygen --tenant T --dir DIR)",
+                              a->name, a->kind->name);
+            }
+        }
+        /* only between declared nodes: an unknown one is reported already */
+        for (int j = 0; a->node && sl_plan_node(plan, a->node) && j < a->n_inputs && !cross; j++) {
+            const sl_plan_actor_t *u = sl_plan_actor(plan, a->inputs[j].actor);
+            if (u && u->node && sl_plan_node(plan, u->node) && strcmp(u->node, a->node) != 0) {
+                cross = &a->inputs[j];
+                cross_a = a;
+            }
+        }
+    }
+    if (cross && sl_plan_curve_links(plan)) {
+        uses_keys = 1;
+        if (keyed == 0) {
+            /* node and input names may be secrets: the position says which */
+            sl_topo_error(c, cross->pos,
+                          "actor '%s': this input comes from another node, and links between "
+                          "nodes are CurveZMQ with one key pair per tenant: declare tenants with "
+                          "keys (tenants: {T: {keys: DIR}}, made by sluice keygen --tenant T "
+                          "--dir DIR), or set insecure_links: true for plain TCP",
+                          cross_a->name);
+        }
+    }
+    for (int i = 0; uses_keys && i < plan->n_tenants; i++) {
+        const sl_plan_tenant_t *t = &plan->tenants[i];
+        char err[1024];
+        if (t->keys && strlen(t->name) <= SL_CURVE_TENANT_MAX &&
+            sl_curve_key_load(t->keys, t->name, NULL, err, sizeof err) != SL_OK) {
+            sl_topo_error(c, t->keys_pos, "tenant '%s': keys: %s", t->name, err);
+        }
+    }
+}
+
 void sl_topo_validate(sl_topo_ctx_t *c, sl_plan_t *plan)
 {
     if (plan->n_actors > 0 && !c->actor_extra) {
@@ -473,6 +554,7 @@ void sl_topo_validate(sl_topo_ctx_t *c, sl_plan_t *plan)
     s_check_nodes(c, plan);
     s_check_inputs(c, plan);
     s_check_cycles(c, plan);
+    s_check_tenants(c, plan);
     s_check_ports(c, plan);
     for (int i = 0; i < plan->n_actors; i++) {
         s_fingerprint(c, plan, i);

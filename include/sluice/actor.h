@@ -21,6 +21,7 @@
 #define SLUICE_ACTOR_H
 
 #include "sluice/common.h"
+#include "sluice/curve.h"
 #include "sluice/event.h"
 
 typedef struct sl_actor sl_actor_t;
@@ -74,6 +75,9 @@ const char *sl_opt_value(const sl_opt_values_t *opts, const char *name);
 
 /*  Kind flags. */
 #define SL_KIND_SOURCE 0x1u /* takes no inputs */
+#define SL_KIND_KEYS                                                                               \
+    0x2u /* uses the tenants' CURVE keys (sl_actor_keys):                                          \
+            the topology must declare some, checked at load */
 
 typedef struct sl_actor_kind {
     const char *name;
@@ -134,6 +138,11 @@ const char *sl_actor_store_path(const sl_actor_t *a);
 const char *sl_actor_node(const sl_actor_t *a); /* NULL when single-node */
 int sl_actor_worker(const sl_actor_t *a);       /* 0 .. workers-1 */
 int sl_actor_workers(const sl_actor_t *a);
+/*  The key pairs of the topology's tenants that have keys, in file order
+    (in an isolated run, only that tenant's): their count, and *keys set.
+    Valid during init only: configure sockets there, or copy. A kind that
+    calls this sets SL_KIND_KEYS. */
+int sl_actor_keys(const sl_actor_t *a, const sl_curve_key_t **keys);
 /*  Non-zero once the engine asked this actor to stop: a long tick should
     return early. */
 int sl_actor_stopping(const sl_actor_t *a);

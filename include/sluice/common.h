@@ -59,6 +59,10 @@ void sl_buf_free(sl_buf_t *b);
     names of actors, nodes and tenants, everywhere they are checked. */
 int sl_name_ok(const char *s, size_t max);
 
+/*  mkdir -p: make `path` and its missing parents with `mode` (existing
+    ones are left as they are). 0, or -1 with errno set. */
+int sl_mkdirs(const char *path, unsigned mode);
+
 /*  Append `len` bytes of `s` JSON-escaped (no surrounding quotes). */
 int sl_json_escape(sl_buf_t *b, const char *s, size_t len);
 

@@ -31,10 +31,16 @@ typedef struct sl_actor_metrics {
     int worker;
     _Atomic uint64_t events_in;
     _Atomic uint64_t events_out;
-    _Atomic uint64_t dropped;  /* malformed or refused input */
-    _Atomic uint64_t errors;   /* handle/tick failures */
-    _Atomic uint64_t enqueued; /* events sent to this instance by upstreams;
-                                  queue depth = enqueued - events_in */
+    _Atomic uint64_t dropped;         /* malformed or refused input */
+    _Atomic uint64_t errors;          /* handle/tick failures */
+    _Atomic uint64_t enqueued;        /* events sent to this instance by upstreams;
+                                         queue depth = enqueued - events_in */
+    _Atomic uint64_t tenant_mismatch; /* events in over a CURVE link stamped
+                                         with another tenant than the link's
+                                         (also counted in dropped) */
+    _Atomic uint64_t no_link_key;     /* events out whose tenant has no key
+                                         for the CURVE link they were to
+                                         cross (not sent) */
     _Atomic int ready;
     int is_sink; /* e2e latency observed here */
     sl_hist_t handle_us;
@@ -63,11 +69,15 @@ void sl_metrics_remove(sl_metrics_t *m, sl_actor_metrics_t *am);
       sluice_events_dropped_total{...}               counter
       sluice_errors_total{...}                       counter
       sluice_queue_depth{...}                        gauge
+      sluice_link_tenant_mismatch_total{...}         counter
+      sluice_link_no_key_total{...}                  counter
       sluice_handle_seconds{...}                     histogram
       sluice_e2e_latency_seconds{...}                histogram (sinks only)
       sluice_malformed_messages_total                counter
       sluice_ready                                   gauge
       sluice_dead_letters_total{actor,reason}        counter (process-wide,
+                                                     when any was counted)
+      sluice_curve_refused_total{tenant}             counter (process-wide,
                                                      when any was counted) */
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
 
@@ -86,6 +96,14 @@ void sl_metrics_dead_letter(const char *actor, const char *reason);
 void sl_metrics_reason_class(const char *reason, char *out, size_t len);
 /*  The count of one (actor, class) pair (tests). */
 uint64_t sl_metrics_dead_letters(const char *actor, const char *reason_class);
+
+/*  CURVE clients refused by the ZAP handler (core/zap.c), counted
+    process-wide by the tenant whose endpoint refused them ("other" past
+    SL_CURVE_REFUSED_TENANTS distinct tenants). Thread-safe. */
+#define SL_CURVE_REFUSED_TENANTS 64
+void sl_metrics_curve_refused(const char *tenant);
+/*  The count for one tenant (tests). */
+uint64_t sl_metrics_curve_refusals(const char *tenant);
 
 /*  Process health, beside the metrics: a component that cannot do its work
     reports it here (the store actor when its LMDB map is full and it

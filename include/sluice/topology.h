@@ -11,8 +11,9 @@
       name: edge-default                 # required
       store: { path: var/sluice }        # optional; path required when present
       tenancy: shared                    # shared | isolated (default shared)
-      tenants:                           # optional map name -> { keys: DIR }
-        acme: { keys: keys/acme }
+      tenants:                           # optional map name -> tenant
+        acme: { keys: keys/acme, port_offset: 0 }
+      insecure_links: false              # true: plain TCP between nodes
       admin: 127.0.0.1:9464              # admin listener when there are no nodes
       nodes:                             # optional map name -> node
         a: { host: 127.0.0.1, port: 7600, admin: 127.0.0.1:9464 }
@@ -26,7 +27,22 @@
     the kind's config map (unknown option = error). A node's `port` is the
     base of the TCP ports its actors' inputs bind for links from other nodes
     (default 7600): instance k (in file order of actors, then worker index)
-    binds port + k.
+    binds T ports from port + k * T, one per link tenant (sl_plan_tcp_port).
+
+    Links between nodes are CurveZMQ (docs/topology.md, "Links"): each
+    tenant with `keys` (the directory sluice keygen writes, relative to the
+    topology file) has its own endpoint per instance, and only that
+    tenant's events cross on it; T is the number of such tenants. A file
+    whose actors on different nodes are linked needs at least one, unless
+    it sets `insecure_links: true` (plain TCP, T = 1). Keys are checked
+    (files, permissions, pair) at load whenever they are used: by CURVE
+    links or by a kind flagged SL_KIND_KEYS.
+
+    Isolated tenancy (`tenancy: isolated`) runs one tenant's copy of the
+    topology per process: sl_topology_load_tenant(path, T) keeps only
+    tenant T, puts the store under <store path>/T, and adds T's
+    `port_offset` to every port: nodes' ports and admin listeners, the
+    top-level admin, and every actor option named `listen`.
 
     Scalars may reference secrets: "${VAR}" anywhere in a string is replaced
     by the environment variable (unset = error naming VAR), and a whole value
@@ -54,8 +70,13 @@ typedef struct {
 
 typedef struct {
     char *name;
-    char *keys; /* directory of the tenant's CURVE certificates, or NULL */
+    char *keys;      /* directory of the tenant's CURVE certificates (relative
+                        paths resolved against the topology file's
+                        directory), or NULL */
+    int port_offset; /* isolated tenancy: added to every port */
     sl_pos_t pos;
+    sl_pos_t keys_pos; /* of the keys value */
+    sl_pos_t offset_pos;
 } sl_plan_tenant_t;
 
 /*  One option as written: key and value. Scalars are kept as text; sequences
@@ -101,7 +122,9 @@ typedef struct sl_plan {
     sl_tenancy_t tenancy;
     sl_plan_tenant_t *tenants;
     int n_tenants;
-    char *admin; /* top-level admin address or NULL */
+    char *tenant;       /* isolated: the one tenant this plan runs, or NULL */
+    int insecure_links; /* plain TCP between nodes */
+    char *admin;        /* top-level admin address or NULL */
     sl_plan_node_t *nodes;
     int n_nodes;
     sl_plan_actor_t *actors; /* in file order */
@@ -125,10 +148,30 @@ sl_plan_t *sl_topology_load(const char *path, sl_errors_t *errors);
     base for relative file: paths (NULL = current directory). */
 sl_plan_t *sl_topology_load_string(const char *name, const char *dir, const char *yaml, size_t len,
                                    sl_errors_t *errors);
+/*  Load `path` for one tenant of an isolated topology (see above): the
+    file must say `tenancy: isolated` and declare the tenant, else an
+    error. tenant NULL is sl_topology_load. */
+sl_plan_t *sl_topology_load_tenant(const char *path, const char *tenant, sl_errors_t *errors);
 void sl_plan_destroy(sl_plan_t **plan);
 
 const sl_plan_actor_t *sl_plan_actor(const sl_plan_t *plan, const char *name);
 const sl_plan_node_t *sl_plan_node(const sl_plan_t *plan, const char *name);
+
+/*  1 if links between nodes are CurveZMQ: the plan has nodes and does not
+    set insecure_links. */
+int sl_plan_curve_links(const sl_plan_t *plan);
+/*  The tenants that have keys, in file order: their count, and the t-th. */
+int sl_plan_keyed_tenants(const sl_plan_t *plan);
+const sl_plan_tenant_t *sl_plan_keyed_tenant(const sl_plan_t *plan, int t);
+/*  1 if the plan uses the tenants' keys: CURVE links between actors on
+    different nodes, or an actor of a kind flagged SL_KIND_KEYS. */
+int sl_plan_uses_keys(const sl_plan_t *plan);
+/*  T, the endpoints per instance: the keyed tenants with CURVE links (at
+    least 1), else 1. */
+int sl_plan_link_slots(const sl_plan_t *plan);
+/*  The TCP port of worker w of actor pa for link slot t (0..T-1): its
+    node's port + (its index among the node's instances) * T + t. */
+int sl_plan_tcp_port(const sl_plan_t *plan, const sl_plan_actor_t *pa, int w, int t);
 
 /*  Fill an actor instance's state from the plan's options: defaults first,
     then each option through its config map entry. Errors here were already

@@ -211,7 +211,8 @@ static void test_single_node(void **state)
     assert_int_equal(plan->tenancy, SL_TENANCY_SHARED);
     assert_int_equal(plan->n_tenants, 2);
     assert_string_equal(plan->tenants[0].name, "acme");
-    assert_string_equal(plan->tenants[0].keys, "keys/acme");
+    /* relative to the topology file, like file: secrets */
+    assert_string_equal(plan->tenants[0].keys, S_GOOD "/keys/acme");
     assert_null(plan->tenants[1].keys);
     assert_string_equal(plan->admin, "127.0.0.1:9464");
     assert_int_equal(plan->n_nodes, 0);
@@ -591,14 +592,16 @@ static char *s_fp(const char *y, const char *actor)
 
 static void test_fingerprints(void **state)
 {
-    const char *base = "version: 1\nname: f\nnodes:\n  a: { host: h }\n  b: { host: h }\n"
-                       "actors:\n"
-                       "  g1: { kind: generate, node: a, count: 5, keys: 2 }\n"
-                       "  g2: { kind: generate, node: a }\n"
-                       "  r: { kind: relay, node: b, inputs: [g1, g2] }\n";
+    const char *base =
+        "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { host: h }\n"
+        "actors:\n"
+        "  g1: { kind: generate, node: a, count: 5, keys: 2 }\n"
+        "  g2: { kind: generate, node: a }\n"
+        "  r: { kind: relay, node: b, inputs: [g1, g2] }\n";
     const char *same[] = {
         /* option order, input order, other name, other actor changed on another node */
-        "version: 1\nname: other\nnodes:\n  a: { host: h }\n  b: { host: h }\n"
+        "version: 1\nname: other\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { host: h "
+        "}\n"
         "actors:\n"
         "  g1: { kind: generate, keys: 2, node: a, count: 5 }\n"
         "  g2: { kind: generate, node: a }\n"
@@ -606,23 +609,28 @@ static void test_fingerprints(void **state)
     };
     const char *differ_g1[] = {
         /* option value */
-        "version: 1\nname: f\nnodes:\n  a: { host: h }\n  b: { host: h }\nactors:\n"
+        "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { host: h "
+        "}\nactors:\n"
         "  g1: { kind: generate, node: a, count: 6, keys: 2 }\n"
         "  g2: { kind: generate, node: a }\n  r: { kind: relay, node: b, inputs: [g1, g2] }\n",
         /* an added option */
-        "version: 1\nname: f\nnodes:\n  a: { host: h }\n  b: { host: h }\nactors:\n"
+        "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { host: h "
+        "}\nactors:\n"
         "  g1: { kind: generate, node: a, count: 5, keys: 2, rate: 1 }\n"
         "  g2: { kind: generate, node: a }\n  r: { kind: relay, node: b, inputs: [g1, g2] }\n",
         /* workers */
-        "version: 1\nname: f\nnodes:\n  a: { host: h }\n  b: { host: h }\nactors:\n"
+        "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { host: h "
+        "}\nactors:\n"
         "  g1: { kind: generate, node: a, count: 5, keys: 2, workers: 2 }\n"
         "  g2: { kind: generate, node: a }\n  r: { kind: relay, node: b, inputs: [g1, g2] }\n",
         /* node */
-        "version: 1\nname: f\nnodes:\n  a: { host: h }\n  b: { host: h }\nactors:\n"
+        "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { host: h "
+        "}\nactors:\n"
         "  g1: { kind: generate, node: b, count: 5, keys: 2 }\n"
         "  g2: { kind: generate, node: a }\n  r: { kind: relay, node: b, inputs: [g1, g2] }\n",
         /* the node's port */
-        "version: 1\nname: f\nnodes:\n  a: { host: h, port: 9000 }\n  b: { host: h }\nactors:\n"
+        "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h, port: 9000 }\n  b: { "
+        "host: h }\nactors:\n"
         "  g1: { kind: generate, node: a, count: 5, keys: 2 }\n"
         "  g2: { kind: generate, node: a }\n  r: { kind: relay, node: b, inputs: [g1, g2] }\n",
     };
@@ -641,18 +649,20 @@ static void test_fingerprints(void **state)
         free(a);
     }
     /* inputs and kind */
-    const char *in2 = "version: 1\nname: f\nnodes:\n  a: { host: h }\n  b: { host: h }\nactors:\n"
+    const char *in2 = "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { "
+                      "host: h }\nactors:\n"
                       "  g1: { kind: generate, node: a, count: 5, keys: 2 }\n"
                       "  g2: { kind: generate, node: a }\n  r: { kind: relay, node: b, inputs: "
                       "[g1] }\n  g3: { kind: blackhole, node: b, inputs: [g2] }\n";
     char *r2 = s_fp(in2, "r");
     assert_string_not_equal(r2, fp_r);
     free(r2);
-    const char *kind2 = "version: 1\nname: f\nnodes:\n  a: { host: h }\n  b: { host: h }\n"
-                        "actors:\n"
-                        "  g1: { kind: generate, node: a, count: 5, keys: 2 }\n"
-                        "  g2: { kind: generate, node: a }\n"
-                        "  r: { kind: blackhole, node: b, inputs: [g1, g2] }\n";
+    const char *kind2 =
+        "version: 1\nname: f\ninsecure_links: true\nnodes:\n  a: { host: h }\n  b: { host: h }\n"
+        "actors:\n"
+        "  g1: { kind: generate, node: a, count: 5, keys: 2 }\n"
+        "  g2: { kind: generate, node: a }\n"
+        "  r: { kind: blackhole, node: b, inputs: [g1, g2] }\n";
     r2 = s_fp(kind2, "r");
     assert_string_not_equal(r2, fp_r);
     free(r2);
