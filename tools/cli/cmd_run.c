@@ -1,4 +1,4 @@
-/*  sluice run FILE [--node NAME] [--log-level LEVEL] [--drain-timeout SECONDS]
+/*  sluice run FILE [--node NAME] [--tenant T] [--log-level LEVEL] [--drain-timeout SECONDS]
 
     Signals are taken with a signalfd (blocked in every thread), so the main
     loop handles them in order with everything else: SIGTERM/SIGINT drain and
@@ -18,14 +18,18 @@
 #include "tools/cli/cli.h"
 
 static const char *s_help =
-    "usage: sluice run FILE [--node NAME] [--log-level LEVEL] [--drain-timeout SECONDS]\n"
+    "usage: sluice run FILE [--node NAME] [--tenant T] [--log-level LEVEL]\n"
+    "                       [--drain-timeout SECONDS]\n"
     "\n"
     "Runs a topology: every actor of every node in this process, or with\n"
-    "--node only the actors of that node (other nodes are reached over TCP).\n"
-    "The admin listener (/metrics, /healthz, /readyz) is the node's `admin`,\n"
-    "or the top-level `admin`.\n"
+    "--node only the actors of that node (other nodes are reached over TCP,\n"
+    "CurveZMQ with the tenants' keys). The admin listener (/metrics, /healthz,\n"
+    "/readyz) is the node's `admin`, or the top-level `admin`.\n"
     "\n"
     "  --node NAME            run only this node's actors\n"
+    "  --tenant T             a 'tenancy: isolated' file: run tenant T's own copy\n"
+    "                         (its keys only, store <store path>/T, every port\n"
+    "                         moved by its port_offset); required for such files\n"
     "  --log-level LEVEL      debug, info (default), warn, error\n"
     "  --drain-timeout SECS   bound on draining after SIGTERM (default 30)\n"
     "\n"
@@ -64,11 +68,13 @@ int sl_cmd_run(int argc, char **argv)
         fputs(s_help, stdout);
         return 0;
     }
-    const char *file = NULL, *node = NULL;
+    const char *file = NULL, *node = NULL, *tenant = NULL;
     double drain_timeout = 30;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--node") == 0 && i + 1 < argc) {
             node = argv[++i];
+        } else if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc) {
+            tenant = argv[++i];
         } else if (strcmp(argv[i], "--log-level") == 0 && i + 1 < argc) {
             sl_log_level_t level;
             if (sl_log_level_parse(argv[++i], &level) != SL_OK) {
@@ -116,11 +122,19 @@ int sl_cmd_run(int argc, char **argv)
     sl_admin_t *admin = NULL;
     sl_engine_t *engine = NULL;
     sl_errors_t errors = {0};
-    sl_plan_t *plan = sl_topology_load(file, &errors);
+    sl_plan_t *plan = sl_topology_load_tenant(file, tenant, &errors);
     if (!plan) {
         for (int i = 0; i < errors.count; i++) {
             fprintf(stderr, "%s\n", errors.lines[i]);
         }
+        goto done;
+    }
+    if (!tenant && plan->tenancy == SL_TENANCY_ISOLATED) {
+        fprintf(stderr,
+                "sluice run: %s is 'tenancy: isolated': run one tenant's copy with --tenant T "
+                "(one process per tenant and node)\n",
+                file);
+        exit_code = 2;
         goto done;
     }
     if (node && !sl_plan_node(plan, node)) {
@@ -169,7 +183,7 @@ int sl_cmd_run(int argc, char **argv)
         while (read(sfd, &si, sizeof si) == (ssize_t)sizeof si) {
             if (si.ssi_signo == SIGHUP) {
                 sl_errors_t rerr = {0};
-                sl_plan_t *next = sl_topology_load(file, &rerr);
+                sl_plan_t *next = sl_topology_load_tenant(file, tenant, &rerr);
                 if (!next) {
                     sl_error(NULL,
                              "reload refused: %s is invalid (%d errors); the running "

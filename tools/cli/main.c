@@ -10,7 +10,7 @@ static const char *s_usage =
     "\n"
     "commands:\n"
     "  check FILE                 validate a topology file; exit 0 valid, 1 invalid, 2 usage\n"
-    "  run FILE [--node NAME]     run a topology (one node of it with --node)\n"
+    "  run FILE [--node NAME] [--tenant T]  run a topology (one node, one tenant of it)\n"
     "  actors [KIND]              options of each actor kind\n"
     "  store stats|check FILE     counts of the topology's store; log/store agreement\n"
     "  query FILE READ ...        read the store: asset, assets, lineage, incidents, changes\n"
@@ -19,6 +19,7 @@ static const char *s_usage =
     "  test TOPOLOGY TESTS        run a topology's unit tests; exit 0 pass, 1 fail\n"
     "  backfill montecarlo FILE --since TIME   apply Monte Carlo incidents to the store\n"
     "  lineage recompute FILE [--dry-run]  recompute propagation; report the differences\n"
+    "  keygen --tenant T [--dir DIR]  make a tenant's CURVE key pair\n"
     "  version                    print the version\n"
     "\n"
     "Every command takes --help.\n";
@@ -73,6 +74,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "lineage") == 0) {
         return sl_cmd_lineage(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "keygen") == 0) {
+        return sl_cmd_keygen(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (sl_cli_wants_help(argc - 1, argv + 1)) {
