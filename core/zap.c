@@ -235,6 +235,11 @@ int sl_zap_allow(const sl_curve_key_t *keys, int n)
     return SL_OK;
 }
 
+void *sl_zap_context(void)
+{
+    return zsys_init();
+}
+
 int sl_zap_running(void)
 {
     pthread_mutex_lock(&s_life);

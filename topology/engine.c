@@ -249,6 +249,12 @@ void sl_actor_count_error(sl_actor_t *a)
     atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
 }
 
+void sl_actor_count_tenant_mismatch(sl_actor_t *a, uint64_t n)
+{
+    atomic_fetch_add_explicit(&a->m->tenant_mismatch, n, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->m->dropped, n, memory_order_relaxed);
+}
+
 int sl_actor_keys(const sl_actor_t *a, const sl_curve_key_t **keys)
 {
     *keys = a->engine->keys;

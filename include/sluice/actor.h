@@ -138,6 +138,10 @@ const char *sl_actor_store_path(const sl_actor_t *a);
 const char *sl_actor_node(const sl_actor_t *a); /* NULL when single-node */
 int sl_actor_worker(const sl_actor_t *a);       /* 0 .. workers-1 */
 int sl_actor_workers(const sl_actor_t *a);
+/*  Count n events refused because their tenant is not the one their
+    sender authenticated as (sluice_link_tenant_mismatch_total, and
+    dropped). Any thread may call it. */
+void sl_actor_count_tenant_mismatch(sl_actor_t *a, uint64_t n);
 /*  The key pairs of the topology's tenants that have keys, in file order
     (in an isolated run, only that tenant's): their count, and *keys set.
     Valid during init only: configure sockets there, or copy. A kind that

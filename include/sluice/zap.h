@@ -39,6 +39,10 @@ void sl_zap_stop(void);
     Takes effect for the next handshake. SL_ENOMEM. */
 int sl_zap_allow(const sl_curve_key_t *keys, int n);
 
+/*  The context the handler serves (CZMQ's shared one): CURVE sockets must
+    be made in it. */
+void *sl_zap_context(void);
+
 /*  1 while the handler runs. */
 int sl_zap_running(void);
 

@@ -1,0 +1,59 @@
+/*  sluice/ingest.h: what an ingest actor does between the journal and its
+    output ("durable before acknowledged", DESIGN.md).
+
+    An ingest source (zmq_ingest; docs/ingest.md) appends what it accepts
+    to its own journal (sluice/journal.h), answers the sender once the
+    commit is durable, and hands the journaled entries on in order from its
+    actor thread. This module is that second half: it opens the journal,
+    reads the consumer cursor, emits new entries (sl_ingest_tick), and keeps
+    the stored cursor trailing what was handed on by a replay window: the
+    store cannot yet confirm back what it applied, so on start every entry
+    handed on during that window before the stop is handed on again (the
+    store drops duplicates by event id); entries are trimmed only once the
+    stored cursor passed them (plus the retention).
+
+    The journal may be appended to from any thread; every other call is
+    the actor thread's. docs/RATIONALE.md ("Ingest: a journal per ingest
+    actor") says why. */
+#ifndef SLUICE_INGEST_H
+#define SLUICE_INGEST_H
+
+#include <stdint.h>
+
+#include "sluice/actor.h"
+#include "sluice/journal.h"
+
+typedef struct sl_ingest sl_ingest_t;
+
+typedef struct {
+    const char *name;         /* actor name: the cursor's name and logs */
+    const char *journal;      /* directory; NULL = <store path>/journal-<name> */
+    const char *store_path;   /* the topology's (NULL: var/sluice) */
+    int64_t map_size;         /* LMDB map size of the journal */
+    int fsync;                /* fsync every commit */
+    int64_t replay_window_us; /* the stored cursor trails by this long */
+    int64_t retention_us;     /* entries kept this long after the cursor passed */
+} sl_ingest_opts_t;
+
+/*  Open the journal and read the cursor. NULL with a reason in err (the
+    journal cannot be opened, or out of memory). */
+sl_ingest_t *sl_ingest_open(const sl_ingest_opts_t *opts, char *err, size_t errlen);
+
+/*  The journal, for appends from any thread. Valid until close. */
+sl_journal_t *sl_ingest_journal(sl_ingest_t *in);
+/*  Its directory. */
+const char *sl_ingest_path(const sl_ingest_t *in);
+
+/*  Entries journaled but not yet handed on (any thread). */
+uint64_t sl_ingest_lag(sl_ingest_t *in);
+
+/*  Wait up to wait_us for new entries, emit them on output 0 of `a` (at
+    most 1024 per call), then store the cursor and trim when due. SL_OK;
+    an entry that is not an event is skipped and counted as an error. */
+int sl_ingest_tick(sl_ingest_t *in, sl_actor_t *a, int64_t wait_us);
+
+/*  Store the cursor (what was handed on a replay window ago), log a
+    summary, close the journal, free. Safe twice; NULLs the pointer. */
+void sl_ingest_close(sl_ingest_t **in);
+
+#endif
