@@ -153,3 +153,23 @@ lines_at_least() {
 http_get() {
     curl -s -m 5 -o "$T/http.body" -w '%{http_code}' "$1" 2>/dev/null || true
 }
+
+# keygen TENANT...: each tenant's CURVE key pair in $T/keys/TENANT, which a
+# topology in $T names as tenants: { TENANT: { keys: keys/TENANT } }.
+keygen() {
+    local t
+    for t in "$@"; do
+        "$SLUICE" keygen --tenant "$t" --dir "$T/keys/$t" >/dev/null || fail "keygen $t"
+    done
+}
+
+# public_key TENANT: the Z85 public key from $T/keys/TENANT.
+public_key() {
+    sed -n 's/^ *public-key = "\(.*\)"$/\1/p' "$T/keys/$1/$1.cert"
+}
+
+# metric URL NAME LABELS: the value of one series in a /metrics scrape
+# (0 if absent), LABELS as written inside the braces (a substring match).
+metric() {
+    curl -s -m 5 "$1" | awk -v n="$2" -v l="$3" 'index($0, n "{") == 1 && index($0, l) { v = $NF } END { print v + 0 }'
+}

@@ -19,11 +19,13 @@ write_topo() { # write_topo SINK_PATH WITH_EXTRA
         cat <<YAML
 version: 1
 name: reload-multinode
+tenants:
+  acme: { keys: keys/acme }
 nodes:
   a: { host: 127.0.0.1, port: $PA }
   b: { host: 127.0.0.1, port: $PB, admin: 127.0.0.1:$ADMIN }
 actors:
-  gen: { kind: generate, node: a, rate: 4000, keys: 8, body_bytes: 100 }
+  gen: { kind: generate, node: a, rate: 4000, keys: 8, body_bytes: 100, tenant: acme }
   out: { kind: jsonl_out, node: b, inputs: [gen], path: $1 }
 YAML
         if [ "$2" = 1 ]; then
@@ -33,6 +35,7 @@ YAML
     mv "$T/topo.yaml.new" "$T/topo.yaml"
 }
 
+keygen acme
 write_topo "$T/one.jsonl" 1
 "$SLUICE" check "$T/topo.yaml" >/dev/null || fail "check rejected the file"
 start b run "$T/topo.yaml" --node b

@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
 # generate -> 3 relays -> jsonl_out split over two processes (nodes a and
 # b), so the stream crosses TCP three times (a->b, b->a, a->b), one link
-# partitioned over 3 workers: exact count, per-key order, and both
-# processes exit 0 by themselves once the source is done.
+# partitioned over 3 workers, every link CurveZMQ with the tenant's key:
+# exact count, per-key order, and both processes exit 0 by themselves
+# once the source is done.
 source "$(dirname "$0")/lib.bash"
 
 N=20000
 PA=$(free_ports 3) || fail "no free ports for node a"
 PB=$(free_ports 4) || fail "no free ports for node b"
 [ $((PA + 3)) -le "$PB" ] || [ $((PB + 4)) -le "$PA" ] || fail "port ranges overlap ($PA, $PB): rerun"
+keygen acme
 cat >"$T/topo.yaml" <<YAML
 version: 1
 name: two-process
+tenants:
+  acme: { keys: keys/acme }
 nodes:
   a: { host: 127.0.0.1, port: $PA }
   b: { host: 127.0.0.1, port: $PB }
 actors:
-  gen: { kind: generate, node: a, count: $N, keys: 64, body_bytes: 300 }
+  gen: { kind: generate, node: a, count: $N, keys: 64, body_bytes: 300, tenant: acme }
   r1:  { kind: relay, node: a, inputs: [gen] }
   r2:  { kind: relay, node: b, inputs: [r1], workers: 3 }
   r3:  { kind: relay, node: a, inputs: [r2] }
@@ -43,4 +47,5 @@ m=$(seq_contiguous "$T/out.jsonl") || fail "seq not contiguous"
 [ "$m" = "$N" ] || fail "seq check saw $m events"
 grep -q '"hops":4' "$T/out.jsonl" || fail "hop count not 4"
 grep -q '"node":"a"' "$T/a.log" || fail "node a log lines do not name the node"
-echo "ok: $N events over 3 TCP hops in $((SECONDS - t0)) s, per-key order kept"
+grep -q '"level":"warn"' "$T/a.log" "$T/b.log" && fail "warnings: $(grep -h '"level":"warn"' "$T/a.log" "$T/b.log" | head -3)"
+echo "ok: $N events over 3 CURVE hops in $((SECONDS - t0)) s, per-key order kept"

@@ -7,7 +7,12 @@
       - an actor whose init fails makes sl_engine_start fail and leaves
         nothing running;
       - sl_engine_reload with changed options restarts only that actor: the
-        others keep their endpoints, their state and their counting metrics.
+        others keep their endpoints, their state and their counting metrics;
+      - two engines (nodes a and b) in one process linked over CurveZMQ
+        with two tenants' keys: every tenant's events cross on its own
+        connection in per-key order, the end of stream waits for every
+        tenant's connection, and a tenant without keys is counted, not
+        sent.
     Every wait is a bounded poll of the engine. Each test names its actors
     differently: a closed socket releases its inproc endpoint a little
     after sl_engine_destroy returns (ZeroMQ closes asynchronously). */
@@ -25,6 +30,7 @@
 
 #include <cmocka.h>
 
+#include "sluice/curve.h"
 #include "sluice/engine.h"
 #include "sluice/event.h"
 #include "sluice/log.h"
@@ -652,6 +658,72 @@ static void test_reload_restarts_only_changed(void **state)
     free(lb);
 }
 
+/* ------------------------------------------------------------------------ */
+/*  CURVE links between two engines                                         */
+
+static void test_curve_links_two_engines(void **state)
+{
+    s_fix_t *f = *state;
+    const int NA = 3000, NG = 2000, NN = 50;
+    char pub[41], err[512] = "";
+    assert_int_equal(sl_curve_keygen(f->dir, "acme", 0, pub, err, sizeof err), SL_OK);
+    assert_int_equal(sl_curve_keygen(f->dir, "globex", 0, pub, err, sizeof err), SL_OK);
+    /* below the ephemeral range; 8 ports per node (4 on b: hop's 2 workers
+       x 2 tenants; 8 on a: 4 actors x 2) */
+    int base = 20000 + (int)(getpid() % 4000) * 3;
+    char yaml[2048], out[512];
+    snprintf(out, sizeof out, "%s/out.jsonl", f->dir);
+    snprintf(yaml, sizeof yaml,
+             "version: 1\n"
+             "name: curve\n"
+             "tenants:\n"
+             "  acme: { keys: %s }\n"
+             "  globex: { keys: %s }\n"
+             "  nokeys:\n"
+             "nodes:\n"
+             "  a: { host: 127.0.0.1, port: %d }\n"
+             "  b: { host: 127.0.0.1, port: %d }\n"
+             "actors:\n"
+             "  cga: { kind: generate, node: a, count: %d, keys: 16, tenant: acme }\n"
+             "  cgg: { kind: generate, node: a, count: %d, keys: 16, tenant: globex }\n"
+             "  cgn: { kind: generate, node: a, count: %d, tenant: nokeys }\n"
+             "  chop: { kind: relay, node: b, inputs: [cga, cgg, cgn], workers: 2 }\n"
+             "  cout: { kind: jsonl_out, node: a, inputs: [chop], path: %s }\n",
+             f->dir, f->dir, base, base + 8, NA, NG, NN, out);
+    sl_plan_t *pa = s_plan(yaml), *pb = s_plan(yaml);
+    assert_int_equal(sl_plan_link_slots(pa), 2);
+    assert_int_equal(sl_plan_tcp_port(pa, sl_plan_actor(pa, "chop"), 1, 1), base + 8 + 3);
+    sl_metrics_t *mb = sl_metrics_new();
+    sl_engine_t *b = sl_engine_new("b", mb);
+    assert_int_equal(sl_engine_start(b, &pb, err, sizeof err), SL_OK);
+    f->engine = sl_engine_new("a", f->metrics);
+    assert_int_equal(sl_engine_start(f->engine, &pa, err, sizeof err), SL_OK);
+    int64_t end = sl_mono_us() + S_BOUND_US;
+    while (!sl_engine_finished(f->engine) || !sl_engine_finished(b)) {
+        assert_true(sl_mono_us() < end);
+        sl_engine_poll(f->engine, 10, -1);
+        sl_engine_poll(b, 10, -1);
+    }
+    /* the tenant without keys never left node a: counted once per event */
+    sl_actor_metrics_t *gn = s_metrics(f->metrics, "cgn", 0);
+    assert_int_equal(atomic_load(&gn->no_link_key), NN);
+    assert_int_equal(s_in(mb, "chop", 0) + s_in(mb, "chop", 1), NA + NG);
+    assert_int_equal(atomic_load(&s_metrics(mb, "chop", 0)->tenant_mismatch), 0);
+    s_line_t *lines;
+    int n = s_read_out(out, &lines);
+    assert_int_equal(n, NA + NG);
+    assert_int_equal(s_check_seq(lines, n, "acme", 1), NA);
+    assert_int_equal(s_check_seq(lines, n, "globex", 1), NG);
+    free(lines);
+    sl_engine_destroy(&b);
+    sl_metrics_destroy(&mb);
+    char path[600];
+    snprintf(path, sizeof path, "%s/acme.cert_secret", f->dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+}
+
 int main(void)
 {
     sl_log_set_level(SL_LOG_WARN);
@@ -660,6 +732,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_workers_keep_key_order, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_start_failure_leaves_nothing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_reload_restarts_only_changed, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_curve_links_two_engines, s_setup, s_teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     zsys_shutdown();
