@@ -12,6 +12,10 @@
 
 #include <cmocka.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sluice/curve.h"
 #include "sluice/topology.h"
 #include "../../topology/internal.h"
 
@@ -751,10 +755,196 @@ static void test_mangled(void **state)
     }
 }
 
+/* --- tenant keys and isolated tenancy ---------------------------------------- */
+
+static void s_rm_tree(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static char *s_write_file(const char *dir, const char *name, const char *text)
+{
+    char *path = NULL;
+    assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+/*  The secret key's Z85 text from a secret certificate file. */
+static void s_secret_txt(const char *path, char out[41])
+{
+    char *text = s_read(path, NULL);
+    char *p = strstr(text, "secret-key = \"");
+    assert_non_null(p);
+    memcpy(out, p + 14, 40);
+    out[40] = 0;
+    free(text);
+}
+
+static void test_tenant_keys(void **state)
+{
+    char dir[] = "/tmp/sl-topo-keys.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char pub[41], err[512], sub[600], sec[700], sec_txt[41];
+    snprintf(sub, sizeof sub, "%s/keys/acme", dir);
+    assert_int_equal(sl_curve_keygen(sub, "acme", 0, pub, err, sizeof err), SL_OK);
+    assert_int_equal(sl_curve_keygen(sub, "acme", 0, pub, err, sizeof err), SL_EEXIST);
+    snprintf(sec, sizeof sec, "%s/acme.cert_secret", sub);
+    s_secret_txt(sec, sec_txt);
+    const char *y = "version: 1\nname: k\ntenants:\n  acme: { keys: keys/acme }\n"
+                    "nodes:\n  a: { host: 127.0.0.1, port: 9000 }\n  b: { host: 127.0.0.1 }\n"
+                    "actors:\n  g: { kind: generate, node: a, tenant: acme }\n"
+                    "  o: { kind: blackhole, node: b, inputs: [g] }\n";
+    sl_errors_t e = {0};
+    sl_plan_t *plan = sl_topology_load_string("k.yaml", dir, y, strlen(y), &e);
+    if (!plan) {
+        s_dump(&e);
+    }
+    assert_non_null(plan);
+    assert_int_equal(sl_plan_curve_links(plan), 1);
+    assert_int_equal(sl_plan_uses_keys(plan), 1);
+    assert_int_equal(sl_plan_link_slots(plan), 1);
+    assert_non_null(strstr(plan->actors[0].fingerprint, "link=acme"));
+    sl_plan_destroy(&plan);
+
+    /* the secret readable by others */
+    assert_int_equal(chmod(sec, 0644), 0);
+    assert_null(sl_topology_load_string("k.yaml", dir, y, strlen(y), &e));
+    assert_true(s_has_error(&e, "k.yaml:4:17: tenant 'acme': keys: "));
+    assert_true(s_has_error(&e, "readable by its owner only"));
+    sl_errors_free(&e);
+    assert_int_equal(chmod(sec, 0600), 0);
+
+    /* acme's pair under globex's name */
+    char gsub[600], cmd[1500];
+    snprintf(gsub, sizeof gsub, "%s/keys/globex", dir);
+    snprintf(
+        cmd, sizeof cmd,
+        "mkdir -p '%s' && cp '%s/acme.cert' '%s/globex.cert' && cp -p '%s' '%s/globex.cert_secret'",
+        gsub, sub, gsub, sec, gsub);
+    assert_int_equal(system(cmd), 0);
+    const char *yg = "version: 1\nname: k\ntenants:\n  globex: { keys: keys/globex }\n"
+                     "actors:\n  z: { kind: zmq_ingest, listen: 127.0.0.1:5555 }\n"
+                     "  o: { kind: blackhole, inputs: [z] }\n";
+    assert_null(sl_topology_load_string("g.yaml", dir, yg, strlen(yg), &e));
+    assert_true(s_has_error(&e, "g.yaml:4:19: tenant 'globex': keys: "));
+    assert_true(s_has_error(&e, "holds the keys of tenant 'acme', not 'globex'"));
+    sl_errors_free(&e);
+
+    /* two halves of two pairs */
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/*", sub);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sl_curve_keygen(sub, "acme", 0, pub, err, sizeof err), SL_OK);
+    snprintf(cmd, sizeof cmd, "cp '%s/acme.cert' '%s/acme.cert.keep'", sub, sub);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(sl_curve_keygen(sub, "acme", 1, pub, err, sizeof err), SL_OK);
+    s_secret_txt(sec, sec_txt);
+    snprintf(cmd, sizeof cmd, "mv '%s/acme.cert.keep' '%s/acme.cert'", sub, sub);
+    assert_int_equal(system(cmd), 0);
+    assert_null(sl_topology_load_string("k.yaml", dir, y, strlen(y), &e));
+    assert_true(s_has_error(&e, "do not hold one key pair"));
+    assert_false(s_has_error(&e, sec_txt)); /* never key material */
+    sl_errors_free(&e);
+
+    /* not used (no links between nodes, no kind that needs them): not
+       checked, so a file can name keys made later */
+    const char *unused = "version: 1\nname: k\ntenants:\n  acme: { keys: nowhere }\n"
+                         "actors:\n  g: { kind: generate }\n";
+    plan = sl_topology_load_string("u.yaml", dir, unused, strlen(unused), &e);
+    assert_non_null(plan);
+    assert_int_equal(sl_plan_uses_keys(plan), 0);
+    sl_plan_destroy(&plan);
+    s_rm_tree(dir);
+}
+
+static void test_isolated_tenant(void **state)
+{
+    char dir[] = "/tmp/sl-topo-iso.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char pub[41], err[512], sub[600];
+    const char *tenants[] = {"acme", "globex"};
+    for (int i = 0; i < 2; i++) {
+        snprintf(sub, sizeof sub, "%s/keys/%s", dir, tenants[i]);
+        assert_int_equal(sl_curve_keygen(sub, tenants[i], 0, pub, err, sizeof err), SL_OK);
+    }
+    char *path =
+        s_write_file(dir, "iso.yaml",
+                     "version: 1\nname: iso\nstore: { path: var/s }\ntenancy: isolated\n"
+                     "tenants:\n  acme: { keys: keys/acme }\n"
+                     "  globex: { keys: keys/globex, port_offset: 100 }\n"
+                     "nodes:\n  a: { host: 127.0.0.1, port: 9000, admin: 127.0.0.1:9464 }\n"
+                     "  b: { host: 127.0.0.1, port: 9100 }\n"
+                     "actors:\n  z: { kind: zmq_ingest, node: a, listen: 127.0.0.1:5555 }\n"
+                     "  o: { kind: blackhole, node: b, inputs: [z] }\n");
+    sl_errors_t e = {0};
+    /* the template: both tenants, nothing moved */
+    sl_plan_t *plan = sl_topology_load_tenant(path, NULL, &e);
+    assert_non_null(plan);
+    assert_int_equal(plan->n_tenants, 2);
+    assert_null(plan->tenant);
+    assert_int_equal(sl_plan_link_slots(plan), 2);
+    sl_plan_destroy(&plan);
+    plan = sl_topology_load_tenant(path, "globex", &e);
+    if (!plan) {
+        s_dump(&e);
+    }
+    assert_non_null(plan);
+    assert_string_equal(plan->tenant, "globex");
+    assert_int_equal(plan->n_tenants, 1);
+    assert_string_equal(plan->tenants[0].name, "globex");
+    assert_string_equal(plan->store_path, "var/s/globex");
+    assert_int_equal(sl_plan_node(plan, "a")->port, 9100);
+    assert_int_equal(sl_plan_node(plan, "b")->port, 9200);
+    assert_string_equal(sl_plan_node(plan, "a")->admin, "127.0.0.1:9564");
+    assert_string_equal(sl_plan_actor(plan, "z")->opts[0].text, "127.0.0.1:5655");
+    assert_int_equal(sl_plan_link_slots(plan), 1);
+    char *fp_globex = strdup(sl_plan_actor(plan, "o")->fingerprint);
+    sl_plan_destroy(&plan);
+    plan = sl_topology_load_tenant(path, "acme", &e);
+    assert_non_null(plan);
+    assert_string_equal(plan->store_path, "var/s/acme");
+    assert_int_equal(sl_plan_node(plan, "b")->port, 9100);
+    assert_string_not_equal(sl_plan_actor(plan, "o")->fingerprint, fp_globex);
+    free(fp_globex);
+    sl_plan_destroy(&plan);
+
+    assert_null(sl_topology_load_tenant(path, "initech", &e));
+    assert_true(
+        s_has_error(&e, ":5:1: --tenant initech: no such tenant in tenants (acme, globex)"));
+    sl_errors_free(&e);
+    /* a shared file has no tenant copies; a port moved past 65535 */
+    free(path);
+    path =
+        s_write_file(dir, "shared.yaml",
+                     "version: 1\nname: s\ntenants:\n  acme:\nactors:\n  g: { kind: generate }\n");
+    assert_null(sl_topology_load_tenant(path, "acme", &e));
+    assert_true(s_has_error(&e, ":1:1: --tenant acme: the file's tenancy is shared"));
+    sl_errors_free(&e);
+    free(path);
+    path = s_write_file(dir, "far.yaml",
+                        "version: 1\nname: f\ntenancy: isolated\ntenants:\n"
+                        "  acme: { keys: keys/acme, port_offset: 60000 }\n"
+                        "actors:\n  z: { kind: zmq_ingest, listen: 127.0.0.1:5555 }\n"
+                        "  o: { kind: blackhole, inputs: [z] }\n");
+    assert_null(sl_topology_load_tenant(path, "acme", &e));
+    assert_true(s_has_error(
+        &e, ":7:34: actor 'z', option 'listen': port 5555 + port_offset 60000 runs past 65535"));
+    sl_errors_free(&e);
+    free(path);
+    s_rm_tree(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_corpus),
+        cmocka_unit_test(test_tenant_keys),
+        cmocka_unit_test(test_isolated_tenant),
         cmocka_unit_test(test_good_corpus),
         cmocka_unit_test(test_single_node),
         cmocka_unit_test(test_defaults_fill),
