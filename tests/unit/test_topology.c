@@ -821,7 +821,7 @@ static void test_tenant_keys(void **state)
     assert_int_equal(chmod(sec, 0600), 0);
 
     /* acme's pair under globex's name */
-    char gsub[600], cmd[1500];
+    char gsub[600], cmd[4096];
     snprintf(gsub, sizeof gsub, "%s/keys/globex", dir);
     snprintf(
         cmd, sizeof cmd,

@@ -4,6 +4,12 @@
 
       raw_zmq [--transport inproc|tcp] [--mode thr|lat] [--size BYTES]
               [--count N] [--seconds S] [--rate MSGS_PER_S] [--port PORT]
+              [--curve 1]
+
+    --curve 1 (tcp only): the same hop over CurveZMQ, the receiver a CURVE
+    server and the sender a client with key pairs made at start (no ZAP
+    handler: authentication only costs at the handshake, encryption costs
+    per message, which is what this measures).
 
     thr: the sender sends `count` messages as fast as zmq_send takes them
          (blocking at the high-water mark); the rate is count / (time from
@@ -34,6 +40,8 @@ typedef struct {
     double seconds;
     double rate;
     int port;
+    int curve;
+    char server_pub[41], server_sec[41], client_pub[41], client_sec[41];
     char endpoint[128];
     void *ctx;
     /* results */
@@ -128,6 +136,11 @@ static void s_run(s_bench_t *b)
     }
     int linger = -1;
     zmq_setsockopt(push, ZMQ_LINGER, &linger, sizeof linger);
+    if (b->curve && (zmq_setsockopt(push, ZMQ_CURVE_SERVERKEY, b->server_pub, 40) != 0 ||
+                     zmq_setsockopt(push, ZMQ_CURVE_PUBLICKEY, b->client_pub, 40) != 0 ||
+                     zmq_setsockopt(push, ZMQ_CURVE_SECRETKEY, b->client_sec, 40) != 0)) {
+        s_die("CURVE client options");
+    }
     if (zmq_connect(push, b->endpoint) != 0) {
         s_die("zmq_connect");
     }
@@ -234,6 +247,8 @@ int main(int argc, char **argv)
             b.rate = strtod(v, NULL);
         } else if (strcmp(argv[i], "--port") == 0) {
             b.port = atoi(v);
+        } else if (strcmp(argv[i], "--curve") == 0) {
+            b.curve = atoi(v) != 0;
         } else {
             fprintf(stderr, "raw_zmq: unknown option %s\n", argv[i]);
             return 2;
@@ -265,6 +280,19 @@ int main(int argc, char **argv)
     if (!b.pull) {
         s_die("zmq_socket PULL");
     }
+    if (b.curve) {
+        int one = 1;
+        if (strcmp(b.transport, "tcp") != 0) {
+            fprintf(stderr, "raw_zmq: --curve needs --transport tcp\n");
+            return 2;
+        }
+        if (zmq_curve_keypair(b.server_pub, b.server_sec) != 0 ||
+            zmq_curve_keypair(b.client_pub, b.client_sec) != 0 ||
+            zmq_setsockopt(b.pull, ZMQ_CURVE_SERVER, &one, sizeof one) != 0 ||
+            zmq_setsockopt(b.pull, ZMQ_CURVE_SECRETKEY, b.server_sec, 40) != 0) {
+            s_die("CURVE server options");
+        }
+    }
     if (zmq_bind(b.pull, b.endpoint) != 0) {
         s_die("zmq_bind");
     }
@@ -285,9 +313,9 @@ int main(int argc, char **argv)
             return 1;
         }
         double secs = (double)(b.last_recv_ns - b.first_send_ns) / 1e9;
-        printf("{\"bench\":\"raw_zmq\",\"mode\":\"thr\",\"transport\":\"%s\",\"size\":%zu,"
-               "\"count\":%lld,\"seconds\":%.4f,\"msgs_per_s\":%.0f}\n",
-               b.transport, b.size, b.count, secs, (double)b.count / secs);
+        printf("{\"bench\":\"raw_zmq\",\"mode\":\"thr\",\"transport\":\"%s\",\"curve\":%d,"
+               "\"size\":%zu,\"count\":%lld,\"seconds\":%.4f,\"msgs_per_s\":%.0f}\n",
+               b.transport, b.curve, b.size, b.count, secs, (double)b.count / secs);
     } else if (strcmp(b.mode, "lat") == 0) {
         if (b.count <= 0) {
             b.count = (long long)(b.rate * b.seconds);
@@ -303,10 +331,11 @@ int main(int argc, char **argv)
         double p99 = s_quantile_us(b.lat_ns, b.n_lat, 0.99);
         double pmax = b.n_lat ? (double)b.lat_ns[b.n_lat - 1] / 1000.0 : 0;
         double secs = (double)(b.last_recv_ns - b.first_send_ns) / 1e9;
-        printf("{\"bench\":\"raw_zmq\",\"mode\":\"lat\",\"transport\":\"%s\",\"size\":%zu,"
+        printf("{\"bench\":\"raw_zmq\",\"mode\":\"lat\",\"transport\":\"%s\",\"curve\":%d,"
+               "\"size\":%zu,"
                "\"rate\":%.0f,\"count\":%lld,\"achieved_rate\":%.0f,\"p50_us\":%.1f,"
                "\"p99_us\":%.1f,\"max_us\":%.1f,\"p50_bucket_us\":%llu,\"p99_bucket_us\":%llu}\n",
-               b.transport, b.size, b.rate, b.n_lat, (double)b.n_lat / secs, p50, p99, pmax,
+               b.transport, b.curve, b.size, b.rate, b.n_lat, (double)b.n_lat / secs, p50, p99, pmax,
                s_bucket_us(p50), s_bucket_us(p99));
         free(b.lat_ns);
     } else {

@@ -12,9 +12,10 @@
 #                      latency runs
 #   LAT_WINDOW [5]     seconds of latency sampling (between two scrapes)
 #   KS ["1 3 5"]       relay counts
+#   KS_CURVE ["1"]     relay counts of the CurveZMQ 2-process pipeline
 #   BENCH_OUT [$BENCH_DIR/bench]  where results.md, results.jsonl and logs go
-#   ONLY                run only these sections (raw, inproc, tcp, latency, memory,
-#                       store: tools/bench/store.sh, its own knobs there;
+#   ONLY                run only these sections (raw, inproc, tcp, curve, latency,
+#                       memory, store: tools/bench/store.sh, its own knobs there;
 #                       propagate: propagate_bench, PROP_FANOUT [100000])
 #
 # Every wait is a bounded poll; the only fixed waits are the measurement
@@ -31,7 +32,8 @@ MIN_SECONDS=${MIN_SECONDS:-3}
 LAT_RATE=${LAT_RATE:-20000}
 LAT_WINDOW=${LAT_WINDOW:-5}
 KS=${KS:-"1 3 5"}
-ONLY=${ONLY:-"raw inproc tcp latency memory store propagate"}
+KS_CURVE=${KS_CURVE:-"1"}
+ONLY=${ONLY:-"raw inproc tcp curve latency memory store propagate"}
 OUT=${BENCH_OUT:-$BENCH_DIR/bench}
 RUN_BOUND=300 # seconds any one sluice run may take before it is a failure
 
@@ -119,20 +121,29 @@ http_ok() { curl -fsS -o /dev/null --max-time 2 "$1" 2>/dev/null; }
 
 # topo FILE K MODE COUNT RATE ADMIN_A ADMIN_B: generate -> K relays ->
 # blackhole. MODE 1p: one process; 2p: nodes a (generate + floor(K/2)
-# relays) and b (the rest + blackhole) on 127.0.0.1, ports from free_ports.
+# relays) and b (the rest + blackhole) on 127.0.0.1, ports from free_ports,
+# plain TCP (insecure_links); 2c: the same over CurveZMQ, tenant acme's key
+# pair (made once in $T/keys/acme).
 topo() {
     local f=$1 k=$2 mode=$3 count=$4 rate=$5 admin_a=${6:-} admin_b=${7:-}
     local na="" nb="" prev=gen i half=$((k / 2))
     {
         echo "version: 1"
         echo "name: bench-k$k-$mode"
-        if [ "$mode" = 2p ]; then
+        if [ "$mode" != 1p ]; then
             local pa pb
             pa=$(free_ports $((k + 2))) || die "no free ports"
             pb=$(free_ports $((k + 2))) || die "no free ports"
             [ $((pa + k + 2)) -le "$pb" ] || [ $((pb + k + 2)) -le "$pa" ] || pb=$((pa + k + 2))
             na=", node: a"
             nb=", node: b"
+            if [ "$mode" = 2c ]; then
+                [ -d "$T/keys/acme" ] || "$SLUICE" keygen --tenant acme --dir "$T/keys/acme" >/dev/null ||
+                    die "keygen failed"
+                printf 'tenants:\n  acme: { keys: keys/acme }\n'
+            else
+                echo "insecure_links: true"
+            fi
             echo "nodes:"
             echo "  a: { host: 127.0.0.1, port: $pa${admin_a:+, admin: \"$admin_a\"} }"
             echo "  b: { host: 127.0.0.1, port: $pb${admin_b:+, admin: \"$admin_b\"} }"
@@ -140,7 +151,7 @@ topo() {
             echo "admin: \"$admin_a\""
         fi
         echo "actors:"
-        echo "  gen: { kind: generate$na, count: $count, rate: $rate, body_bytes: 300, keys: 16 }"
+        echo "  gen: { kind: generate$na, count: $count, rate: $rate, body_bytes: 300, keys: 16, tenant: acme }"
         for ((i = 1; i <= k; i++)); do
             if [ "$i" -le "$half" ]; then
                 echo "  r$i: { kind: relay$na, inputs: [$prev] }"
@@ -229,7 +240,7 @@ cat >"$MD" <<EOF
 - machine: $CPU, $CORES cores (nproc), $KERNEL
 - sluice: $("$SLUICE" version 2>/dev/null | head -1) ($(git -C "$SRC_DIR" rev-parse --short HEAD 2>/dev/null || echo '?'))
 - command: \`SLUICE=$SLUICE BENCH_DIR=$BENCH_DIR bash tools/bench/run.sh\`
-  (REPS=$REPS MIN_SECONDS=$MIN_SECONDS LAT_RATE=$LAT_RATE LAT_WINDOW=$LAT_WINDOW KS="$KS")
+  (REPS=$REPS MIN_SECONDS=$MIN_SECONDS LAT_RATE=$LAT_RATE LAT_WINDOW=$LAT_WINDOW KS="$KS" KS_CURVE="$KS_CURVE" ONLY="$ONLY")
 - every number is the median of $REPS runs; ratios are of medians from this run
 - load average at start: $(cut -d' ' -f1-3 /proc/loadavg) (other work on the machine skews absolute numbers)
 
@@ -263,15 +274,59 @@ if want raw; then
         R[raw_${tr}_p99b]=$(median "${p99b[@]}")
         log "raw $tr: ${R[raw_$tr]} msg/s (runs: ${thr[*]}); p50 ${R[raw_${tr}_p50]} us p99 ${R[raw_${tr}_p99]} us at $LAT_RATE msg/s"
     done
+fi
+if want curve; then
+    # the CURVE ceiling: the same hop over CurveZMQ, 300-byte messages (the
+    # target's baseline), and 38400-byte ones (a full batch of 128 events:
+    # the same bytes per message as sluice's busy links)
+    for size in 300 38400; do
+        thr=() p50=() p99=() p50b=() p99b=()
+        for ((i = 1; i <= REPS; i++)); do
+            port=$(free_ports 1) || die "no free port"
+            # big messages: a fixed count (a pilot of 100k of them would take long)
+            count=0
+            [ "$size" = 300 ] || count=$(calc "int(15000 * $MIN_SECONDS)")
+            line=$("$BENCH_DIR/raw_zmq" --transport tcp --curve 1 --port "$port" --mode thr --size "$size" --seconds "$MIN_SECONDS" --count "$count")
+            echo "$line" >>"$JSONL"
+            thr+=("$(jget msgs_per_s "$line")")
+            [ "$size" = 300 ] || continue
+            port=$(free_ports 1) || die "no free port"
+            line=$("$BENCH_DIR/raw_zmq" --transport tcp --curve 1 --port "$port" --mode lat --size 300 --rate "$LAT_RATE" --seconds "$LAT_WINDOW")
+            echo "$line" >>"$JSONL"
+            p50+=("$(jget p50_us "$line")")
+            p99+=("$(jget p99_us "$line")")
+            p50b+=("$(jget p50_bucket_us "$line")")
+            p99b+=("$(jget p99_bucket_us "$line")")
+        done
+        tr=curve$size
+        R[raw_$tr]=$(median "${thr[@]}")
+        R[raw_${tr}_runs]=$(k_runs "${thr[@]}")
+        if [ "$size" = 300 ]; then
+            R[raw_${tr}_p50]=$(median "${p50[@]}")
+            R[raw_${tr}_p99]=$(median "${p99[@]}")
+            R[raw_${tr}_p50b]=$(median "${p50b[@]}")
+            R[raw_${tr}_p99b]=$(median "${p99b[@]}")
+        fi
+        log "raw tcp+curve $size B: ${R[raw_$tr]} msg/s (runs: ${thr[*]})"
+    done
+fi
+if want raw || want curve; then
     {
         echo "### 1. Ceiling: raw libzmq PUSH/PULL, one hop, 300-byte messages"
         echo
         echo "| transport | msg/s (median) | runs (msg/s) | p50 one-way | p99 one-way | p50 / p99 rounded up to a log2 bucket |"
         echo "| --- | ---: | ---: | ---: | ---: | ---: |"
         for tr in inproc tcp; do
+            [ -n "${R[raw_$tr]:-}" ] || continue
             printf '| %s | %.0f | %s | %s us | %s us | %s us / %s us |\n' "$tr" "${R[raw_$tr]}" "${R[raw_${tr}_runs]}" \
                 "${R[raw_${tr}_p50]}" "${R[raw_${tr}_p99]}" "${R[raw_${tr}_p50b]}" "${R[raw_${tr}_p99b]}"
         done
+        if [ -n "${R[raw_curve300]:-}" ]; then
+            printf '| tcp + CURVE | %.0f | %s | %s us | %s us | %s us / %s us |\n' "${R[raw_curve300]}" "${R[raw_curve300_runs]}" \
+                "${R[raw_curve300_p50]}" "${R[raw_curve300_p99]}" "${R[raw_curve300_p50b]}" "${R[raw_curve300_p99b]}"
+            printf '| tcp + CURVE, 38400-byte messages | %.0f (= %.0f 300-byte events/s in batches of 128) | %s | | | |\n' \
+                "${R[raw_curve38400]}" "$(calc "${R[raw_curve38400]} * 128")" "${R[raw_curve38400_runs]}"
+        fi
         echo
         echo "Latency at a fixed $LAT_RATE msg/s for $LAT_WINDOW s, every message timed (exact quantiles)."
         echo
@@ -324,6 +379,11 @@ for mode in 1p 2p; do
         done
     fi
 done
+if want curve; then
+    for k in $KS_CURVE; do
+        sluice_thr "$k" 2c
+    done
+fi
 
 # --- 3. sluice latency ----------------------------------------------------
 
@@ -343,7 +403,7 @@ sluice_lat() {
             pa=$!
             PIDS+=("$pa")
         else
-            topo "$f" "$k" 2p 0 "$LAT_RATE" "127.0.0.1:$port_a" "127.0.0.1:$port_b"
+            topo "$f" "$k" "$mode" 0 "$LAT_RATE" "127.0.0.1:$port_a" "127.0.0.1:$port_b"
             admin=127.0.0.1:$port_b # the sink runs on b
             "$SLUICE" run "$f" --node b 2>"$OUT/lat-k$k-$mode-$i.b.log" &
             pb=$!
@@ -391,6 +451,11 @@ if want latency; then
             sluice_lat "$k" "$mode"
         done
     done
+    if want curve; then
+        for k in $KS_CURVE; do
+            sluice_lat "$k" 2c
+        done
+    fi
 fi
 
 us() { [ "$1" = nan ] && echo "n/a" || calc "$1 * 1e6"; }
@@ -400,9 +465,12 @@ us() { [ "$1" = nan ] && echo "n/a" || calc "$1 * 1e6"; }
     echo
     echo "| pipeline | events/run | wall (median) | events/s (median) | runs (events/s) | CPU per event (all threads) | vs raw single hop | p50 e2e | p99 e2e | rate reached |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    for mode in 1p 2p; do
-        if [ "$mode" = 1p ]; then raw=${R[raw_inproc]:-}; name="1 process"; else raw=${R[raw_tcp]:-}; name="2 processes (TCP)"; fi
-        for k in $KS; do
+    for mode in 1p 2p 2c; do
+        ks=$KS
+        if [ "$mode" = 1p ]; then raw=${R[raw_inproc]:-}; name="1 process"
+        elif [ "$mode" = 2p ]; then raw=${R[raw_tcp]:-}; name="2 processes (TCP)"
+        else raw=${R[raw_curve300]:-}; name="2 processes (CurveZMQ)"; ks=$KS_CURVE; fi
+        for k in $ks; do
             [ -n "${R[sl_${mode}_$k]:-}" ] || [ -n "${R[lat_${mode}_${k}_p50]:-}" ] || continue
             thr=${R[sl_${mode}_$k]:-}
             ratio="n/a"
@@ -446,6 +514,17 @@ verdict() { awk "BEGIN { exit !($1) }" </dev/null && echo PASS || echo FAIL; }
             r=$(calc "100 * ${R[sl_2p_$k]} / ${R[raw_tcp]}")
             printf '| 2-process pipeline (k=%s) >= 50%% of raw TCP | %.0f / %.0f = %.1f%% | %s |\n' \
                 "$k" "${R[sl_2p_$k]}" "${R[raw_tcp]}" "$r" "$(verdict "$r >= 50")"
+        done
+    fi
+    if [ -n "${R[raw_curve300]:-}" ]; then
+        for k in $KS_CURVE; do
+            [ -n "${R[sl_2c_$k]:-}" ] || continue
+            r=$(calc "100 * ${R[sl_2c_$k]} / ${R[raw_curve300]}")
+            printf '| CURVE link between 2 processes (k=%s) >= 80%% of raw CURVE single hop | %.0f / %.0f = %.1f%% | %s |\n' \
+                "$k" "${R[sl_2c_$k]}" "${R[raw_curve300]}" "$r" "$(verdict "$r >= 80")"
+            r=$(calc "100 * ${R[sl_2c_$k]} / (${R[raw_curve38400]} * 128)")
+            printf '| (the same against raw CURVE moving the same bytes per message: 128 x 300 B) | %.0f / %.0f = %.1f%% | info |\n' \
+                "${R[sl_2c_$k]}" "$(calc "${R[raw_curve38400]} * 128")" "$r"
         done
     fi
 } >>"$MD"
