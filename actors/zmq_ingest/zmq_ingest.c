@@ -1,5 +1,5 @@
 /*  zmq_ingest: events in over CurveZMQ, durable before acknowledged
-    (docs/ingest.md, "ZeroMQ ingest", is the reference).
+    (docs/zmq_ingest.md is the reference).
 
     One ROUTER socket binds one endpoint per tenant with keys: tenant i (in
     the file's order) on `listen`'s port + i, with the tenant's key as
@@ -601,7 +601,7 @@ const sl_actor_kind_t sl_actor_zmq_ingest = {
     .description = "Accepts events from producers over CurveZMQ (DEALER to ROUTER; msgpack "
                    "envelopes or JSON), each producer authenticated by its tenant's key pair; "
                    "journals them durably (group commit) before the ack, and hands them on in "
-                   "order. See docs/ingest.md.",
+                   "order. See docs/zmq_ingest.md.",
     .flags = SL_KIND_SOURCE | SL_KIND_KEYS,
     .state_size = sizeof(s_zin_t),
     .options = s_options,

@@ -1,7 +1,7 @@
 /*  sluice/ingest.h: what an ingest actor does between the journal and its
     output ("durable before acknowledged", DESIGN.md).
 
-    An ingest source (zmq_ingest; docs/ingest.md) appends what it accepts
+    An ingest source (zmq_ingest; docs/zmq_ingest.md) appends what it accepts
     to its own journal (sluice/journal.h), answers the sender once the
     commit is durable, and hands the journaled entries on in order from its
     actor thread. This module is that second half: it opens the journal,

@@ -1,5 +1,5 @@
 /*  zmq_producer: push events to a zmq_ingest actor over CurveZMQ and wait
-    for each acknowledgement (docs/ingest.md, "ZeroMQ ingest").
+    for each acknowledgement (docs/zmq_ingest.md).
 
       zmq_producer --endpoint tcp://HOST:PORT --keys DIR --tenant T
                    [--server-key Z85] [--batch N] [--msgpack] [--window W]
