@@ -20,6 +20,24 @@ int sl_curve_paths(const char *dir, const char *tenant, char *pub_path, char *se
     return SL_OK;
 }
 
+/*  Check the arguments and make both paths (4096 bytes each). */
+static int s_paths(const char *dir, const char *tenant, char *pub, char *sec, char *err,
+                   size_t errlen)
+{
+    if (!dir || !*dir || !sl_name_ok(tenant, SL_CURVE_TENANT_MAX)) {
+        snprintf(err, errlen,
+                 "keys need a directory and a tenant name of 1 to %d characters of A-Z a-z 0-9 "
+                 "_ -",
+                 SL_CURVE_TENANT_MAX);
+        return SL_EINVAL;
+    }
+    if (sl_curve_paths(dir, tenant, pub, sec, 4096) != SL_OK) {
+        snprintf(err, errlen, "key directory path is too long");
+        return SL_ERANGE;
+    }
+    return SL_OK;
+}
+
 void sl_curve_key_wipe(sl_curve_key_t *k)
 {
     if (k) {
@@ -38,14 +56,9 @@ int sl_curve_keygen(const char *dir, const char *tenant, int force, char pub_txt
                     size_t errlen)
 {
     char pub[4096], sec[4096];
-    if (!dir || !*dir || !sl_name_ok(tenant, SL_CURVE_TENANT_MAX)) {
-        snprintf(err, errlen, "tenant must be 1 to %d characters of A-Z a-z 0-9 _ -",
-                 SL_CURVE_TENANT_MAX);
-        return SL_EINVAL;
-    }
-    if (sl_curve_paths(dir, tenant, pub, sec, sizeof pub) != SL_OK) {
-        snprintf(err, errlen, "key directory path is too long");
-        return SL_ERANGE;
+    int rc = s_paths(dir, tenant, pub, sec, err, errlen);
+    if (rc) {
+        return rc;
     }
     if (!force && (access(pub, F_OK) == 0 || access(sec, F_OK) == 0)) {
         snprintf(err, errlen, "%s already holds keys of tenant '%s' (--force replaces them)", dir,
@@ -66,7 +79,7 @@ int sl_curve_keygen(const char *dir, const char *tenant, int force, char pub_txt
     /*  The secret file first, private from its creation (zcert writes with
         the process umask): no moment where it is readable by others. */
     mode_t old = umask(077);
-    int rc = zcert_save_secret(cert, sec);
+    rc = zcert_save_secret(cert, sec);
     umask(old);
     if (rc == 0) {
         rc = chmod(sec, 0600);
@@ -92,16 +105,11 @@ int sl_curve_key_load(const char *dir, const char *tenant, sl_curve_key_t *out, 
     struct stat st;
     zconfig_t *pc = NULL, *sc = NULL;
     uint8_t p1[32], p2[32], s1[32] = {0}, derived[32];
-    int rc = SL_EPROTO;
-    if (!dir || !*dir || !sl_name_ok(tenant, SL_CURVE_TENANT_MAX)) {
-        snprintf(err, errlen, "keys need a directory and a tenant name of 1 to %d characters",
-                 SL_CURVE_TENANT_MAX);
-        return SL_EINVAL;
+    int rc = s_paths(dir, tenant, pub, sec, err, errlen);
+    if (rc) {
+        return rc;
     }
-    if (sl_curve_paths(dir, tenant, pub, sec, sizeof pub) != SL_OK) {
-        snprintf(err, errlen, "key directory path is too long");
-        return SL_ERANGE;
-    }
+    rc = SL_EPROTO;
     int have_pub = stat(pub, &st) == 0;
     if (!have_pub || stat(sec, &st) != 0) {
         snprintf(err, errlen,

@@ -568,21 +568,9 @@ static const sl_opt_t s_options[] = {
     {"listen", SL_OPT_STR, NULL, offsetof(s_zin_t, listen), SL_OPT_REQUIRED,
      "host:port of the first tenant with keys; the i-th (in the file's order) listens on port + "
      "i, with its own key"},
-    {"journal", SL_OPT_STR, NULL, offsetof(s_zin_t, journal), 0,
-     "journal directory (its own LMDB environment); default: <store path>/journal-<actor name>"},
     {"max_message", SL_OPT_SIZE, "10MiB", offsetof(s_zin_t, max_message), 0,
      "largest request; a producer that sends a larger one is disconnected"},
-    {"max_lag", SL_OPT_INT, "200000", offsetof(s_zin_t, max_lag), 0,
-     "events journaled but not yet handed on; past it requests are refused ('saturated')"},
-    {"replay_window", SL_OPT_DURATION, "2s", offsetof(s_zin_t, replay_window_us), 0,
-     "the stored cursor trails what was handed on by this long: on start, events handed on "
-     "that recently are handed on again (the store drops duplicates by id)"},
-    {"retention", SL_OPT_DURATION, "0s", offsetof(s_zin_t, retention_us), 0,
-     "how long entries are kept after the stored cursor passed them"},
-    {"map_size", SL_OPT_SIZE, "1GiB", offsetof(s_zin_t, map_size), 0,
-     "LMDB map size of the journal; when full, requests are refused until entries are trimmed"},
-    {"fsync", SL_OPT_BOOL, "true", offsetof(s_zin_t, fsync), 0,
-     "fsync every group commit (false: a power loss may lose acknowledged events)"},
+    SL_INGEST_OPTIONS(s_zin_t),
     {"schemas", SL_OPT_STR, NULL, offsetof(s_zin_t, schemas), 0,
      "directory of schema files: when set, every event is validated before it is journaled, "
      "and one invalid event refuses its whole request (docs/schemas.md)"},

@@ -25,6 +25,30 @@
 
 typedef struct sl_ingest sl_ingest_t;
 
+/*  The journal options of an ingest kind's config map (in a `{...}` list
+    of sl_opt_t), for a state type T with the fields journal (char *),
+    max_lag, replay_window_us, retention_us, map_size (int64_t) and fsync
+    (int): the same names, defaults and meaning for every ingest kind. */
+/* clang-format off */
+#define SL_INGEST_OPTIONS(T)                                                          \
+    {"journal", SL_OPT_STR, NULL, offsetof(T, journal), 0,                            \
+     "journal directory (its own LMDB environment); default: <store path>/journal-"   \
+     "<actor name>"},                                                                 \
+    {"max_lag", SL_OPT_INT, "200000", offsetof(T, max_lag), 0,                        \
+     "events journaled but not yet handed on; past it requests are refused (retry "   \
+     "later)"},                                                                       \
+    {"replay_window", SL_OPT_DURATION, "2s", offsetof(T, replay_window_us), 0,        \
+     "the stored cursor trails what was handed on by this long: on start, events "    \
+     "handed on that recently are handed on again (the store drops duplicates by id)"}, \
+    {"retention", SL_OPT_DURATION, "0s", offsetof(T, retention_us), 0,                \
+     "how long entries are kept after the stored cursor passed them"},                \
+    {"map_size", SL_OPT_SIZE, "1GiB", offsetof(T, map_size), 0,                       \
+     "LMDB map size of the journal; when full, requests are refused until entries "   \
+     "are trimmed"},                                                                  \
+    {"fsync", SL_OPT_BOOL, "true", offsetof(T, fsync), 0,                             \
+     "fsync every group commit (false: a power loss may lose acknowledged events)"}
+/* clang-format on */
+
 typedef struct {
     const char *name;         /* actor name: the cursor's name and logs */
     const char *journal;      /* directory; NULL = <store path>/journal-<name> */

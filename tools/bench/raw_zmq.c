@@ -335,8 +335,8 @@ int main(int argc, char **argv)
                "\"size\":%zu,"
                "\"rate\":%.0f,\"count\":%lld,\"achieved_rate\":%.0f,\"p50_us\":%.1f,"
                "\"p99_us\":%.1f,\"max_us\":%.1f,\"p50_bucket_us\":%llu,\"p99_bucket_us\":%llu}\n",
-               b.transport, b.curve, b.size, b.rate, b.n_lat, (double)b.n_lat / secs, p50, p99, pmax,
-               s_bucket_us(p50), s_bucket_us(p99));
+               b.transport, b.curve, b.size, b.rate, b.n_lat, (double)b.n_lat / secs, p50, p99,
+               pmax, s_bucket_us(p50), s_bucket_us(p99));
         free(b.lat_ns);
     } else {
         fprintf(stderr, "raw_zmq: mode is thr or lat\n");

@@ -250,65 +250,50 @@ declare -A R # results by name
 
 # --- 1. raw libzmq ceiling ------------------------------------------------
 
+# raw_point NAME LAT ARGS...: REPS runs of raw_zmq in mode thr with ARGS
+# (and in mode lat at LAT_RATE when LAT is 1); sets R[raw_NAME] and
+# R[raw_NAME_runs] (msg/s), with LAT also R[raw_NAME_p50] etc.
+raw_point() {
+    local name=$1 lat=$2 port line i
+    shift 2
+    local thr=() p50=() p99=() p50b=() p99b=()
+    for ((i = 1; i <= REPS; i++)); do
+        port=$(free_ports 1) || die "no free port"
+        line=$("$BENCH_DIR/raw_zmq" "$@" --port "$port" --mode thr --seconds "$MIN_SECONDS")
+        echo "$line" >>"$JSONL"
+        thr+=("$(jget msgs_per_s "$line")")
+        [ "$lat" = 1 ] || continue
+        port=$(free_ports 1) || die "no free port"
+        line=$("$BENCH_DIR/raw_zmq" "$@" --port "$port" --mode lat --rate "$LAT_RATE" --seconds "$LAT_WINDOW" --count 0)
+        echo "$line" >>"$JSONL"
+        p50+=("$(jget p50_us "$line")")
+        p99+=("$(jget p99_us "$line")")
+        p50b+=("$(jget p50_bucket_us "$line")")
+        p99b+=("$(jget p99_bucket_us "$line")")
+    done
+    R[raw_$name]=$(median "${thr[@]}")
+    R[raw_${name}_runs]=$(k_runs "${thr[@]}")
+    if [ "$lat" = 1 ]; then
+        R[raw_${name}_p50]=$(median "${p50[@]}")
+        R[raw_${name}_p99]=$(median "${p99[@]}")
+        R[raw_${name}_p50b]=$(median "${p50b[@]}")
+        R[raw_${name}_p99b]=$(median "${p99b[@]}")
+    fi
+    log "raw $name: ${R[raw_$name]} msg/s (runs: ${thr[*]})${R[raw_${name}_p50]:+; p50 ${R[raw_${name}_p50]} us p99 ${R[raw_${name}_p99]} us at $LAT_RATE msg/s}"
+}
+
 if want raw; then
     for tr in inproc tcp; do
-        thr=() p50=() p99=() p50b=() p99b=()
-        for ((i = 1; i <= REPS; i++)); do
-            port=$(free_ports 1) || die "no free port"
-            line=$("$BENCH_DIR/raw_zmq" --transport "$tr" --port "$port" --mode thr --size 300 --seconds "$MIN_SECONDS")
-            echo "$line" >>"$JSONL"
-            thr+=("$(jget msgs_per_s "$line")")
-            port=$(free_ports 1) || die "no free port"
-            line=$("$BENCH_DIR/raw_zmq" --transport "$tr" --port "$port" --mode lat --size 300 --rate "$LAT_RATE" --seconds "$LAT_WINDOW")
-            echo "$line" >>"$JSONL"
-            p50+=("$(jget p50_us "$line")")
-            p99+=("$(jget p99_us "$line")")
-            p50b+=("$(jget p50_bucket_us "$line")")
-            p99b+=("$(jget p99_bucket_us "$line")")
-        done
-        R[raw_$tr]=$(median "${thr[@]}")
-        R[raw_${tr}_runs]=$(k_runs "${thr[@]}")
-        R[raw_${tr}_p50]=$(median "${p50[@]}")
-        R[raw_${tr}_p99]=$(median "${p99[@]}")
-        R[raw_${tr}_p50b]=$(median "${p50b[@]}")
-        R[raw_${tr}_p99b]=$(median "${p99b[@]}")
-        log "raw $tr: ${R[raw_$tr]} msg/s (runs: ${thr[*]}); p50 ${R[raw_${tr}_p50]} us p99 ${R[raw_${tr}_p99]} us at $LAT_RATE msg/s"
+        raw_point "$tr" 1 --transport "$tr" --size 300 --count 0
     done
 fi
 if want curve; then
     # the CURVE ceiling: the same hop over CurveZMQ, 300-byte messages (the
     # target's baseline), and 38400-byte ones (a full batch of 128 events:
-    # the same bytes per message as sluice's busy links)
-    for size in 300 38400; do
-        thr=() p50=() p99=() p50b=() p99b=()
-        for ((i = 1; i <= REPS; i++)); do
-            port=$(free_ports 1) || die "no free port"
-            # big messages: a fixed count (a pilot of 100k of them would take long)
-            count=0
-            [ "$size" = 300 ] || count=$(calc "int(15000 * $MIN_SECONDS)")
-            line=$("$BENCH_DIR/raw_zmq" --transport tcp --curve 1 --port "$port" --mode thr --size "$size" --seconds "$MIN_SECONDS" --count "$count")
-            echo "$line" >>"$JSONL"
-            thr+=("$(jget msgs_per_s "$line")")
-            [ "$size" = 300 ] || continue
-            port=$(free_ports 1) || die "no free port"
-            line=$("$BENCH_DIR/raw_zmq" --transport tcp --curve 1 --port "$port" --mode lat --size 300 --rate "$LAT_RATE" --seconds "$LAT_WINDOW")
-            echo "$line" >>"$JSONL"
-            p50+=("$(jget p50_us "$line")")
-            p99+=("$(jget p99_us "$line")")
-            p50b+=("$(jget p50_bucket_us "$line")")
-            p99b+=("$(jget p99_bucket_us "$line")")
-        done
-        tr=curve$size
-        R[raw_$tr]=$(median "${thr[@]}")
-        R[raw_${tr}_runs]=$(k_runs "${thr[@]}")
-        if [ "$size" = 300 ]; then
-            R[raw_${tr}_p50]=$(median "${p50[@]}")
-            R[raw_${tr}_p99]=$(median "${p99[@]}")
-            R[raw_${tr}_p50b]=$(median "${p50b[@]}")
-            R[raw_${tr}_p99b]=$(median "${p99b[@]}")
-        fi
-        log "raw tcp+curve $size B: ${R[raw_$tr]} msg/s (runs: ${thr[*]})"
-    done
+    # the same bytes per message as sluice's busy links; a fixed count, as
+    # a pilot of 100k such messages would take long)
+    raw_point curve300 1 --transport tcp --curve 1 --size 300 --count 0
+    raw_point curve38400 0 --transport tcp --curve 1 --size 38400 --count "$(calc "int(15000 * $MIN_SECONDS)")"
 fi
 if want raw || want curve; then
     {
