@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <yaml.h>
 
+#include "sluice/actor.h"
 #include "sluice/event.h"
 #include "sluice/mpjson.h"
 #include "sluice/schema.h"
@@ -2642,4 +2643,13 @@ int sl_schema_map_check(const char *dir, const char *map, char *err, size_t errl
     free(g.routes);
     sl_schema_registry_destroy(&g.reg);
     return rc ? 1 : 0;
+}
+
+int sl_schema_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
+                           char *err, size_t errlen, char *where, size_t wherelen)
+{
+    if (strcmp(option, "schema_map") != 0) {
+        return 0;
+    }
+    return sl_schema_map_check(sl_opt_value(opts, "schemas"), json, err, errlen, where, wherelen);
 }

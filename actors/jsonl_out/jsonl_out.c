@@ -139,17 +139,6 @@ static void s_exit(sl_actor_t *a, void *state)
     sl_reject_close(&s->reject);
 }
 
-/*  At topology load: the map's schemas exist, and two mapped versions of
-    one schema are compatible (a topology error at the entry at fault). */
-static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
-                          char *err, size_t errlen, char *where, size_t wherelen)
-{
-    if (strcmp(option, "schema_map") != 0) {
-        return 0;
-    }
-    return sl_schema_map_check(sl_opt_value(opts, "schemas"), json, err, errlen, where, wherelen);
-}
-
 static const sl_opt_t s_options[] = {
     {"path", SL_OPT_STR, NULL, offsetof(s_out_t, path), SL_OPT_REQUIRED,
      "file to append events to, one JSON object per line"},
@@ -174,5 +163,5 @@ const sl_actor_kind_t sl_actor_jsonl_out = {
     .handle = s_handle,
     .tick = s_tick,
     .exit = s_exit,
-    .check_option = s_check_option,
+    .check_option = sl_schema_check_option,
 };

@@ -555,15 +555,6 @@ fail:
     return rc ? rc : SL_EINVAL;
 }
 
-static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
-                          char *err, size_t errlen, char *where, size_t wherelen)
-{
-    if (strcmp(option, "schema_map") != 0) {
-        return 0;
-    }
-    return sl_schema_map_check(sl_opt_value(opts, "schemas"), json, err, errlen, where, wherelen);
-}
-
 static const sl_opt_t s_options[] = {
     {"listen", SL_OPT_STR, NULL, offsetof(s_zin_t, listen), SL_OPT_REQUIRED,
      "host:port of the first tenant with keys; the i-th (in the file's order) listens on port + "
@@ -597,5 +588,5 @@ const sl_actor_kind_t sl_actor_zmq_ingest = {
     .init = s_init,
     .tick = s_tick,
     .exit = s_exit,
-    .check_option = s_check_option,
+    .check_option = sl_schema_check_option,
 };

@@ -142,4 +142,11 @@ const sl_schema_registry_t *sl_schema_gate_registry(const sl_schema_gate_t *g);
 int sl_schema_map_check(const char *dir, const char *map, char *err, size_t errlen, char *where,
                         size_t wherelen);
 
+/*  A ready check_option (sluice/actor.h) for a kind whose options include
+    `schemas` (the directory) and `schema_map` (JSON): checks schema_map
+    with sl_schema_map_check, every other option is good. */
+struct sl_opt_values;
+int sl_schema_check_option(const char *option, const char *json, const struct sl_opt_values *opts,
+                           char *err, size_t errlen, char *where, size_t wherelen);
+
 #endif
