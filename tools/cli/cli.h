@@ -13,6 +13,7 @@ int sl_cmd_dlq(int argc, char **argv);
 int sl_cmd_test(int argc, char **argv);
 int sl_cmd_backfill(int argc, char **argv);
 int sl_cmd_lineage(int argc, char **argv);
+int sl_cmd_keygen(int argc, char **argv);
 
 struct sl_plan;
 struct sl_store;
@@ -21,7 +22,6 @@ struct sl_store;
     invalid, names no store, or there is no store there yet. With planp,
     *planp gets the plan (the caller destroys it). */
 struct sl_store *sl_cli_store_open(const char *file, const char *prog, struct sl_plan **planp);
-int sl_cmd_keygen(int argc, char **argv);
 
 /*  1 if argv has -h or --help. */
 int sl_cli_wants_help(int argc, char **argv);
