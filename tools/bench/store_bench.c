@@ -3,7 +3,7 @@
       store_bench --mode apply --dir DIR --kind asset|edge [--batch N]
                   [--seconds S] [--count N] [--nosync 1]
       store_bench --mode graph --dir DIR [--assets N] [--seed S] [--batch N]
-                  [--nosync 1] [--map-size BYTES]
+                  [--nosync 1] [--map-size BYTES] [--hub H]
       store_bench --mode read --dir DIR [--assets N] [--seed S] [--seconds S]
                   [--writer-batch N] [--depth D] [--idle-seconds S]
       store_bench --mode size --dir DIR [--assets N] [--nosync 1]
@@ -33,12 +33,8 @@
            each asset from 3 other assets of the set; the caller measures the
            directory (lmdb_raw --mode inspect) after this exits.
 
-    The graph (deterministic from --seed): N assets in five layers, sources
-    2%, staging 28%, intermediate 30%, marts 25%, dashboards 15%. Every
-    asset outside the first layer has 2-4 upstream edges (uniform), each from
-    the layer just above with probability 0.8, else from any layer above,
-    distinct per asset; the choices of asset i depend only on (seed, i). So
-    ~2.94 edges per asset: 1M assets give ~2.94M edges.
+    The graph (deterministic from --seed) is the layered graph of
+    bench_graph.h, with --hub H (default 0: none) for graph and read.
 
     Prints one JSON object per line (one result per run). */
 #include <errno.h>
@@ -52,6 +48,8 @@
 
 #include "sluice/event.h"
 #include "sluice/store.h"
+
+#include "bench_graph.h"
 
 #define TENANT "acme"
 #define QN_MAX 128
@@ -72,6 +70,7 @@ typedef struct {
     uint64_t seed;
     int nosync;
     int64_t map_size;
+    long long hub; /* bench_graph.h */
     int writer_batch;
     int depth;
     double idle_seconds;
@@ -85,113 +84,10 @@ static int64_t s_now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static uint64_t s_mix(uint64_t x)
-{
-    x += 0x9e3779b97f4a7c15ULL;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-    return x ^ (x >> 31);
-}
-
-/*  splitmix64 stream: the graph's and the readers' seeded PRNG. */
-static uint64_t s_next(uint64_t *state)
-{
-    *state += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = *state;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
-
 static void s_fail(const char *what, int rc)
 {
     fprintf(stderr, "store_bench: %s: %s\n", what, sl_strerror(rc));
     exit(1);
-}
-
-/* ------------------------------------------------------------ the graph */
-
-#define LAYERS 5
-static const char *const s_layer_name[LAYERS] = {"sources", "staging", "intermediate", "marts",
-                                                 "dashboards"};
-static const char *const s_layer_type[LAYERS] = {"table", "view", "table", "table", "dashboard"};
-static const double s_layer_share[LAYERS] = {0.02, 0.28, 0.30, 0.25, 0.15};
-
-typedef struct {
-    long long n;
-    long long start[LAYERS + 1]; /* layer L is [start[L], start[L+1]) */
-    uint64_t seed;
-} s_graph_t;
-
-static void s_graph_init(s_graph_t *g, long long n, uint64_t seed)
-{
-    g->n = n;
-    g->seed = seed;
-    double acc = 0;
-    for (int l = 0; l < LAYERS; l++) {
-        g->start[l] = (long long)(acc * (double)n + 0.5);
-        acc += s_layer_share[l];
-    }
-    g->start[LAYERS] = n;
-    /* Small graphs: at least one source so every upstream choice exists. */
-    for (int l = 1; l < LAYERS; l++) {
-        if (g->start[l] < 1 && n > 1) {
-            g->start[l] = 1;
-        }
-    }
-}
-
-static int s_graph_layer(const s_graph_t *g, long long i)
-{
-    int l = 0;
-    while (l + 1 < LAYERS && i >= g->start[l + 1]) {
-        l++;
-    }
-    return l;
-}
-
-/*  The qualified name of asset i (hashed, so names do not sort by i). */
-static int s_qn(char *out, size_t cap, const char *layer, long long i)
-{
-    uint64_t h = s_mix((uint64_t)i);
-    return snprintf(out, cap, "snowflake://acme-prod/%s/sch%02u/tbl_%016llx", layer,
-                    (unsigned)(h % 50), (unsigned long long)h);
-}
-
-static void s_graph_qn(const s_graph_t *g, long long i, char *out, size_t cap)
-{
-    s_qn(out, cap, s_layer_name[s_graph_layer(g, i)], i);
-}
-
-/*  Upstream assets of i: fills up[] (at most 4), returns how many. */
-static int s_graph_upstream(const s_graph_t *g, long long i, long long up[4])
-{
-    int l = s_graph_layer(g, i);
-    if (l == 0 || g->start[l] == 0) {
-        return 0;
-    }
-    uint64_t st = s_mix(g->seed ^ s_mix((uint64_t)i + 0x51ce));
-    int want = 2 + (int)(s_next(&st) % 3);
-    long long prev_lo = g->start[l - 1], prev_n = g->start[l] - g->start[l - 1];
-    int n = 0;
-    /* Tiny layers cannot give `want` distinct parents: bounded tries. */
-    for (int tries = 0; n < want && tries < 64; tries++) {
-        uint64_t r = s_next(&st);
-        long long c;
-        if (r % 10 < 8 && prev_n > 0) {
-            c = prev_lo + (long long)(s_next(&st) % (uint64_t)prev_n);
-        } else {
-            c = (long long)(s_next(&st) % (uint64_t)g->start[l]);
-        }
-        int dup = 0;
-        for (int k = 0; k < n; k++) {
-            dup |= up[k] == c;
-        }
-        if (!dup) {
-            up[n++] = c;
-        }
-    }
-    return n;
 }
 
 /* ------------------------------------------------------------ events */
@@ -491,7 +387,7 @@ static int s_mode_apply(const s_opts_t *o)
 static int s_mode_graph(const s_opts_t *o)
 {
     s_graph_t g;
-    s_graph_init(&g, o->assets, o->seed);
+    s_graph_init(&g, o->assets, o->seed, o->hub);
     sl_store_t *st = s_open(o, o->nosync);
     s_tally_t ta = {0}, te = {0};
     int64_t t0 = s_now_ns();
@@ -500,8 +396,9 @@ static int s_mode_graph(const s_opts_t *o)
     sl_store_close(&st);
     int64_t t2 = s_now_ns();
     printf("{\"bench\":\"store\",\"mode\":\"graph\",\"assets\":%lld,\"edges\":%lld,\"seed\":%llu,"
-           "\"batch\":%d,\"sync\":%d,\"load_s\":%.3f,\"close_s\":%.3f,\"events_per_s\":%.1f,",
-           o->assets, edges, (unsigned long long)o->seed, o->batch, !o->nosync,
+           "\"hub\":%lld,\"batch\":%d,\"sync\":%d,\"load_s\":%.3f,\"close_s\":%.3f,\"events_per_"
+           "s\":%.1f,",
+           o->assets, edges, (unsigned long long)o->seed, g.hub, o->batch, !o->nosync,
            (double)(t1 - t0) / 1e9, (double)(t2 - t1) / 1e9,
            (double)(ta.events + te.events) / ((double)(t1 - t0) / 1e9));
     s_print_tally("asset_phase", &ta, 1);
@@ -644,7 +541,7 @@ static void s_print_reads(const char *prefix, s_reads_t *r)
 static int s_mode_read(const s_opts_t *o)
 {
     s_graph_t g;
-    s_graph_init(&g, o->assets, o->seed);
+    s_graph_init(&g, o->assets, o->seed, o->hub);
     sl_store_t *st = s_open(o, o->nosync);
     s_tally_t ta = {0}, te = {0};
     int64_t t0 = s_now_ns();
@@ -783,6 +680,8 @@ int main(int argc, char **argv)
             o.seed = strtoull(v, NULL, 10);
         } else if (strcmp(argv[i], "--nosync") == 0) {
             o.nosync = atoi(v);
+        } else if (strcmp(argv[i], "--hub") == 0) {
+            o.hub = strtoll(v, NULL, 10);
         } else if (strcmp(argv[i], "--map-size") == 0) {
             o.map_size = strtoll(v, NULL, 10);
         } else if (strcmp(argv[i], "--writer-batch") == 0) {
