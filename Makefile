@@ -7,15 +7,18 @@ DEB_PKGS := cmake make pkg-config gcc clang clang-format libclang-rt-14-dev curl
 	libzmq3-dev libczmq-dev libmsgpack-dev liblmdb-dev libsodium-dev libyaml-dev \
 	libcurl4-openssl-dev libmicrohttpd-dev libjansson-dev librdkafka-dev libssl-dev \
 	libcmocka-dev
+# Only make bench needs these (tools/bench/closure.sh: PostgreSQL 15 and
+# pgbench, the comparison of lineage closures).
+BENCH_PKGS := postgresql-15
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 TOPOLOGY ?= deploy/topologies/edge.yaml
 
-.PHONY: all deps build build-test run test bench format clean
+.PHONY: all deps bench-deps build build-test run test bench format clean
 
 all: build
 
-deps:
-	@missing=$$(for p in $(DEB_PKGS); do \
+deps bench-deps:
+	@missing=$$(for p in $(DEB_PKGS) $(if $(filter bench-deps,$@),$(BENCH_PKGS)); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -42,7 +45,7 @@ test: build-test
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
 
-bench: build
+bench: build bench-deps
 	SLUICE=./build/release/sluice BENCH_DIR=./build/release bash tools/bench/run.sh
 
 format:

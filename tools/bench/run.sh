@@ -16,7 +16,9 @@
 #   BENCH_OUT [$BENCH_DIR/bench]  where results.md, results.jsonl and logs go
 #   ONLY                run only these sections (raw, inproc, tcp, curve, latency,
 #                       memory, store: tools/bench/store.sh, its own knobs there;
-#                       propagate: propagate_bench, PROP_FANOUT [100000])
+#                       propagate: propagate_bench, PROP_FANOUT [100000];
+#                       closure: tools/bench/closure.sh (installs and starts
+#                       PostgreSQL 15), its own knobs there)
 #
 # Every wait is a bounded poll; the only fixed waits are the measurement
 # windows (latency sampling, idle memory settling).
@@ -33,7 +35,7 @@ LAT_RATE=${LAT_RATE:-20000}
 LAT_WINDOW=${LAT_WINDOW:-5}
 KS=${KS:-"1 3 5"}
 KS_CURVE=${KS_CURVE:-"1"}
-ONLY=${ONLY:-"raw inproc tcp curve latency memory store propagate"}
+ONLY=${ONLY:-"raw inproc tcp curve latency memory store propagate closure"}
 OUT=${BENCH_OUT:-$BENCH_DIR/bench}
 RUN_BOUND=300 # seconds any one sluice run may take before it is a failure
 
@@ -590,6 +592,14 @@ for r in rows:
         what = "tag set" if r["case"].startswith("set") else "tag unset (retraction)"
         print(f"| {what} on an asset with {r['descendants']} descendants, until every copy is committed | < 1 s | {r['total_ms']:.0f} ms ({r['ops']} copies; walk memory {r['walk_bytes'] // 1024} KiB) | {'PASS' if ok else 'FAIL'} |")
 PY
+fi
+
+# --- 7. lineage closures vs PostgreSQL (tools/bench/closure.sh) ---------------
+
+if want closure; then
+    echo >>"$MD"
+    BENCH_DIR=$BENCH_DIR BENCH_OUT=$OUT bash "$SRC_DIR/tools/bench/closure.sh" >>"$MD" ||
+        die "closure benchmarks failed"
 fi
 
 cat "$MD"
