@@ -15,18 +15,34 @@ struct sl_nodeset {
     sl_buf_t arena;     /* names, each followed by NUL */
     s_entry_t *entries; /* in insertion order */
     size_t n, cap;
-    int32_t *table; /* entry number + 1; 0 = empty slot */
-    size_t slots;   /* a power of two */
+    /*  A slot: entry number + 1 in the low 32 bits (0 = empty), the high
+        32 bits of the name's hash above: a probe compares those before
+        it touches an entry and the arena (two cache misses saved for
+        most slots that hold another name). */
+    uint64_t *table;
+    size_t slots; /* a power of two */
 };
 
+#define S_TAG(h) ((h)&0xffffffff00000000ull)
+
+/*  Eight bytes per step (a multiply and a shift each), not FNV-1a's one:
+    the walks hash every edge they follow, and names are ~60-120 bytes. The
+    last, partial word is read with memcpy (no read past the end). */
 static uint64_t s_hash(const char *p, size_t n)
 {
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (uint8_t)p[i];
-        h *= 0x100000001b3ull;
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull);
+    uint64_t w;
+    for (; n >= 8; p += 8, n -= 8) {
+        memcpy(&w, p, 8);
+        h = (h ^ w) * 0xbf58476d1ce4e5b9ull;
+        h ^= h >> 31;
     }
-    return h ^ (h >> 29);
+    w = 0;
+    memcpy(&w, p, n);
+    h = (h ^ w) * 0x94d049bb133111ebull;
+    h ^= h >> 29;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 32);
 }
 
 sl_nodeset_t *sl_nodeset_new(void)
@@ -60,16 +76,20 @@ static int64_t s_probe(const sl_nodeset_t *set, const char *name, size_t len, ui
 {
     size_t mask = set->slots - 1;
     for (size_t i = (size_t)h & mask;; i = (i + 1) & mask) {
-        int32_t t = set->table[i];
+        uint64_t t = set->table[i];
         if (t == 0) {
             *slot = i;
             return -1;
         }
-        const s_entry_t *e = &set->entries[t - 1];
+        if (S_TAG(t) != S_TAG(h)) {
+            continue;
+        }
+        int64_t j = (int64_t)(uint32_t)t - 1;
+        const s_entry_t *e = &set->entries[j];
         if (e->hash == h && e->len == len &&
             memcmp((const char *)set->arena.data + e->off, name, len) == 0) {
             *slot = i;
-            return t - 1;
+            return j;
         }
     }
 }
@@ -77,16 +97,17 @@ static int64_t s_probe(const sl_nodeset_t *set, const char *name, size_t len, ui
 static int s_grow(sl_nodeset_t *set)
 {
     size_t slots = set->slots ? set->slots * 2 : 64;
-    int32_t *t = calloc(slots, sizeof *t);
+    uint64_t *t = calloc(slots, sizeof *t);
     if (!t) {
         return SL_ENOMEM;
     }
     for (size_t j = 0; j < set->n; j++) {
-        size_t i = (size_t)set->entries[j].hash & (slots - 1);
+        uint64_t h = set->entries[j].hash;
+        size_t i = (size_t)h & (slots - 1);
         while (t[i]) {
             i = (i + 1) & (slots - 1);
         }
-        t[i] = (int32_t)(j + 1);
+        t[i] = S_TAG(h) | (j + 1);
     }
     free(set->table);
     set->table = t;
@@ -127,7 +148,7 @@ int64_t sl_nodeset_add(sl_nodeset_t *set, const char *name, size_t len, int *add
         return -1;
     }
     set->entries[set->n] = (s_entry_t){h, (uint32_t)off, (uint32_t)len};
-    set->table[slot] = (int32_t)(set->n + 1);
+    set->table[slot] = S_TAG(h) | (set->n + 1);
     if (added) {
         *added = 1;
     }
@@ -161,5 +182,5 @@ size_t sl_nodeset_count(const sl_nodeset_t *set)
 
 size_t sl_nodeset_bytes(const sl_nodeset_t *set)
 {
-    return set->arena.cap + set->cap * sizeof(s_entry_t) + set->slots * sizeof(int32_t);
+    return set->arena.cap + set->cap * sizeof(s_entry_t) + set->slots * sizeof(uint64_t);
 }

@@ -1344,25 +1344,6 @@ int sl_store_dead_letter_json(sl_store_t *s, const char *tenant, uint64_t seq, s
 
 /* ---- closures (benchmarks) */
 
-/*  Make room for depths[i] (doubling). */
-static int s_depths_fit(int32_t **depths, size_t *cap, size_t i)
-{
-    if (i < *cap) {
-        return SL_OK;
-    }
-    size_t ncap = *cap ? *cap * 2 : 1024;
-    while (ncap <= i) {
-        ncap *= 2;
-    }
-    int32_t *nd = realloc(*depths, ncap * sizeof *nd);
-    if (!nd) {
-        return SL_ENOMEM;
-    }
-    *depths = nd;
-    *cap = ncap;
-    return SL_OK;
-}
-
 int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl_direction_t dir,
                            int depth, uint64_t *count)
 {
@@ -1370,9 +1351,7 @@ int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl
     MDB_val v;
     MDB_cursor *cur = NULL;
     sl_nodeset_t *seen = NULL;
-    int32_t *depths = NULL;
-    size_t dcap = 0;
-    int rc, mrc;
+    int rc, mrc = 0;
     if (!qn || !qn[0] || strlen(qn) > S_MAX_NAME || !count ||
         (dir != SL_DIR_DOWN && dir != SL_DIR_UP) || depth < 0) {
         return SL_EINVAL;
@@ -1393,50 +1372,40 @@ int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl
         rc = sl_store__mdb_rc(mrc);
         goto out;
     }
-    /*  The set is the queue: entry i is expanded after every entry
-        before it, so depths[] grows in breadth-first order. */
-    for (size_t i = 0; rc == SL_OK && i < sl_nodeset_count(seen); i++) {
-        if (s_depths_fit(&depths, &dcap, i) != SL_OK) {
-            rc = SL_ENOMEM;
-            break;
-        }
-        if (i == 0) {
-            depths[0] = 0;
-        }
-        if (depth > 0 && depths[i] >= depth) {
-            continue;
-        }
-        size_t nlen;
-        const char *name = sl_nodeset_name(seen, (int64_t)i, &nlen);
-        if ((rc = sl_store__key(&r.k, r.tenant, 1, name)) != SL_OK) {
-            break;
-        }
-        MDB_val k = {r.k.len, r.k.data};
-        int32_t d = depths[i] + 1;
-        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); mrc == 0;
-             mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-            const char *o, *t, *j;
-            size_t ol, tl, jl;
-            int p, added;
-            if (sl_store__edge_parse(&v, &o, &ol, &t, &tl, &p, &j, &jl) != SL_OK) {
-                continue;
-            }
-            int64_t n = sl_nodeset_add(seen, o, ol, &added);
-            if (n < 0) {
-                rc = SL_ENOMEM;
+    /*  The set is the queue: entries [lo, hi) are the assets at distance
+        `level`, added in that order by the level before, so no per-node
+        depth is kept. The key is tenant\0name: the tenant part is written
+        once (s_get left it in r.k), each name after it. */
+    size_t prefix = strlen(tenant) + 1;
+    size_t lo = 0, hi = 1;
+    for (int level = 0; rc == SL_OK && lo < hi && (depth == 0 || level < depth); level++) {
+        for (size_t i = lo; rc == SL_OK && i < hi; i++) {
+            size_t nlen;
+            const char *name = sl_nodeset_name(seen, (int64_t)i, &nlen);
+            r.k.len = prefix;
+            if ((rc = sl_buf_append(&r.k, name, nlen)) != SL_OK) {
                 break;
             }
-            if (added) {
-                if (s_depths_fit(&depths, &dcap, (size_t)n) != SL_OK) {
+            MDB_val k = {r.k.len, r.k.data};
+            for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); mrc == 0;
+                 mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+                /*  A dup is other\0type\0flags job: only `other` counts
+                    (a value without its NUL is damage: skipped). */
+                const char *o = v.mv_data, *z = memchr(o, 0, v.mv_size);
+                if (!z) {
+                    continue;
+                }
+                if (sl_nodeset_add(seen, o, (size_t)(z - o), NULL) < 0) {
                     rc = SL_ENOMEM;
                     break;
                 }
-                depths[n] = d;
+            }
+            if (rc == SL_OK && mrc != MDB_NOTFOUND && mrc != 0) {
+                rc = sl_store__mdb_rc(mrc);
             }
         }
-        if (rc == SL_OK && mrc != MDB_NOTFOUND && mrc != 0) {
-            rc = sl_store__mdb_rc(mrc);
-        }
+        lo = hi;
+        hi = sl_nodeset_count(seen);
     }
     if (rc == SL_OK) {
         *count = sl_nodeset_count(seen) - 1;
@@ -1447,6 +1416,5 @@ out:
     }
     s_end(&r);
     sl_nodeset_free(&seen);
-    free(depths);
     return rc;
 }
