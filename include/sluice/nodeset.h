@@ -7,8 +7,10 @@
     as its queue: entry i is expanded after every entry before it. Callers
     keep per-node data (depth, parent) in arrays indexed by that number.
 
-    Open addressing with linear probing on a 64-bit FNV-1a hash; the table
-    doubles at 50% load. About 24 bytes per name plus the name itself. */
+    Open addressing with linear probing on a 64-bit hash (8 bytes per
+    step); each slot carries 32 bits of the hash, so a probe rarely touches
+    another name. The table doubles at 50% load: 32 to 48 bytes per name
+    plus the name itself. */
 #ifndef SLUICE_NODESET_H
 #define SLUICE_NODESET_H
 

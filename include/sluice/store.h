@@ -226,8 +226,8 @@ int sl_store_lineage_json(sl_store_t *s, const char *tenant, const char *qn, sl_
 /*  The number of distinct assets reachable from qn along edges of one
     direction (SL_DIR_DOWN or SL_DIR_UP; every edge, whatever its type or
     propagate flag) within `depth` hops (0 = unlimited), qn itself not
-    counted; cycles are followed once. Memory: about 30 bytes plus the name
-    per asset reached. SL_ENOTFOUND if qn is not an asset; SL_EINVAL. */
+    counted; cycles are followed once. Memory: 32 to 48 bytes plus the
+    name per asset reached (sluice/nodeset.h). SL_ENOTFOUND if qn is not an asset; SL_EINVAL. */
 int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl_direction_t dir,
                            int depth, uint64_t *count);
 
