@@ -17,7 +17,7 @@
 #                          every figure is the median over the rounds
 #   SL_SECONDS [2]         sluice: timed calls per root and depth per round
 #                          last this long (at least 20 calls)
-#   PG_SECONDS [4]         PostgreSQL: the same, in pgbench transactions
+#   PG_SECONDS [4]         PostgreSQL: the same, timed inside the server
 #                          (at least PG_MIN_REPS [5], at most 5000)
 #   PG_BIN [/usr/lib/postgresql/15/bin]
 #   CLOSURE_TMP [$BENCH_OUT/closure-tmp]  the store and the CSV files
@@ -165,36 +165,52 @@ PG_SIZE=$("${PSQL[@]}" -Atc "SELECT pg_database_size('postgres')")
 log "PostgreSQL loaded in $PG_LOAD s ($((PG_SIZE >> 20)) MiB)"
 rm -f "$W/assets.csv" "$W/edges.csv"
 
-# The queries (pgbench script: :root and :depth are bound parameters).
-cat >"$W/unlimited.sql" <<'EOF'
-WITH RECURSIVE down(id) AS (
-    SELECT id FROM assets WHERE qualified_name = :root
+# The queries, and a function that times them inside the server: each
+# call between two clock_timestamp() readings, the plan cached as for a
+# prepared statement, no client round trip (PostgreSQL's engine time, as
+# sluice's is a function call). pgbench's per-transaction log is not used:
+# its lazily read clock logs 0 us for many of the fast queries.
+Q_UNLIMITED='WITH RECURSIVE down(id) AS (
+    SELECT id FROM assets WHERE qualified_name = @ROOT
   UNION
     SELECT e.dst FROM down d JOIN edges e ON e.src = d.id
 )
-SELECT count(*) - 1 FROM down;
-EOF
-cat >"$W/depth.sql" <<'EOF'
-WITH RECURSIVE down(id, depth) AS (
-    SELECT id, 0 FROM assets WHERE qualified_name = :root
+SELECT count(*) - 1 FROM down'
+Q_DEPTH='WITH RECURSIVE down(id, lvl) AS (
+    SELECT id, 0 FROM assets WHERE qualified_name = @ROOT
   UNION
-    SELECT e.dst, d.depth + 1 FROM down d JOIN edges e ON e.src = d.id WHERE d.depth < :depth
+    SELECT e.dst, d.lvl + 1 FROM down d JOIN edges e ON e.src = d.id WHERE d.lvl < @DEPTH
 )
-SELECT count(DISTINCT id) - 1 FROM down;
+SELECT count(DISTINCT id) - 1 FROM down'
+# query D ROOT DEPTH: the SQL of depth D (0: unlimited) with ROOT and DEPTH.
+query() {
+    local q=$Q_DEPTH
+    [ "$1" != 0 ] || q=$Q_UNLIMITED
+    q=${q//@ROOT/$2}
+    echo "${q//@DEPTH/$3}"
+}
+"${PSQL[@]}" <<EOF || die "cannot create closure_times()"
+CREATE FUNCTION closure_times(p_root text, p_depth int, p_n int)
+RETURNS SETOF double precision LANGUAGE plpgsql AS \$fn\$
+DECLARE
+    t0 timestamptz;
+    c bigint;
+BEGIN
+    FOR i IN 1..p_n LOOP
+        t0 := clock_timestamp();
+        IF p_depth = 0 THEN
+            $(query 0 p_root p_depth) INTO c;
+        ELSE
+            $(query 1 p_root p_depth) INTO c;
+        END IF;
+        RETURN NEXT extract(epoch FROM clock_timestamp() - t0) * 1e6;
+    END LOOP;
+END
+\$fn\$;
 EOF
-echo 'SELECT 1;' >"$W/floor.sql"
-# sqlfile D: the script of depth D.
-sqlfile() { [ "$1" = 0 ] && echo "$W/unlimited.sql" || echo "$W/depth.sql"; }
-
-# pg_run SCRIPT N ROOT DEPTH: N transactions on one connection, prepared
-# statements; prints every latency in microseconds (pgbench's log).
-pg_run() {
-    local p=$W/pgb.$RANDOM
-    (cd "$W" && "$PG_BIN/pgbench" -h "$PGD" -p "$PGPORT" -U postgres -n -M prepared -c 1 -j 1 -t "$2" \
-        -D root="$3" -D depth="$4" -f "$1" --log --log-prefix="$p" postgres >"$p.out" 2>&1) ||
-        die "pgbench $1 failed: $(tail -3 "$p.out")"
-    cat "$p".[0-9]* | awk '{ print $3 }'
-    rm -f "$p".*
+# pg_times N ROOT DEPTH: N timed calls on one connection, in microseconds.
+pg_times() {
+    "${PSQL[@]}" -Atc "SELECT t FROM closure_times('$2', $3, $1) t" || die "closure_times('$2', $3, $1) failed"
 }
 # quantiles: "p50 p99 n" of numbers on stdin (exact ranks).
 quantiles() {
@@ -206,8 +222,7 @@ quantiles() {
 # Counts first: PostgreSQL must find what sluice found.
 for t in $TARGETS; do
     for d in $DEPTHS; do
-        sql=$(sed "s|:root|'${QN[$t]}'|; s|:depth|$d|" "$(sqlfile "$d")")
-        c=$("${PSQL[@]}" -Atc "$sql")
+        c=$("${PSQL[@]}" -Atc "$(query "$d" "'${QN[$t]}'" "$d")")
         [ "$c" = "${CNT[$t,$d]}" ] || die "root ~$t depth $d: PostgreSQL counts $c, sluice ${CNT[$t,$d]}"
     done
 done
@@ -216,7 +231,6 @@ log "PostgreSQL counts match"
 # --- rounds: sluice, then PostgreSQL ---------------------------------------------
 
 declare -A SLP50 SLP99 SLREPS PGP50 PGP99 PGREPS
-FLOORS=()
 for ((round = 1; round <= ROUNDS; round++)); do
     out=$("$CB" "${CBARGS[@]}" --dir "$STORE" --seconds "$SL_SECONDS") || die "closure_bench timing failed"
     grep '"engine":"sluice"' <<<"$out" >>"$JSONL"
@@ -228,16 +242,14 @@ for ((round = 1; round <= ROUNDS; round++)); do
             SLREPS[$t,$d]+=" $(jget reps "$r")"
         done
     done
-    read -r f50 _ _ < <(pg_run "$W/floor.sql" 2000 x 0 | quantiles)
-    FLOORS+=("$f50")
     for t in $TARGETS; do
         for d in $DEPTHS; do
             # pilot (warms the cache and the plan), then a count for PG_SECONDS
-            mean=$(pg_run "$(sqlfile "$d")" 3 "${QN[$t]}" "$d" | awk '{ s += $1 } END { print s / NR }')
+            mean=$(pg_times 3 "${QN[$t]}" "$d" | awk '{ s += $1 } END { print s / NR }')
             n=$(calc "int($PG_SECONDS * 1e6 / $mean)")
             [ "$n" -ge "$PG_MIN_REPS" ] || n=$PG_MIN_REPS
             [ "$n" -le 5000 ] || n=5000
-            read -r p50 p99 k < <(pg_run "$(sqlfile "$d")" "$n" "${QN[$t]}" "$d" | quantiles)
+            read -r p50 p99 k < <(pg_times "$n" "${QN[$t]}" "$d" | quantiles)
             PGP50[$t,$d]+=" $p50"
             PGP99[$t,$d]+=" $p99"
             PGREPS[$t,$d]+=" $k"
@@ -258,7 +270,8 @@ done
     echo "  (GRAPH_ASSETS=$GRAPH_ASSETS GRAPH_SEED=$GRAPH_SEED GRAPH_HUB=$GRAPH_HUB TARGETS=\"$TARGETS\" DEPTHS=\"$DEPTHS\" ROUNDS=$ROUNDS SL_SECONDS=$SL_SECONDS PG_SECONDS=$PG_SECONDS PG_MIN_REPS=$PG_MIN_REPS)"
     echo "- graph: $GRAPH_ASSETS assets, $EDGES edges; sluice store loaded in $SL_LOAD s (fsync off), PostgreSQL in $PG_LOAD s (COPY, 3 indexes, VACUUM ANALYZE; $((PG_SIZE >> 20)) MiB)"
     echo "- load average at start: $LOAD0, at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
-    echo "- every figure is the median over $ROUNDS rounds (sluice, then PostgreSQL, in turn) of each round's median (p99) over its calls; PostgreSQL's \`SELECT 1\` round trip: $(dur "$(median "${FLOORS[@]}")")"
+    echo "- every figure is the median over $ROUNDS rounds (sluice, then PostgreSQL, in turn) of each round's median (p99) over its calls"
+    echo "- sluice: \`sl_store_closure_count\` called in-process (its read transaction included); PostgreSQL: the query inside the server (\`closure_times()\`: plpgsql, plan cached, \`clock_timestamp()\` around each execution; no client round trip)"
     echo
     echo "| root | descendants | depth | sluice p50 | sluice p99 | PostgreSQL p50 | PostgreSQL p99 | PostgreSQL / sluice (p50) | calls per round: sluice; PostgreSQL |"
     echo "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |"
