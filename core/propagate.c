@@ -610,8 +610,17 @@ static int s_walk_edge(void *arg, const char *other, size_t olen, const char *ty
     if (!propagate || !s_edge_type_ok(w->p, type, tlen)) {
         return SL_OK;
     }
-    if (sl_nodeset_find(w->seen, other, olen) >= 0) {
-        return SL_OK; /* reached already (or the source): nothing loops */
+    int64_t known = sl_nodeset_find(w->seen, other, olen);
+    if (known >= 0) {
+        /*  Reached already (or the source): nothing loops. Among the
+            parents of a shortest path, via is the one with the smallest
+            name, so it does not depend on the order edges are read in. */
+        if (known > 0 && w->depth[known] == w->cur_depth + 1 &&
+            strcmp(sl_nodeset_name(w->seen, w->cur, NULL),
+                   sl_nodeset_name(w->seen, w->via[known], NULL)) < 0) {
+            w->via[known] = w->cur;
+        }
+        return SL_OK;
     }
     if (w->tag && sl_store_view_blocked(w->v, other, olen, w->tag, w->taglen)) {
         return SL_OK;
@@ -707,7 +716,7 @@ int sl_prop_job_start(sl_store_view_t *v, const sl_prop_policy_t *p, const char 
             w->taglen = strlen(w->tag);
         }
         /*  Breadth first: the set is the queue, so depths are shortest
-            path lengths and each node's via is its first-found parent. */
+            path lengths (via: see s_walk_edge). */
         for (size_t i = 0; rc == SL_OK && i < sl_nodeset_count(w->seen); i++) {
             if (p->max_depth > 0 && w->depth[i] >= (uint32_t)p->max_depth) {
                 continue;

@@ -318,6 +318,8 @@ static void s_store_free(sl_store_t *s)
         }
         free(s->allowed);
     }
+    sl_store__graph_free_all(s);
+    pthread_mutex_destroy(&s->gmu);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->wlock);
     free(s->path);
@@ -385,6 +387,8 @@ sl_store_t *sl_store_open(const sl_store_opts_t *opts, char *err, size_t errlen)
     }
     pthread_mutex_init(&s->mu, NULL);
     pthread_mutex_init(&s->wlock, NULL);
+    pthread_mutex_init(&s->gmu, NULL);
+    s->graph_cache = !opts->no_graph_cache;
     s->writable = 1;
     s->refs = 1;
     s->isolated = opts->isolated != 0;
@@ -483,7 +487,8 @@ typedef struct {
     uint64_t dseq; /* last dead-letter seq (valid if dseq_loaded) */
     int seq_loaded;
     int dseq_loaded;
-    int marked; /* written to S_DB_TENANTS in this batch */
+    int marked;      /* written to S_DB_TENANTS in this batch */
+    int edges_dirty; /* an edge was written: bump the edge version */
 } s_bten_t;
 
 struct sl_store_batch {
@@ -497,6 +502,7 @@ struct sl_store_batch {
     char now_text[32]; /* RFC 3339 of now: the change records' time */
     sl_buf_t k, v, k2; /* scratch */
     sl_buf_t chg;      /* a change record's `changes`, as msgpack */
+    sl_buf_t gmut;     /* edge writes, for the graph caches (store_graph.c) */
     char actor[64];    /* recorded with the dead letters apply writes */
     int replay;        /* replaying dead letters: apply writes none */
     sl_buf_t dlm;      /* "actor\0reason\0" per dead letter: metrics at commit */
@@ -630,6 +636,14 @@ int sl_store_batch_begin(sl_store_t *s, sl_store_batch_t **bp)
     return SL_OK;
 }
 
+int sl_store__batch_in_flight(sl_store_t *s)
+{
+    pthread_mutex_lock(&s->mu);
+    int open = s->batch_open;
+    pthread_mutex_unlock(&s->mu);
+    return open;
+}
+
 static void s_batch_free(sl_store_batch_t *b)
 {
     sl_store_t *s = b->s;
@@ -649,6 +663,7 @@ static void s_batch_free(sl_store_batch_t *b)
     sl_buf_free(&b->v);
     sl_buf_free(&b->k2);
     sl_buf_free(&b->chg);
+    sl_buf_free(&b->gmut);
     sl_buf_free(&b->dlm);
     free(b);
 }
@@ -678,11 +693,35 @@ int sl_store_batch_commit(sl_store_batch_t **bp)
         if (!b->txns[i]) {
             continue;
         }
-        int mrc = mdb_txn_commit(b->txns[i]);
+        /*  The edge version of each tenant whose edges changed moves with
+            the edges, in the same transaction. */
+        int mrc = 0;
+        for (size_t t = 0; mrc == 0 && t < b->ntens; t++) {
+            s_bten_t *bt = &b->tens[t];
+            uint64_t old;
+            if (!bt->edges_dirty || s_env_index(b->s, bt->env) != i) {
+                continue;
+            }
+            mrc = sl_store__edge_version_bump(b->txns[i], bt->env, bt->tenant, &old);
+            if (mrc == 0 &&
+                sl_store__graph_note_version(&b->gmut, (uint32_t)i, bt->tenant, old) != SL_OK) {
+                mrc = ENOMEM;
+            }
+        }
+        if (mrc != 0) {
+            mdb_txn_abort(b->txns[i]);
+            b->txns[i] = NULL;
+            rc = s_fail_batch(b, mrc, "edge version");
+            break;
+        }
+        mrc = mdb_txn_commit(b->txns[i]);
         b->txns[i] = NULL;
         if (mrc != 0) {
             rc = s_fail_batch(b, mrc, "commit");
         }
+    }
+    if (rc == SL_OK && b->gmut.len) {
+        sl_store__graph_committed(b->s, &b->gmut);
     }
     /*  Counted once kept: an aborted batch is redelivered and counted then.
         (Isolated: an environment committed before a failing one is not
@@ -1473,7 +1512,9 @@ static int s_edge_write(s_ctx_t *c, const char *from, const char *to, const char
             return rc;
         }
     }
-    return SL_OK;
+    c->t->edges_dirty = 1;
+    return sl_store__graph_note(&c->b->gmut, (uint32_t)s_env_index(c->b->s, c->e), c->t->tenant,
+                                from, to, type, prop, put);
 }
 
 static int s_edge_key(char *out, size_t outlen, const char *from, const char *to)

@@ -35,6 +35,8 @@ enum {
 #define S_MAX_NAME 400
 #define S_MAX_DUP 500
 
+typedef struct s_graph s_graph_t; /* core/store_graph.c */
+
 typedef struct {
     MDB_env *env;
     MDB_dbi dbi[S_DB_COUNT];
@@ -59,6 +61,10 @@ struct sl_store {
     pthread_t owner;       /* thread holding the open batch */
     int batch_open;        /* guarded by mu */
     struct sl_store_batch *batch;
+
+    pthread_mutex_t gmu; /* the graph caches list */
+    s_graph_t *graphs;
+    int graph_cache; /* keep in-memory lineage graphs (store_graph.c) */
 
     pthread_mutex_t mu; /* health */
     int writable;
@@ -130,7 +136,30 @@ int sl_store__prop_parse(const MDB_val *v, sl_store_copy_t *out);
 /*  A view on a read transaction the caller owns (and ends after
     sl_store_view_end): reads that combine views with their own lookups
     see one snapshot. NULL when out of memory. */
-sl_store_view_t *sl_store__view_on(s_env_t *e, MDB_txn *txn, const char *tenant);
+sl_store_view_t *sl_store__view_on(sl_store_t *s, s_env_t *e, MDB_txn *txn, const char *tenant);
+/* ---- the in-memory lineage graph (core/store_graph.c) */
+uint64_t sl_store__edge_version(MDB_txn *txn, s_env_t *e, const char *tenant);
+int sl_store__edge_version_bump(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t *old);
+/*  The cache of (e, tenant) if it is at version `want` (read-locked until
+    sl_store__graph_release), else NULL: read LMDB. txn is the caller's
+    read transaction (a snapshot to rebuild from). */
+s_graph_t *sl_store__graph_get(sl_store_t *s, s_env_t *e, MDB_txn *txn, const char *tenant,
+                               uint64_t want);
+void sl_store__graph_release(s_graph_t *g);
+/*  Downstream edges of qn, as sl_store_view_edges passes them. */
+int sl_store__graph_down(s_graph_t *g, const char *qn, size_t len, sl_store_edge_fn fn, void *arg);
+/*  Assets reachable downstream of qn within depth (0 = any), -1 if out of
+    memory. */
+int64_t sl_store__graph_closure(s_graph_t *g, const char *qn, size_t len, int depth);
+int sl_store__graph_note(sl_buf_t *m, uint32_t env, const char *tenant, const char *from,
+                         const char *to, const char *type, int prop, int put);
+int sl_store__graph_note_version(sl_buf_t *m, uint32_t env, const char *tenant, uint64_t old);
+void sl_store__graph_committed(sl_store_t *s, const sl_buf_t *m);
+void sl_store__graph_free_all(sl_store_t *s);
+size_t sl_store__graph_bytes(sl_store_t *s);
+/*  1 while a batch of this process is open (or finishing its commit). */
+int sl_store__batch_in_flight(sl_store_t *s);
+
 /*  The block patterns value of S_DB_BLOCKS: 1 if `tag` matches one. */
 int sl_store__blocked(const MDB_val *v, const char *tag, size_t taglen);
 

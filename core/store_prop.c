@@ -11,6 +11,8 @@
 #include "sluice/mpjson.h"
 
 struct sl_store_view {
+    sl_store_t *s;
+    uint64_t ev; /* the tenant's edge version in this snapshot */
     s_env_t *e;
     MDB_txn *txn;
     int borrowed; /* txn belongs to the caller (sl_store__view_on) */
@@ -157,6 +159,7 @@ int sl_store_view_begin(sl_store_t *s, const char *tenant, sl_store_view_t **vp)
         return SL_EINVAL;
     }
     snprintf(v->tenant, sizeof v->tenant, "%s", tenant);
+    v->s = s;
     if ((rc = sl_store__mdb_rc(mdb_txn_begin(v->e->env, NULL, MDB_RDONLY, &v->txn))) != SL_OK) {
         free(v);
         return rc;
@@ -188,6 +191,7 @@ int sl_store_view_refresh(sl_store_view_t *v)
     int rc = sl_store__mdb_rc(mdb_txn_renew(v->txn));
     if (rc == SL_OK) {
         v->has_blocks = s_prefix_any(v, S_DB_BLOCKS, v->tenant, strlen(v->tenant) + 1);
+        v->ev = sl_store__edge_version(v->txn, v->e, v->tenant);
     }
     return rc;
 }
@@ -208,15 +212,17 @@ void sl_store_view_end(sl_store_view_t **vp)
     *vp = NULL;
 }
 
-sl_store_view_t *sl_store__view_on(s_env_t *e, MDB_txn *txn, const char *tenant)
+sl_store_view_t *sl_store__view_on(sl_store_t *s, s_env_t *e, MDB_txn *txn, const char *tenant)
 {
     sl_store_view_t *v = calloc(1, sizeof *v);
     if (v) {
+        v->s = s;
         v->e = e;
         v->txn = txn;
         v->borrowed = 1;
         snprintf(v->tenant, sizeof v->tenant, "%s", tenant);
         v->has_blocks = s_prefix_any(v, S_DB_BLOCKS, v->tenant, strlen(v->tenant) + 1);
+        v->ev = sl_store__edge_version(txn, e, v->tenant);
     }
     return v;
 }
@@ -237,6 +243,13 @@ int sl_store_view_edges(sl_store_view_t *v, const char *qn, size_t qnlen, sl_dir
     int rc, mrc;
     if (qnlen > S_MAX_NAME || (dir != SL_DIR_DOWN && dir != SL_DIR_UP)) {
         return SL_EINVAL;
+    }
+    s_graph_t *g =
+        dir == SL_DIR_DOWN ? sl_store__graph_get(v->s, v->e, v->txn, v->tenant, v->ev) : NULL;
+    if (g) {
+        rc = sl_store__graph_down(g, qn, qnlen, fn, arg);
+        sl_store__graph_release(g);
+        return rc;
     }
     if ((rc = s_key(v, &v->k, qn, qnlen)) != SL_OK) {
         return rc;

@@ -578,7 +578,7 @@ int sl_store_asset_json(sl_store_t *s, const char *tenant, const char *qn, sl_bu
     g.tags = json_object_get(doc, "tags");
     g.owners = json_object();
     g.incs = json_object();
-    view = sl_store__view_on(r.e, r.txn, tenant);
+    view = sl_store__view_on(s, r.e, r.txn, tenant);
     if (!open || !up || !seen || !by_sev || !g.owners || !g.incs || !view) {
         rc = SL_ENOMEM;
         goto fail;
@@ -1362,6 +1362,20 @@ int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl
     }
     if ((rc = s_get(&r, S_DB_ASSETS, qn, &v)) != SL_OK) {
         goto out;
+    }
+    /*  Downstream, the in-memory graph when it is at this snapshot's
+        version (store_graph.c); LMDB otherwise. */
+    s_graph_t *g =
+        dir == SL_DIR_DOWN
+            ? sl_store__graph_get(s, r.e, r.txn, tenant, sl_store__edge_version(r.txn, r.e, tenant))
+            : NULL;
+    if (g) {
+        int64_t n = sl_store__graph_closure(g, qn, strlen(qn), depth);
+        sl_store__graph_release(g);
+        if (n >= 0) {
+            *count = (uint64_t)n;
+            goto out;
+        }
     }
     if (!(seen = sl_nodeset_new()) || sl_nodeset_add(seen, qn, strlen(qn), NULL) < 0) {
         rc = SL_ENOMEM;

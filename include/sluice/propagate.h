@@ -6,7 +6,9 @@
     origin asset. Its copies are exactly the assets reachable from the
     source along propagating edges (policy: edge types, the edge's own
     propagate flag, blocks, maximum depth), each with its shortest path
-    length and the asset its first-found shortest path arrives from (via).
+    length and the asset its shortest path arrives from (via: of several,
+    the one with the smallest name, so that it does not depend on the
+    order edges are read in).
     Recomputing a pair compares that closure, computed in one read view,
     with the copies stored for the pair and yields the difference as
     operations (set / unset) for the store. A change of any kind names the

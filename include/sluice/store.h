@@ -39,6 +39,8 @@ typedef struct {
     int64_t map_size;           /* bytes per environment (default 1 GiB) */
     int nosync;                 /* 1: no fsync at commit (tests, benches) */
     int64_t retention_us;       /* applied event ids kept this long (default 7 days) */
+    int no_graph_cache;         /* 1: no in-memory lineage graph (docs/store.md
+                                   "Graph cache"): walks read LMDB */
 } sl_store_opts_t;
 
 /*  Open (or share) the store at opts->path. NULL with a reason in err. */
