@@ -37,14 +37,17 @@ typedef struct {
     void (*slist_free_all)(struct curl_slist *list);
 } s_api_t;
 
-#define S_SYM(f) {"curl_" #f, offsetof(s_api_t, f)}
+#define S_SYM(f)                                                                                   \
+    {                                                                                              \
+        "curl_" #f, offsetof(s_api_t, f)                                                           \
+    }
 static const struct {
     const char *name;
     size_t off;
 } s_syms[] = {
-    S_SYM(global_init),   S_SYM(easy_init),     S_SYM(easy_setopt),
-    S_SYM(easy_perform),  S_SYM(easy_getinfo),  S_SYM(easy_cleanup),
-    S_SYM(easy_strerror), S_SYM(slist_append),  S_SYM(slist_free_all),
+    S_SYM(global_init),   S_SYM(easy_init),    S_SYM(easy_setopt),
+    S_SYM(easy_perform),  S_SYM(easy_getinfo), S_SYM(easy_cleanup),
+    S_SYM(easy_strerror), S_SYM(slist_append), S_SYM(slist_free_all),
 };
 
 static s_api_t s_api;
@@ -160,7 +163,7 @@ sl_httpc_t *sl_httpc_new(const sl_httpc_opts_t *o, char *err, size_t errlen)
         return NULL;
     }
     int64_t timeout = o->timeout_us > 0 ? o->timeout_us : S_TIMEOUT_US;
-    int64_t connect = o->connect_timeout_us > 0 ? o->connect_timeout_us
+    int64_t connect = o->connect_timeout_us > 0            ? o->connect_timeout_us
                       : timeout < S_CONNECT_TIMEOUT_MAX_US ? timeout
                                                            : S_CONNECT_TIMEOUT_MAX_US;
     c->max_body = o->max_body ? o->max_body : S_MAX_BODY;
