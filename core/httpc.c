@@ -37,17 +37,15 @@ typedef struct {
     void (*slist_free_all)(struct curl_slist *list);
 } s_api_t;
 
-#define S_SYM(f)                                                                                   \
-    {                                                                                              \
-        "curl_" #f, offsetof(s_api_t, f)                                                           \
-    }
+/*  Name and place in s_api_t of each function we resolve. */
+#define S_SYM(f) "curl_" #f, offsetof(s_api_t, f)
 static const struct {
     const char *name;
     size_t off;
 } s_syms[] = {
-    S_SYM(global_init),   S_SYM(easy_init),    S_SYM(easy_setopt),
-    S_SYM(easy_perform),  S_SYM(easy_getinfo), S_SYM(easy_cleanup),
-    S_SYM(easy_strerror), S_SYM(slist_append), S_SYM(slist_free_all),
+    {S_SYM(global_init)},   {S_SYM(easy_init)},    {S_SYM(easy_setopt)},
+    {S_SYM(easy_perform)},  {S_SYM(easy_getinfo)}, {S_SYM(easy_cleanup)},
+    {S_SYM(easy_strerror)}, {S_SYM(slist_append)}, {S_SYM(slist_free_all)},
 };
 
 static s_api_t s_api;
