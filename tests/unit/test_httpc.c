@@ -102,6 +102,17 @@ static int s_handler(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
     return SL_OK;
 }
 
+/*  A client of http://127.0.0.1:port/path with the other options of o. */
+static sl_httpc_t *s_client(int port, const char *path, sl_httpc_opts_t o)
+{
+    char url[128], err[256];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d%s", port, path);
+    o.url = url; /* copied by the client */
+    sl_httpc_t *c = sl_httpc_new(&o, err, sizeof err);
+    assert_non_null(c);
+    return c;
+}
+
 static void s_expect_body(const sl_httpc_reply_t *r, const char *want)
 {
     assert_int_equal(r->body.len, strlen(want));
@@ -111,7 +122,7 @@ static void s_expect_body(const sl_httpc_reply_t *r, const char *want)
 static void test_requests(void **state)
 {
     (void)state;
-    char err[256], url[128];
+    char err[256];
     sl_http_opts_t ho = {.listen = "127.0.0.1:0", .log_name = "test"};
     sl_http_t *h = sl_http_new(&ho, err, sizeof err);
     assert_non_null(h);
@@ -126,10 +137,8 @@ static void test_requests(void **state)
     sl_httpc_reply_t r = {0};
 
     /* methods, a fixed (secret) header, a body */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
-    sl_httpc_opts_t o = {.url = url, .timeout_us = 5000000};
-    sl_httpc_t *c = sl_httpc_new(&o, err, sizeof err);
-    assert_non_null(c);
+    sl_httpc_opts_t o = {.timeout_us = 5000000};
+    sl_httpc_t *c = s_client(port, "/echo", o);
     assert_int_equal(sl_httpc_header(c, "x-token", "s3cret"), SL_OK);
     assert_int_equal(sl_httpc_request(c, "POST", "{\"a\":1}", 7, &r), SL_OK);
     assert_int_equal(r.status, 200);
@@ -144,36 +153,29 @@ static void test_requests(void **state)
     sl_httpc_destroy(&c);
 
     /* a status is an answer, not an error; Retry-After is read */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/busy", port);
-    assert_non_null(c = sl_httpc_new(&o, err, sizeof err));
+    c = s_client(port, "/busy", o);
     assert_int_equal(sl_httpc_request(c, "GET", NULL, 0, &r), SL_OK);
     assert_int_equal(r.status, 429);
     assert_int_equal(r.retry_after_s, 7);
     sl_httpc_destroy(&c);
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/nothing-here", port);
-    assert_non_null(c = sl_httpc_new(&o, err, sizeof err));
+    c = s_client(port, "/nothing-here", o);
     assert_int_equal(sl_httpc_request(c, "GET", NULL, 0, &r), SL_OK);
     assert_int_equal(r.status, 404);
     sl_httpc_destroy(&c);
 
     /* an answer over max_body */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/big", port);
-    sl_httpc_opts_t small = {.url = url, .max_body = 1000};
-    assert_non_null(c = sl_httpc_new(&small, err, sizeof err));
+    c = s_client(port, "/big", (sl_httpc_opts_t){.max_body = 1000});
     assert_int_equal(sl_httpc_request(c, "GET", NULL, 0, &r), SL_ERANGE);
     assert_non_null(strstr(r.error, "larger than 1000 bytes"));
     assert_true(r.body.len <= 1000);
     sl_httpc_destroy(&c);
-    small.max_body = 4096;
-    assert_non_null(c = sl_httpc_new(&small, err, sizeof err));
+    c = s_client(port, "/big", (sl_httpc_opts_t){.max_body = 4096});
     assert_int_equal(sl_httpc_request(c, "GET", NULL, 0, &r), SL_OK);
     assert_int_equal(r.body.len, 4096);
     sl_httpc_destroy(&c);
 
     /* no answer within the timeout */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/slow", port);
-    sl_httpc_opts_t quick = {.url = url, .timeout_us = 200000};
-    assert_non_null(c = sl_httpc_new(&quick, err, sizeof err));
+    c = s_client(port, "/slow", (sl_httpc_opts_t){.timeout_us = 200000});
     int64_t t0 = sl_mono_us();
     assert_int_equal(sl_httpc_request(c, "GET", NULL, 0, &r), SL_ETIMEDOUT);
     assert_true(sl_mono_us() - t0 < 5000000);
@@ -184,8 +186,7 @@ static void test_requests(void **state)
     sl_http_destroy(&h);
 
     /* nobody listens any more */
-    snprintf(url, sizeof url, "http://127.0.0.1:%d/echo", port);
-    assert_non_null(c = sl_httpc_new(&o, err, sizeof err));
+    c = s_client(port, "/echo", o);
     assert_int_equal(sl_httpc_request(c, "GET", NULL, 0, &r), SL_EIO);
     assert_int_equal(r.status, 0);
     assert_true(r.error[0] != '\0');
