@@ -4,7 +4,7 @@
     libcurl is not linked into sluice: it is loaded (dlopen) the first time
     a client is made. A topology without an actor that calls out never maps
     it, nor what Debian's libcurl needs (OpenSSL, nghttp2, LDAP, SASL, SSH,
-    RTMP, brotli, zstd ...): 2.6 MiB of resident memory in every process
+    RTMP, brotli, zstd ...): 2.5 MiB of resident memory in every process
     otherwise (docs/performance.md, docs/RATIONALE.md). core/httpc.c is the
     only module that includes curl.h; libcurl's errors are translated there.
     Once loaded, libcurl stays loaded until the process exits.
