@@ -28,24 +28,22 @@
     montecarlo` (sl_montecarlo_poll_backfill below). */
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <sodium.h>
 
 #include "sluice/actor.h"
 #include "sluice/adapters.h"
+#include "sluice/httpc.h"
 #include "sluice/log.h"
 
-#define S_MAX_RESPONSE (64u << 20) /* bytes of one GraphQL answer */
+#define S_MAX_RESPONSE ((size_t)64 << 20) /* bytes of one GraphQL answer */
 #define S_BACKOFF_MIN_US 1000000
 #define S_BACKOFF_MAX_US 60000000
 #define S_TICK_US 200000 /* how often the actor checks whether a poll is due */
@@ -73,8 +71,7 @@ typedef struct {
     /* runtime */
     const char *name;
     sl_actor_t *a;
-    CURL *curl;
-    struct curl_slist *headers;
+    sl_httpc_t *http;
     sl_name_map_t *map;
     int alerts;          /* getAlerts instead of getIncidents */
     int auth_failed;     /* 401/403: no more requests until reload */
@@ -83,8 +80,7 @@ typedef struct {
     int64_t since;       /* where the next poll starts (us), -1 = everything */
     int64_t watermark;   /* newest updatedTime seen (us), -1 none */
     int64_t resume_from; /* where the last poll started, -1 none */
-    long retry_after_s;
-    sl_buf_t resp;
+    sl_httpc_reply_t reply;
     sl_buf_t scratch;
     sl_buf_t out;
     sl_mc_sink_fn sink;
@@ -94,13 +90,6 @@ typedef struct {
     int pages;
     int64_t nodes, events, skipped, dead;
 } s_poll_t;
-
-static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
-
-static void s_curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 static int s_stopping(s_poll_t *s)
 {
@@ -192,27 +181,6 @@ static int s_state_save(s_poll_t *s)
 
 /* ----------------------------------------------------------------- HTTP */
 
-static size_t s_on_body(char *p, size_t size, size_t n, void *arg)
-{
-    sl_buf_t *b = arg;
-    size_t len = size * n;
-    if (b->len + len > S_MAX_RESPONSE || sl_buf_append(b, p, len) != SL_OK) {
-        return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
-    }
-    return len;
-}
-
-static size_t s_on_header(char *p, size_t size, size_t n, void *arg)
-{
-    s_poll_t *s = arg;
-    size_t len = size * n;
-    if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
-        long v = strtol(p + 12, NULL, 10);
-        s->retry_after_s = v > 0 && v < 3600 ? v : 0;
-    }
-    return len;
-}
-
 /*  Sleep up to us, in slices, returning early (SL_ESTOPPED) on a stop. */
 static int s_sleep(s_poll_t *s, int64_t us)
 {
@@ -235,24 +203,22 @@ static int s_sleep(s_poll_t *s, int64_t us)
 static int s_request(s_poll_t *s, const char *body, int64_t deadline, json_t **root)
 {
     int64_t backoff = S_BACKOFF_MIN_US;
-    char errbuf[CURL_ERROR_SIZE];
+    sl_httpc_reply_t *r = &s->reply;
     *root = NULL;
     for (int attempt = 1;; attempt++) {
-        long status = 0;
-        char why[160];
-        sl_buf_reset(&s->resp);
-        s->retry_after_s = 0;
-        errbuf[0] = '\0';
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(s->curl, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
-        curl_easy_setopt(s->curl, CURLOPT_ERRORBUFFER, errbuf);
-        CURLcode cc = curl_easy_perform(s->curl);
-        if (cc == CURLE_OK) {
-            curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &status);
+        char why[320];
+        int rc = sl_httpc_request(s->http, "POST", body, strlen(body), r);
+        long status = rc == SL_OK ? r->status : 0;
+        if (rc == SL_ENOMEM) {
+            return rc;
         }
-        if (cc == CURLE_OK && status >= 200 && status <= 299) {
+        if (rc == SL_ERANGE) {
+            sl_error(s->name, "GraphQL API %s: %s", s->url, r->error);
+            return SL_EPROTO; /* the same answer again: no retry */
+        }
+        if (rc == SL_OK && status >= 200 && status <= 299) {
             json_error_t jerr;
-            *root = json_loadb((const char *)s->resp.data, s->resp.len, 0, &jerr);
+            *root = json_loadb((const char *)r->body.data, r->body.len, 0, &jerr);
             if (!json_is_object(*root)) {
                 sl_error(s->name, "GraphQL API %s: answer is not a JSON object (%s)", s->url,
                          jerr.text);
@@ -262,7 +228,7 @@ static int s_request(s_poll_t *s, const char *body, int64_t deadline, json_t **r
             }
             return SL_OK;
         }
-        if (cc == CURLE_OK && (status == 401 || status == 403)) {
+        if (rc == SL_OK && (status == 401 || status == 403)) {
             s->auth_failed = 1;
             sl_error(s->name,
                      "GraphQL API %s answered %ld %s: check api_id and api_token (x-mcd-id / "
@@ -270,20 +236,21 @@ static int s_request(s_poll_t *s, const char *body, int64_t deadline, json_t **r
                      s->url, status, status == 401 ? "Unauthorized" : "Forbidden");
             return SL_EINVAL;
         }
-        if (cc == CURLE_OK && status != 429 && status < 500) {
-            sl_error(s->name, "GraphQL API %s answered %ld: %.200s", s->url, status,
-                     s->resp.len ? (const char *)s->resp.data : "");
+        if (rc == SL_OK && status != 429 && status < 500) {
+            sl_error(s->name, "GraphQL API %s answered %ld: %.*s", s->url, status,
+                     (int)(r->body.len < 200 ? r->body.len : 200),
+                     r->body.len ? (const char *)r->body.data : "");
             return SL_EPROTO;
         }
-        if (cc != CURLE_OK) {
-            snprintf(why, sizeof why, "%s", errbuf[0] ? errbuf : curl_easy_strerror(cc));
+        if (rc != SL_OK) {
+            snprintf(why, sizeof why, "%s", r->error);
         } else {
             snprintf(why, sizeof why, "answered %ld", status);
         }
         /*  Equal jitter: half the back-off fixed, half random, so clients
             that failed together do not retry together. */
-        int64_t wait = s->retry_after_s > 0
-                           ? s->retry_after_s * 1000000
+        int64_t wait = r->retry_after_s > 0 && r->retry_after_s < 3600
+                           ? (int64_t)r->retry_after_s * 1000000
                            : backoff / 2 + (int64_t)randombytes_uniform((uint32_t)(backoff / 2));
         if (sl_mono_us() + wait > deadline) {
             sl_error(s->name, "GraphQL API %s %s; giving up after %d attempts (next poll retries)",
@@ -292,8 +259,7 @@ static int s_request(s_poll_t *s, const char *body, int64_t deadline, json_t **r
         }
         sl_warn(s->name, "GraphQL API %s %s; retry %d in %lld ms", s->url, why, attempt,
                 (long long)(wait / 1000));
-        int rc = s_sleep(s, wait);
-        if (rc != SL_OK) {
+        if ((rc = s_sleep(s, wait)) != SL_OK) {
             return rc;
         }
         backoff = backoff * 2 > S_BACKOFF_MAX_US ? S_BACKOFF_MAX_US : backoff * 2;
@@ -585,54 +551,29 @@ static int s_setup(s_poll_t *s)
     if (sodium_init() < 0) {
         return SL_ENOMEM;
     }
-    pthread_once(&s_curl_once, s_curl_init);
-    if (!(s->curl = curl_easy_init())) {
-        return SL_ENOMEM;
+    sl_httpc_opts_t ho = {.url = s->url, .timeout_us = s->timeout, .max_body = S_MAX_RESPONSE};
+    if (!(s->http = sl_httpc_new(&ho, err, sizeof err))) {
+        sl_error(s->name, "%s", err);
+        return SL_EIO;
     }
-    sl_buf_t h = {0};
-    const char *names[] = {"x-mcd-id: ", "x-mcd-token: "};
-    const char *vals[] = {s->api_id, s->api_token};
-    s->headers = curl_slist_append(NULL, "Content-Type: application/json");
-    s->headers = s->headers ? curl_slist_append(s->headers, "Accept: application/json") : NULL;
-    for (int i = 0; i < 2 && s->headers; i++) {
-        sl_buf_reset(&h);
-        if (sl_buf_append(&h, names[i], strlen(names[i])) ||
-            sl_buf_append(&h, vals[i], strlen(vals[i]) + 1)) {
-            sl_buf_free(&h);
-            return SL_ENOMEM;
-        }
-        s->headers = curl_slist_append(s->headers, (const char *)h.data);
-        sodium_memzero(h.data, h.len);
+    int rc = sl_httpc_header(s->http, "Content-Type", "application/json");
+    if (rc == SL_OK) {
+        rc = sl_httpc_header(s->http, "Accept", "application/json");
     }
-    sl_buf_free(&h);
-    if (!s->headers) {
-        return SL_ENOMEM;
+    if (rc == SL_OK) {
+        rc = sl_httpc_header(s->http, "x-mcd-id", s->api_id);
     }
-    curl_easy_setopt(s->curl, CURLOPT_URL, s->url);
-    curl_easy_setopt(s->curl, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, s_on_body);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &s->resp);
-    curl_easy_setopt(s->curl, CURLOPT_HEADERFUNCTION, s_on_header);
-    curl_easy_setopt(s->curl, CURLOPT_HEADERDATA, s);
-    curl_easy_setopt(s->curl, CURLOPT_TIMEOUT_MS, (long)(s->timeout / 1000));
-    curl_easy_setopt(s->curl, CURLOPT_CONNECTTIMEOUT_MS,
-                     (long)(s->timeout / 1000 < 10000 ? s->timeout / 1000 : 10000));
-    curl_easy_setopt(s->curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_ACCEPT_ENCODING, "");
-    curl_easy_setopt(s->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    return SL_OK;
+    if (rc == SL_OK) {
+        rc = sl_httpc_header(s->http, "x-mcd-token", s->api_token);
+    }
+    return rc;
 }
 
 static void s_teardown(s_poll_t *s)
 {
-    if (s->curl) {
-        curl_easy_cleanup(s->curl);
-        s->curl = NULL;
-    }
-    curl_slist_free_all(s->headers);
-    s->headers = NULL;
+    sl_httpc_destroy(&s->http);
     sl_name_map_destroy(&s->map);
-    sl_buf_free(&s->resp);
+    sl_buf_free(&s->reply.body);
     sl_buf_free(&s->scratch);
     sl_buf_free(&s->out);
     free(s->state_file);

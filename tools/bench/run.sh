@@ -519,47 +519,89 @@ verdict() { awk "BEGIN { exit !($1) }" </dev/null && echo PASS || echo FAIL; }
 # --- 4. idle memory -----------------------------------------------------------
 
 if want memory; then
+    # The default topology as `make run` starts it, on free ports (its
+    # admin, ingest and query listeners), from a scratch cwd where its
+    # relative paths resolve (var/sluice, schemas/).
     edge=$SRC_DIR/deploy/topologies/edge.yaml
-    addr=$(sed -n 's/^admin: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$edge")
-    rss=() hwm=() anon=() file=() libs=()
+    rss=() hwm=() anon=() file=() libs=() pss=()
     for ((i = 1; i <= REPS; i++)); do
-        f=$edge
-        if ! port_free "${addr##*:}"; then
-            p=$(free_ports 1) || die "no free port"
-            sed "s/^admin: .*/admin: 127.0.0.1:$p/" "$edge" >"$T/edge.yaml"
-            f=$T/edge.yaml
-            addr=127.0.0.1:$p
-        fi
+        p=$(free_ports 3) || die "no free ports"
+        sed -e "s/^admin: .*/admin: 127.0.0.1:$p/" -e "s/127\.0\.0\.1:8080/127.0.0.1:$((p + 1))/" \
+            -e "s/127\.0\.0\.1:8081/127.0.0.1:$((p + 2))/" "$edge" >"$T/edge.yaml"
+        rm -rf "$T/edge-cwd"
         mkdir -p "$T/edge-cwd"
-        # relative paths of the topology (schemas/) resolve from the cwd
         ln -sfn "$SRC_DIR/schemas" "$T/edge-cwd/schemas"
-        (cd "$T/edge-cwd" && exec "$SLUICE" run "$f" 2>"$OUT/edge-$i.log") &
+        (cd "$T/edge-cwd" && exec "$SLUICE" run "$T/edge.yaml" 2>"$OUT/edge-$i.log") &
         pid=$!
         PIDS+=("$pid")
-        wait_for 30 http_ok "http://$addr/readyz" || die "edge: /readyz never 200"
+        wait_for 30 http_ok "http://127.0.0.1:$p/readyz" || die "edge: /readyz never 200"
         sleep 3 # idle settling window
         rss+=("$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")")
         hwm+=("$(awk '/^VmHWM:/ { print $2 }' "/proc/$pid/status")")
         anon+=("$(awk '/^RssAnon:/ { print $2 }' "/proc/$pid/status")")
         file+=("$(awk '/^RssFile:/ { print $2 }' "/proc/$pid/status")")
+        pss+=("$(awk '/^Pss:/ { print $2 }' "/proc/$pid/smaps_rollup")")
         libs+=("$(awk '$6 ~ /\.so/ { print $6 }' "/proc/$pid/maps" | sort -u | wc -l)")
+        # Where the resident pages are: KiB per mapped file (or [anon],
+        # [heap], [stack]), and how much of it is private dirty (relocated
+        # or written: anonymous memory inside a library's mapping).
+        awk '/^[0-9a-f]+-[0-9a-f]+ / { name = (NF >= 6 ? $6 : "[anon]"); next }
+            /^Rss:/ { rss[name] += $2 }
+            /^Private_Dirty:/ { pd[name] += $2 }
+            END { for (n in rss) if (rss[n] > 0) printf "%d %d %s\n", rss[n], pd[n], n }' \
+            "/proc/$pid/smaps" | sort -rn >"$OUT/edge-$i.smaps"
         kill -TERM "$pid"
         wait_gone "$pid" 30 || die "edge: no exit after SIGTERM"
         wait "$pid" || true
-        addr=$(sed -n 's/^admin: *"\{0,1\}\([^"]*\)"\{0,1\} *$/\1/p' "$edge")
     done
     R[rss]=$(median "${rss[@]}")
     R[hwm]=$(median "${hwm[@]}")
     R[anon]=$(median "${anon[@]}")
     R[file]=$(median "${file[@]}")
+    R[pss]=$(median "${pss[@]}")
     R[libs]=$(median "${libs[@]}")
-    echo "{\"bench\":\"memory\",\"topology\":\"edge.yaml\",\"vmrss_kib\":${R[rss]},\"vmhwm_kib\":${R[hwm]}}" >>"$JSONL"
-    log "edge idle VmRSS ${R[rss]} KiB (runs: ${rss[*]}), VmHWM ${R[hwm]} KiB"
-    printf '| edge.yaml idle VmRSS < 8 MiB | %s KiB = %.2f MiB (VmHWM %s KiB; RssAnon %s KiB + RssFile %s KiB, %s shared libraries mapped) | %s |\n' "${R[rss]}" \
-        "$(calc "${R[rss]} / 1024")" "${R[hwm]}" "${R[anon]}" "${R[file]}" "${R[libs]}" "$(verdict "${R[rss]} < 8192")" >>"$MD"
+    echo "{\"bench\":\"memory\",\"topology\":\"edge.yaml\",\"vmrss_kib\":${R[rss]},\"vmhwm_kib\":${R[hwm]},\"pss_kib\":${R[pss]}}" >>"$JSONL"
+    log "edge idle VmRSS ${R[rss]} KiB (runs: ${rss[*]}), VmHWM ${R[hwm]} KiB, Pss ${R[pss]} KiB"
+    printf '| edge.yaml idle VmRSS < 8 MiB | %s KiB = %.2f MiB (runs %s; VmHWM %s KiB; RssAnon %s KiB + RssFile %s KiB, %s shared libraries mapped; Pss %s KiB) | %s |\n' "${R[rss]}" \
+        "$(calc "${R[rss]} / 1024")" "$(k_runs "${rss[@]}")" "${R[hwm]}" "${R[anon]}" "${R[file]}" "${R[libs]}" "${R[pss]}" "$(verdict "${R[rss]} < 8192")" >>"$MD"
+    MEM_SMAPS=$OUT/edge-$REPS.smaps
+    # The floor: the same Debian libraries started in a program that does
+    # nothing else (tools/bench/lib_floor.c), same settling window.
+    floor=()
+    for ((i = 1; i <= REPS; i++)); do
+        "$BENCH_DIR/lib_floor" >"$T/floor.out" 2>"$OUT/floor-$i.log" &
+        pid=$!
+        PIDS+=("$pid")
+        wait_for 30 grep -q '^ready' "$T/floor.out" || die "lib_floor never ready"
+        sleep 3
+        floor+=("$(awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status")")
+        kill -TERM "$pid"
+        wait_gone "$pid" 30 || die "lib_floor: no exit after SIGTERM"
+        wait "$pid" || true
+    done
+    R[floor]=$(median "${floor[@]}")
+    echo "{\"bench\":\"memory\",\"program\":\"lib_floor\",\"vmrss_kib\":${R[floor]}}" >>"$JSONL"
+    log "library floor VmRSS ${R[floor]} KiB (runs: ${floor[*]})"
+    printf '| (floor, not a target) the same Debian libraries in a program that does nothing else (lib_floor) | %s KiB = %.2f MiB (runs %s); sluice adds %s KiB | %s |\n' \
+        "${R[floor]}" "$(calc "${R[floor]} / 1024")" "$(k_runs "${floor[@]}")" \
+        "$(calc "${R[rss]} - ${R[floor]}")" "$(verdict "${R[floor]} < 8192")" >>"$MD"
 fi
 echo >>"$MD"
 echo "Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)." >>"$MD"
+
+if [ -n "${MEM_SMAPS:-}" ]; then
+    {
+        echo
+        echo "Idle edge.yaml, resident KiB per mapping (last run; the rest summed):"
+        echo
+        echo "| mapping | Rss KiB | of it private dirty |"
+        echo "| --- | ---: | ---: |"
+        awk '{ n = $3; sub(/.*\//, "", n) }
+            NR <= 20 { printf "| %s | %d | %d |\n", n, $1, $2; next }
+            { r += $1; d += $2; k++ }
+            END { if (k) printf "| %d others | %d | %d |\n", k, r, d }' "$MEM_SMAPS"
+    } >>"$MD"
+fi
 
 # --- 5. store (tools/bench/store.sh appends its own section) ------------------
 
