@@ -342,6 +342,40 @@ int sl_opt_parse(const sl_opt_t *opt, const char *text, void *dst, char *err, si
     return SL_EINVAL;
 }
 
+int sl_opt_parse_json(sl_opt_type_t type, const char *name, const struct json_t *value,
+                      int64_t *out, char *err, size_t errlen)
+{
+    char num[32];
+    const char *text = NULL;
+    const json_t *v = (const json_t *)value;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+    } else if (json_is_integer(v)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        text = num;
+    }
+    if (!out || (type != SL_OPT_SIZE && type != SL_OPT_DURATION && type != SL_OPT_INT)) {
+        return SL_EINVAL;
+    }
+    sl_opt_t o = {.name = name, .type = type};
+    if (!text) {
+        char e2[200];
+        s_fail(&o,
+               type == SL_OPT_SIZE       ? "a size such as 512, 64k, 64KiB, 10MB, 1GiB"
+               : type == SL_OPT_DURATION ? "a duration such as 100us, 250ms, 5s, 2m, 1h"
+                                         : "an integer",
+               NULL, e2, sizeof e2);
+        snprintf(err, errlen, "%s: %s", name, e2);
+        return SL_EINVAL;
+    }
+    char e1[200] = "";
+    int rc = sl_opt_parse(&o, text, out, e1, sizeof e1);
+    if (rc == SL_EINVAL) {
+        snprintf(err, errlen, "%s: %s", name, e1);
+    }
+    return rc;
+}
+
 int sl_opt_set_list(const sl_opt_t *opt, char *const *items, int count, void *dst)
 {
     if (!opt || !dst || opt->type != SL_OPT_STRLIST || count < 0 || (count > 0 && !items)) {
