@@ -2,11 +2,13 @@
 
     A source without outputs: it handles no events, it serves reads of the
     topology's store on its own HTTP threads (core/http.c, one thread per
-    connection) until the engine stops it. Every read takes the tenant from
-    the X-Tenant-ID header (until the auth issue lands) and sees only that
-    tenant's keys. The store handle is shared with the store actor of the
-    same process (sl_store_open shares one environment per path), and LMDB
-    read transactions run concurrently with its writes. */
+    connection) until the engine stops it. Every request is authenticated
+    before anything else (core/http.c with this actor's `auth`; role
+    reader) and every read sees only the keys of the request's tenant: the
+    credential's (X-Tenant-ID only chooses among the tenants it covers),
+    or without credentials (auth none) the X-Tenant-ID header. The store handle is shared with the
+   store actor of the same process (sl_store_open shares one environment per path), and LMDB read
+   transactions run concurrently with its writes. */
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -32,7 +34,9 @@ typedef struct {
     int64_t timeout_us;
     int isolated;
     sl_strlist_t tenants;
+    char *auth;
     /* run state */
+    sl_auth_t *authn;
     char name[64];
     const char *store_path;
     const char **allowed;
@@ -58,6 +62,17 @@ typedef struct {
 /*  The tenant of a request, or a 400 in resp. */
 static int s_tenant(const sl_http_req_t *req, sl_http_resp_t *resp, const char **tenant)
 {
+    if (req->who) {
+        /*  Checked against the credential by the glue; only a platform
+            admin can come without one. */
+        if (!req->tenant) {
+            sl_http_error(resp, 400, "missing_tenant",
+                          "a platform admin names the tenant to read with X-Tenant-ID");
+            return SL_EINVAL;
+        }
+        *tenant = req->tenant;
+        return SL_OK;
+    }
     const char *t = sl_http_header(req, "X-Tenant-ID");
     if (!t || !*t) {
         sl_http_error(resp, 400, "missing_tenant", "the X-Tenant-ID header is required");
@@ -451,6 +466,7 @@ static void s_exit(sl_actor_t *a, void *state)
     (void)a;
     /* the server first: it joins every handler that could read the store */
     sl_http_destroy(&s->http);
+    sl_auth_destroy(&s->authn);
     sl_store_close(&s->store);
     free(s->allowed);
     s->allowed = NULL;
@@ -508,10 +524,24 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "%s", err);
         goto fail;
     }
-    if ((rc = sl_http_route(s->http, "GET", "/v1/assets", 0, s_assets, s)) ||
-        (rc = sl_http_route(s->http, "GET", "/v1/incidents", 0, s_incidents, s)) ||
-        (rc = sl_http_route(s->http, "GET", "/v1/changes", SL_HTTP_EXACT, s_changes, s)) ||
-        (rc = sl_http_route(s->http, "GET", "/v1/changes/stream", SL_HTTP_EXACT, s_stream, s))) {
+    sl_auth_opts_t ao = {
+        .config = s->auth,
+        .store_path = s->store_path,
+        .name = s->name,
+        .loopback = sl_http_loopback(s->http),
+    };
+    if (!(s->authn = sl_auth_new(&ao, err, sizeof err))) {
+        sl_error(s->name, "auth: %s", err);
+        rc = SL_EINVAL;
+        goto fail;
+    }
+    sl_http_set_auth(s->http, s->authn);
+    const unsigned r = SL_HTTP_ROLE(SL_ROLE_READER);
+    if ((rc = sl_http_route(s->http, "GET", "/v1/assets", r, s_assets, s)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/incidents", r, s_incidents, s)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/changes", SL_HTTP_EXACT | r, s_changes, s)) ||
+        (rc =
+             sl_http_route(s->http, "GET", "/v1/changes/stream", SL_HTTP_EXACT | r, s_stream, s))) {
         sl_error(s->name, "routes: %s", sl_strerror(rc));
         goto fail;
     }
@@ -520,7 +550,14 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "%s", err);
         goto fail;
     }
-    sl_info(s->name, "query API on %s (port %d), store %s", s->listen, sl_http_port(s->http), path);
+    sl_info(s->name, "query API on %s (port %d), store %s; credentials: %s", s->listen,
+            sl_http_port(s->http), path, sl_auth_describe(s->authn));
+    if (!s->auth) {
+        sl_warn(s->name,
+                "no auth configured: %s serves reads without credentials (loopback "
+                "only); set auth to require them",
+                s->listen);
+    }
     return SL_OK;
 
 fail:
@@ -542,17 +579,32 @@ static const sl_opt_t s_options[] = {
      "concurrent connections, change streams included (1..10000)"},
     {"timeout", SL_OPT_DURATION, "30s", offsetof(s_api_t, timeout_us), 0,
      "an idle connection is closed after this long (1s..1h)"},
+    {"auth", SL_OPT_JSON, NULL, offsetof(s_api_t, auth), 0,
+     "credentials for every read (role reader): none, or {tokens, okta}; default: the "
+     "topology's top-level auth (docs/auth.md)"},
     {0},
 };
+
+/*  `auth` is checked at topology load, at its position in the file. */
+static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
+                          char *err, size_t errlen, char *where, size_t wherelen)
+{
+    (void)opts;
+    if (strcmp(option, "auth") == 0) {
+        return sl_auth_config_check(json, err, errlen, where, wherelen);
+    }
+    return 0;
+}
 
 const sl_actor_kind_t sl_actor_http_api = {
     .name = "http_api",
     .description = "Serves the query API (assets, lineage, incidents, changes and a "
                    "Server-Sent Events change stream) over HTTP/JSON from the store; "
-                   "tenant from the X-Tenant-ID header. See docs/api.md.",
+                   "tenant from the credential (docs/auth.md). See docs/api.md.",
     .flags = SL_KIND_SOURCE,
     .state_size = sizeof(s_api_t),
     .options = s_options,
     .init = s_init,
     .exit = s_exit,
+    .check_option = s_check_option,
 };

@@ -24,7 +24,8 @@ static const char *s_help =
     "Runs a topology: every actor of every node in this process, or with\n"
     "--node only the actors of that node (other nodes are reached over TCP,\n"
     "CurveZMQ with the tenants' keys). The admin listener (/metrics, /healthz,\n"
-    "/readyz) is the node's `admin`, or the top-level `admin`.\n"
+    "/readyz) is the node's `admin`, or the top-level `admin`; it must be a\n"
+    "loopback address unless `auth.admin` is token (docs/auth.md).\n"
     "\n"
     "  --node NAME            run only this node's actors\n"
     "  --tenant T             a 'tenancy: isolated' file: run tenant T's own copy\n"
@@ -149,7 +150,7 @@ int sl_cmd_run(int argc, char **argv)
     }
     const char *addr = s_admin_addr(plan, node);
     if (addr) {
-        admin = sl_admin_new(addr, metrics);
+        admin = sl_admin_new_auth(addr, metrics, plan->auth, plan->store_path);
         if (!admin) {
             sl_error(NULL, "cannot start the admin listener on %s", addr);
             goto done;
