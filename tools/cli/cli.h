@@ -14,6 +14,7 @@ int sl_cmd_test(int argc, char **argv);
 int sl_cmd_backfill(int argc, char **argv);
 int sl_cmd_lineage(int argc, char **argv);
 int sl_cmd_keygen(int argc, char **argv);
+int sl_cmd_token(int argc, char **argv);
 
 struct sl_plan;
 struct sl_store;
