@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Security suite, API tokens, with the real binary over HTTP (tenants acme
+# and beta in one shared store): every cross-tenant attempt is refused and
+# leaves no trace in the other tenant -- A's token reading B, a spoofed
+# X-Tenant-ID (reads and writes), A's token posting events that name B, a
+# reader writing; a revoked and an expired token; no or a malformed
+# credential (401 with WWW-Authenticate); a platform admin choosing the
+# tenant; the admin listener with auth.admin: token; failures in /metrics
+# and in the log, never a secret; listeners that would serve a network
+# without auth refuse to start.
+source "$(dirname "$0")/lib.bash"
+
+IN=$(free_port) || fail "no free port"
+API=$(free_port) || fail "no free port"
+ADMIN=$(free_port) || fail "no free port"
+[ "$IN" != "$API" ] || API=$((IN + 1))
+[ "$ADMIN" != "$IN" ] && [ "$ADMIN" != "$API" ] || ADMIN=$((API + 1))
+B="http://127.0.0.1:$IN"
+Q="http://127.0.0.1:$API"
+M="http://127.0.0.1:$ADMIN"
+
+cat >"$T/topo.yaml" <<YAML
+version: 1
+name: auth-tokens
+store: { path: $T/store }
+admin: 127.0.0.1:$ADMIN
+auth: { tokens: true, admin: token }
+actors:
+  http:  { kind: http_ingest, listen: 127.0.0.1:$IN }
+  store: { kind: store, inputs: [http] }
+  api:   { kind: http_api, listen: 127.0.0.1:$API }
+YAML
+"$SLUICE" check "$T/topo.yaml" >"$T/check.out" 2>&1 || fail "topology invalid: $(cat "$T/check.out")"
+
+tok() { "$SLUICE" token create "$T/topo.yaml" "$@" 2>>"$T/token.log"; }
+A_W=$(tok --tenant acme --role writer --name acme-ingest) || fail "token create"
+A_R=$(tok --tenant acme --role reader) || fail "token create"
+B_W=$(tok --tenant beta --role writer) || fail "token create"
+B_R=$(tok --tenant beta --role reader) || fail "token create"
+A_ADM=$(tok --tenant acme --role admin) || fail "token create"
+PA=$(tok --role platform-admin --name ops) || fail "token create"
+SHORT=$(tok --tenant acme --role reader --expires 2s) || fail "token create"
+REV=$(tok --tenant acme --role reader) || fail "token create"
+[[ "$A_W" =~ ^slt_[0-9a-f]{16}_[A-Za-z0-9_-]{43}$ ]] || fail "token shape: $A_W"
+"$SLUICE" token create "$T/topo.yaml" --tenant acme --role root >/dev/null 2>&1 && fail "role root accepted"
+"$SLUICE" token create "$T/topo.yaml" --tenant acme --role platform-admin >/dev/null 2>&1 &&
+    fail "a platform-admin token with a tenant accepted"
+"$SLUICE" token list "$T/topo.yaml" >"$T/list.out" || fail "token list"
+[ "$(grep -c ' active ' "$T/list.out")" = 8 ] || fail "token list: $(cat "$T/list.out")"
+grep -q 'platform-admin' "$T/list.out" || fail "token list lacks the platform admin"
+
+start run run "$T/topo.yaml"
+PID=$LAST_PID
+
+# req METHOD URL TOKEN [HEADER...] [-- FILE]: CODE, body in $T/r.body, headers in $T/r.head
+req() {
+    local method=$1 url=$2 token=$3
+    shift 3
+    local a=(-s -m 10 -X "$method" -o "$T/r.body" -D "$T/r.head" -w '%{http_code}')
+    [ -z "$token" ] || a+=(-H "Authorization: Bearer $token")
+    while [ $# -gt 0 ]; do
+        if [ "$1" = -- ]; then
+            a+=(-H 'Content-Type: application/json' --data-binary "@$2")
+            shift 2
+        else
+            a+=(-H "$1")
+            shift
+        fi
+    done
+    CODE=$(curl "${a[@]}" "$url" 2>/dev/null) || CODE=000
+}
+body() { cat "$T/r.body"; }
+ev() { # FILE QN [TENANT-FRAGMENT]
+    printf '{%s"kind":"asset.upsert","body":{"qualified_name":"%s","type":"table"}}' "${3:-}" "$2" >"$1"
+}
+up() { req GET "$Q/v1/assets" "" && [ "$CODE" = 401 ]; }
+wait_for 30 up || fail "api not answering 401 without a token ($CODE)"
+inup() { req POST "$B/v1/events" "" && [ "$CODE" = 401 ]; }
+wait_for 30 inup || fail "ingest not answering 401 without a token ($CODE)"
+grep -qi '^WWW-Authenticate: Bearer' "$T/r.head" || fail "401 without WWW-Authenticate"
+grep -q '"code":"missing"' "$T/r.body" || fail "401 body: $(body)"
+
+# --- each writer writes its own tenant
+ev "$T/a1.json" db://acme/one
+req POST "$B/v1/events" "$A_W" -- "$T/a1.json"
+[ "$CODE" = 202 ] || fail "acme writer: $CODE $(body)"
+ev "$T/b1.json" db://beta/one
+req POST "$B/v1/events" "$B_W" -- "$T/b1.json"
+[ "$CODE" = 202 ] || fail "beta writer: $CODE $(body)"
+readable() { req GET "$Q/v1/assets/$2" "$1" && [ "$CODE" = 200 ]; }
+wait_for 20 readable "$A_R" db%3A%2F%2Facme%2Fone || fail "acme asset not readable: $CODE $(body)"
+wait_for 20 readable "$B_R" db%3A%2F%2Fbeta%2Fone || fail "beta asset not readable: $CODE $(body)"
+
+beta_state() { # the beta tenant as the store has it: assets and change log
+    "$SLUICE" query "$T/topo.yaml" assets --tenant beta --limit 1000 2>/dev/null
+    "$SLUICE" query "$T/topo.yaml" changes --tenant beta --limit 1000 2>/dev/null
+}
+beta_state >"$T/beta.before"
+grep -q 'db://beta/one' "$T/beta.before" || fail "beta state: $(cat "$T/beta.before")"
+
+# --- A's token reading B: no header -> its own tenant only; B's name -> 404
+req GET "$Q/v1/assets/db%3A%2F%2Fbeta%2Fone" "$A_R"
+[ "$CODE" = 404 ] || fail "acme reads beta's asset: $CODE $(body)"
+req GET "$Q/v1/assets?limit=100" "$A_R"
+grep -q 'db://beta' "$T/r.body" && fail "acme's list shows beta: $(body)"
+# a spoofed X-Tenant-ID
+req GET "$Q/v1/assets/db%3A%2F%2Fbeta%2Fone" "$A_R" "X-Tenant-ID: beta"
+[ "$CODE" = 403 ] || fail "spoofed X-Tenant-ID read: $CODE $(body)"
+grep -q '"code":"forbidden_tenant"' "$T/r.body" || fail "403 body: $(body)"
+for p in /v1/incidents /v1/changes "/v1/changes/stream"; do
+    req GET "$Q$p" "$A_R" "X-Tenant-ID: beta"
+    [ "$CODE" = 403 ] || fail "spoofed X-Tenant-ID on $p: $CODE"
+done
+
+# --- A's writer: a spoofed header, an event naming B, a batch with one
+ev "$T/spoof.json" db://beta/spoofed
+req POST "$B/v1/events" "$A_W" "X-Tenant-ID: beta" -- "$T/spoof.json"
+[ "$CODE" = 403 ] || fail "ingest with a spoofed X-Tenant-ID: $CODE $(body)"
+ev "$T/nameb.json" db://beta/named '"tenant":"beta",'
+req POST "$B/v1/events" "$A_W" -- "$T/nameb.json"
+[ "$CODE" = 403 ] || fail "acme's token posting an event of beta: $CODE $(body)"
+grep -q '"code":"forbidden_tenant"' "$T/r.body" || fail "403 body: $(body)"
+printf '[{"kind":"asset.upsert","body":{"qualified_name":"db://acme/mixed","type":"table"}},{"tenant":"beta","kind":"asset.upsert","body":{"qualified_name":"db://beta/mixed","type":"table"}}]' >"$T/mixed.json"
+req POST "$B/v1/events" "$A_W" -- "$T/mixed.json"
+[ "$CODE" = 403 ] || fail "a batch with one event of beta: $CODE $(body)"
+# the same through OpenLineage's route
+req POST "$B/api/v1/lineage" "$A_W" "X-Tenant-ID: beta" -- "$SL_SOURCE_DIR/tests/adapters/openlineage/run_complete.json"
+[ "$CODE" = 403 ] || fail "lineage with a spoofed X-Tenant-ID: $CODE $(body)"
+# a reader cannot write, a writer cannot be a platform admin
+req POST "$B/v1/events" "$A_R" -- "$T/a1.json"
+[ "$CODE" = 403 ] || fail "reader posting events: $CODE $(body)"
+grep -q '"code":"forbidden_role"' "$T/r.body" || fail "403 body: $(body)"
+req GET "$M/metrics" "$A_ADM"
+[ "$CODE" = 403 ] || fail "a tenant admin on the admin listener: $CODE $(body)"
+
+# --- a marker event of acme after the refused ones: once it is readable,
+# everything accepted before it has been applied too
+ev "$T/a2.json" db://acme/two
+req POST "$B/v1/events" "$A_W" -- "$T/a2.json"
+[ "$CODE" = 202 ] || fail "acme marker: $CODE $(body)"
+wait_for 20 readable "$A_R" db%3A%2F%2Facme%2Ftwo || fail "acme marker not readable"
+req GET "$Q/v1/assets/db%3A%2F%2Facme%2Fmixed" "$A_R"
+[ "$CODE" = 404 ] || fail "half of a refused batch was applied: $CODE"
+beta_state >"$T/beta.after"
+cmp -s "$T/beta.before" "$T/beta.after" || fail "beta changed: $(diff "$T/beta.before" "$T/beta.after")"
+
+# --- bad credentials
+for bad in "Bearer" "Basic YWNtZTpwYXNz" "Bearer slt_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" "Bearer ${A_R%?}x"; do
+    CODE=$(curl -s -m 5 -o "$T/r.body" -w '%{http_code}' -H "Authorization: $bad" "$Q/v1/assets") || CODE=000
+    [ "$CODE" = 401 ] || fail "credential '$bad': $CODE $(body)"
+done
+
+# --- revoked while running; expired
+req GET "$Q/v1/assets" "$REV"
+[ "$CODE" = 200 ] || fail "token before revoke: $CODE"
+"$SLUICE" token revoke "$T/topo.yaml" "$(echo "$REV" | cut -c5-20)" 2>>"$T/token.log" || fail "revoke"
+req GET "$Q/v1/assets" "$REV"
+[ "$CODE" = 401 ] || fail "revoked token: $CODE $(body)"
+grep -q '"code":"revoked"' "$T/r.body" || fail "revoked body: $(body)"
+req POST "$B/v1/events" "$REV" -- "$T/a1.json"
+[ "$CODE" = 401 ] || fail "revoked token on ingest: $CODE"
+"$SLUICE" token list "$T/topo.yaml" | grep -q ' revoked ' || fail "list does not show the revoked token"
+expired() { req GET "$Q/v1/assets" "$SHORT" && [ "$CODE" = 401 ] && grep -q '"code":"expired"' "$T/r.body"; }
+wait_for 20 expired || fail "expired token: $CODE $(body)"
+
+# --- a platform admin chooses the tenant
+req GET "$Q/v1/assets/db%3A%2F%2Fbeta%2Fone" "$PA" "X-Tenant-ID: beta"
+[ "$CODE" = 200 ] || fail "platform admin reading beta: $CODE $(body)"
+req GET "$Q/v1/assets" "$PA"
+[ "$CODE" = 400 ] || fail "platform admin without X-Tenant-ID: $CODE $(body)"
+
+# --- the admin listener asks for a platform admin
+req GET "$M/metrics" ""
+[ "$CODE" = 401 ] || fail "/metrics without a token: $CODE"
+req GET "$M/healthz" "$A_R"
+[ "$CODE" = 403 ] || fail "/healthz with a tenant reader: $CODE"
+req GET "$M/metrics" "$PA"
+[ "$CODE" = 200 ] || fail "/metrics with the platform admin: $CODE"
+count() { # reason status listener
+    awk -v r="$1" -v s="$2" -v l="$3" 'index($0, "sluice_auth_failures_total{listener=\"" l "\",status=\"" s "\",reason=\"" r "\"}") == 1 { print $NF; f = 1 } END { if (!f) print 0 }' "$T/r.body"
+}
+[ "$(count missing 401 api)" -ge 1 ] || fail "no 401 missing counted: $(grep auth_ "$T/r.body")"
+[ "$(count forbidden_tenant 403 api)" -ge 4 ] || fail "forbidden_tenant on api not counted"
+[ "$(count forbidden_tenant 403 http)" -ge 2 ] || fail "forbidden_tenant on ingest not counted: $(grep auth_ "$T/r.body")"
+[ "$(count revoked 401 api)" -ge 1 ] || fail "revoked not counted"
+[ "$(count forbidden_role 403 admin)" -ge 1 ] || fail "admin refusals not counted"
+grep -q '^sluice_auth_ok_total{listener="api",method="token"} [1-9]' "$T/r.body" || fail "no accepted tokens counted"
+
+# --- no secret anywhere: log, metrics, check output
+for t in "$A_W" "$A_R" "$B_W" "$B_R" "$A_ADM" "$PA" "$SHORT" "$REV"; do
+    secret=${t:21}
+    grep -q -F -- "$secret" "$T/run.log" && fail "a token's secret is in the log"
+    grep -q -F -- "$secret" "$T/r.body" && fail "a token's secret is in /metrics"
+    grep -q -F -- "$secret" "$T/token.log" && fail "a token's secret is in the CLI's stderr"
+done
+grep -q '"reason":"forbidden_tenant"' "$T/run.log" || fail "refusals not logged"
+
+kill -TERM "$PID"
+wait_exit "$PID" 30 || fail "no exit after SIGTERM"
+[ "$RC" = 0 ] || fail "exit status $RC"
+
+# --- listeners that would serve a network without auth refuse to start
+cat >"$T/open.yaml" <<YAML
+version: 1
+name: open
+store: { path: $T/store2 }
+actors:
+  api: { kind: http_api, listen: 0.0.0.0:$API }
+YAML
+start open run "$T/open.yaml"
+wait_exit "$LAST_PID" 30 || fail "an unauthenticated 0.0.0.0 listener still runs"
+[ "$RC" != 0 ] || fail "an unauthenticated 0.0.0.0 listener started"
+grep -q 'without `auth`' "$T/open.log" || fail "no reason given: $(tail -3 "$T/open.log")"
+cat >"$T/openadmin.yaml" <<YAML
+version: 1
+name: openadmin
+admin: 0.0.0.0:$ADMIN
+auth: { tokens: true }
+actors:
+  gen: { kind: generate, count: 1 }
+  out: { kind: blackhole, inputs: [gen] }
+YAML
+start openadmin run "$T/openadmin.yaml"
+wait_exit "$LAST_PID" 30 || fail "a local admin listener on 0.0.0.0 still runs"
+[ "$RC" != 0 ] || fail "a local admin listener on 0.0.0.0 started"
+grep -q 'loopback' "$T/openadmin.log" || fail "no reason given: $(tail -3 "$T/openadmin.log")"
+echo "auth_tokens: ok"
