@@ -330,7 +330,7 @@ static void s_measure(sl_quota_t *q, sl_store_t *st)
     int n = q->n;
     char(*names)[S_TENANT_MAX + 1] = calloc((size_t)n + 1, sizeof *names);
     for (int i = 0; names && i < n; i++) {
-        memcpy(names[i], q->b[i].size ? q->b[i].tenant : "", S_TENANT_MAX + 1);
+        snprintf(names[i], sizeof names[i], "%s", q->b[i].size ? q->b[i].tenant : "");
     }
     pthread_mutex_unlock(&q->mu);
     for (char **t = tenants; t && *t; t++) {
