@@ -72,7 +72,12 @@ int sl_token_generate(char token[SL_TOKEN_LEN + 1], char id[SL_TOKEN_ID_LEN + 1]
     sodium_bin2hex(id, SL_TOKEN_ID_LEN + 1, idb, sizeof idb);
     sodium_bin2base64(b64, sizeof b64, secret, sizeof secret,
                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    snprintf(token, SL_TOKEN_LEN + 1, "%s%s_%s", SL_TOKEN_PREFIX, id, b64);
+    const size_t pl = sizeof SL_TOKEN_PREFIX - 1;
+    memcpy(token, SL_TOKEN_PREFIX, pl);
+    memcpy(token + pl, id, SL_TOKEN_ID_LEN);
+    token[pl + SL_TOKEN_ID_LEN] = '_';
+    memcpy(token + pl + SL_TOKEN_ID_LEN + 1, b64, 43); /* 32 bytes: 43 characters */
+    token[SL_TOKEN_LEN] = '\0';
     sodium_memzero(secret, sizeof secret);
     sodium_memzero(b64, sizeof b64);
     return SL_OK;

@@ -395,6 +395,22 @@ static int s_claims(json_t *c, const sl_jwt_rules_t *r, sl_jwt_t *out, sl_auth_e
     return SL_OK;
 }
 
+/*  SHA-256 fetched once: OpenSSL 3 looks an EVP_sha256() up in its
+    provider tables at every init otherwise (docs/RATIONALE.md "Auth"). */
+static pthread_once_t s_md_once = PTHREAD_ONCE_INIT;
+static EVP_MD *s_sha256;
+
+static void s_md_init(void)
+{
+    s_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+__attribute__((destructor)) static void s_md_free(void)
+{
+    EVP_MD_free(s_sha256);
+    s_sha256 = NULL;
+}
+
 static int s_find(const sl_jwks_t *ks, const char *kid)
 {
     for (int i = 0; ks && i < ks->n; i++) {
@@ -433,11 +449,12 @@ int sl_jwt_verify(const sl_jwks_t *keys, const char *token, size_t len, const sl
     if (rc || (int)sl != EVP_PKEY_get_size(pkey)) {
         return s_fail(e, SL_EAUTH, "bad_signature", "JWT: signature of the wrong length");
     }
-    if (!(md = EVP_MD_CTX_new())) {
+    pthread_once(&s_md_once, s_md_init);
+    if (!s_sha256 || !(md = EVP_MD_CTX_new())) {
         return SL_ENOMEM;
     }
     /*  The signed input is the text of header "." payload as received. */
-    if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, pkey) != 1 ||
+    if (EVP_DigestVerifyInit(md, NULL, s_sha256, NULL, pkey) != 1 ||
         EVP_DigestVerify(md, sig, sl, (const unsigned char *)token, x.hl + 1 + x.pl) != 1) {
         EVP_MD_CTX_free(md);
         return s_fail(e, SL_EAUTH, "bad_signature", "JWT: signature does not verify");
