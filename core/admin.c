@@ -133,18 +133,10 @@ sl_admin_t *sl_admin_new_auth(const char *addr, sl_metrics_t *metrics, const cha
         sl_log(SL_LOG_ERROR, "admin", NULL, "admin listener: %s", err);
         goto fail;
     }
-    sl_auth_opts_t ao = {
-        .config = auth,
-        .store_path = store_path,
-        .name = "admin",
-        .loopback = sl_http_loopback(a->http),
-        .admin = 1,
-    };
-    if (!(a->auth = sl_auth_new(&ao, err, sizeof err))) {
+    if (!(a->auth = sl_http_auth_new(a->http, auth, store_path, 1, err, sizeof err))) {
         sl_log(SL_LOG_ERROR, "admin", NULL, "admin listener on %s: %s", addr, err);
         goto fail;
     }
-    sl_http_set_auth(a->http, a->auth);
     int rc = sl_http_route(a->http, "*", "/", SL_HTTP_ROLE(SL_ROLE_PLATFORM), s_handle, a);
     if (rc) {
         sl_log(SL_LOG_ERROR, "admin", NULL, "admin listener: %s", sl_strerror(rc));

@@ -52,6 +52,18 @@ int sl_role_parse(const char *name, sl_role_t *role)
     return SL_EINVAL;
 }
 
+int sl_auth_fail(sl_auth_err_t *e, int rc, const char *code, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        e->code = code;
+        vsnprintf(e->message, sizeof e->message, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
 /* ------------------------------------------------------------ API tokens */
 
 static int s_b64url_char(int c)
@@ -140,35 +152,6 @@ static void s_conf_free(s_conf_t *c)
     memset(c, 0, sizeof *c);
 }
 
-static int s_bad(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
-                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static int s_bad(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
-                 const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    snprintf(where, wherelen, "%s", at);
-    return SL_EINVAL;
-}
-
-/*  JSON Pointer text of one key: '~' and '/' escaped (RFC 6901). */
-static void s_ptr(char *out, size_t len, const char *base, const char *key)
-{
-    size_t n = (size_t)snprintf(out, len, "%s/", base);
-    for (const char *k = key; *k && n + 3 < len; k++) {
-        if (*k == '~' || *k == '/') {
-            out[n++] = '~';
-            out[n++] = *k == '~' ? '0' : '1';
-        } else {
-            out[n++] = *k;
-        }
-    }
-    out[n < len ? n : len - 1] = '\0';
-}
-
 /*  "platform-admin" or "TENANT:ROLE". */
 static int s_grant_parse(const char *text, sl_grant_t *g)
 {
@@ -204,13 +187,14 @@ static int s_role_map(json_t *m, s_conf_t *c, char *err, size_t errlen, char *wh
 {
     char at[300];
     if (!json_is_object(m)) {
-        return s_bad(err, errlen, where, wherelen, "/okta/role_map",
-                     "okta.role_map: expected a map of claim value -> \"tenant:role\" (or a "
-                     "list of them, or \"platform-admin\")");
+        return sl_opt_check_fail(
+            err, errlen, where, wherelen, "/okta/role_map",
+            "okta.role_map: expected a map of claim value -> \"tenant:role\" (or a "
+            "list of them, or \"platform-admin\")");
     }
     if (json_object_size(m) > S_MAP_MAX) {
-        return s_bad(err, errlen, where, wherelen, "/okta/role_map",
-                     "okta.role_map: more than %d entries", S_MAP_MAX);
+        return sl_opt_check_fail(err, errlen, where, wherelen, "/okta/role_map",
+                                 "okta.role_map: more than %d entries", S_MAP_MAX);
     }
     c->map = calloc(json_object_size(m) + 1, sizeof *c->map);
     if (!c->map) {
@@ -220,10 +204,11 @@ static int s_role_map(json_t *m, s_conf_t *c, char *err, size_t errlen, char *wh
     json_t *v;
     json_object_foreach(m, key, v)
     {
-        s_ptr(at, sizeof at, "/okta/role_map", key);
+        sl_opt_json_pointer(at, sizeof at, "/okta/role_map", key);
         if (!*key || strlen(key) > SL_JWT_VALUE_MAX) {
-            return s_bad(err, errlen, where, wherelen, at,
-                         "okta.role_map: a claim value must be 1 to %d bytes", SL_JWT_VALUE_MAX);
+            return sl_opt_check_fail(err, errlen, where, wherelen, at,
+                                     "okta.role_map: a claim value must be 1 to %d bytes",
+                                     SL_JWT_VALUE_MAX);
         }
         s_map_entry_t *e = &c->map[c->n_map];
         if (!(e->value = strdup(key))) {
@@ -233,8 +218,9 @@ static int s_role_map(json_t *m, s_conf_t *c, char *err, size_t errlen, char *wh
         json_t *one = v;
         size_t count = json_is_array(v) ? json_array_size(v) : 1;
         if (count == 0 || count > SL_AUTH_GRANTS) {
-            return s_bad(err, errlen, where, wherelen, at,
-                         "okta.role_map: 1 to %d grants per claim value", SL_AUTH_GRANTS);
+            return sl_opt_check_fail(err, errlen, where, wherelen, at,
+                                     "okta.role_map: 1 to %d grants per claim value",
+                                     SL_AUTH_GRANTS);
         }
         for (size_t i = 0; i < count; i++) {
             if (json_is_array(v)) {
@@ -242,9 +228,10 @@ static int s_role_map(json_t *m, s_conf_t *c, char *err, size_t errlen, char *wh
             }
             if (!json_is_string(one) ||
                 s_grant_parse(json_string_value(one), &e->grants[e->n]) != SL_OK) {
-                return s_bad(err, errlen, where, wherelen, at,
-                             "okta.role_map: expected \"tenant:role\" (role reader, writer or "
-                             "admin) or \"platform-admin\"");
+                return sl_opt_check_fail(
+                    err, errlen, where, wherelen, at,
+                    "okta.role_map: expected \"tenant:role\" (role reader, writer or "
+                    "admin) or \"platform-admin\"");
             }
             e->n++;
         }
@@ -262,11 +249,12 @@ static int s_dur(json_t *v, const char *name, int64_t lo, int64_t hi, int64_t *o
     char full[64];
     snprintf(full, sizeof full, "okta.%s", name);
     if (sl_opt_parse_json(SL_OPT_DURATION, full, v, out, e1, sizeof e1) != SL_OK) {
-        return s_bad(err, errlen, where, wherelen, at, "%s", e1);
+        return sl_opt_check_fail(err, errlen, where, wherelen, at, "%s", e1);
     }
     if (*out < lo || *out > hi) {
-        return s_bad(err, errlen, where, wherelen, at, "%s: must be from %llds to %llds", full,
-                     (long long)(lo / 1000000), (long long)(hi / 1000000));
+        return sl_opt_check_fail(err, errlen, where, wherelen, at,
+                                 "%s: must be from %llds to %llds", full, (long long)(lo / 1000000),
+                                 (long long)(hi / 1000000));
     }
     return SL_OK;
 }
@@ -277,8 +265,8 @@ static int s_str_setting(json_t *v, const char *name, size_t max, char **out, ch
     char at[96];
     snprintf(at, sizeof at, "/okta/%s", name);
     if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) > max) {
-        return s_bad(err, errlen, where, wherelen, at,
-                     "okta.%s: expected a string of 1 to %zu bytes", name, max);
+        return sl_opt_check_fail(err, errlen, where, wherelen, at,
+                                 "okta.%s: expected a string of 1 to %zu bytes", name, max);
     }
     free(*out);
     *out = strdup(json_string_value(v));
@@ -288,9 +276,10 @@ static int s_str_setting(json_t *v, const char *name, size_t max, char **out, ch
 static int s_okta(json_t *o, s_conf_t *c, char *err, size_t errlen, char *where, size_t wherelen)
 {
     if (!json_is_object(o)) {
-        return s_bad(err, errlen, where, wherelen, "/okta",
-                     "okta: expected a map with issuer, audience, jwks_url, roles_claim, "
-                     "role_map");
+        return sl_opt_check_fail(
+            err, errlen, where, wherelen, "/okta",
+            "okta: expected a map with issuer, audience, jwks_url, roles_claim, "
+            "role_map");
     }
     c->okta = 1;
     const char *key;
@@ -321,25 +310,28 @@ static int s_okta(json_t *o, s_conf_t *c, char *err, size_t errlen, char *where,
                 s_dur(v, key, 100000, 60LL * 1000000, &c->timeout_us, err, errlen, where, wherelen);
         } else {
             char at[300];
-            s_ptr(at, sizeof at, "/okta", key);
-            rc = s_bad(err, errlen, where, wherelen, at,
-                       "okta: unknown key '%.64s' (expected: issuer, audience, jwks_url, "
-                       "roles_claim, role_map, clock_skew, jwks_min_interval, jwks_max_age, "
-                       "timeout)",
-                       key);
+            sl_opt_json_pointer(at, sizeof at, "/okta", key);
+            rc = sl_opt_check_fail(
+                err, errlen, where, wherelen, at,
+                "okta: unknown key '%.64s' (expected: issuer, audience, jwks_url, "
+                "roles_claim, role_map, clock_skew, jwks_min_interval, jwks_max_age, "
+                "timeout)",
+                key);
         }
         if (rc) {
             return rc;
         }
     }
     if (!c->issuer) {
-        return s_bad(err, errlen, where, wherelen, "/okta",
-                     "okta: missing issuer (e.g. https://acme.okta.com/oauth2/default)");
+        return sl_opt_check_fail(
+            err, errlen, where, wherelen, "/okta",
+            "okta: missing issuer (e.g. https://acme.okta.com/oauth2/default)");
     }
     if (c->n_map == 0) {
-        return s_bad(err, errlen, where, wherelen, "/okta",
-                     "okta: missing role_map (claim value -> \"tenant:role\"): without it no "
-                     "Okta token grants anything");
+        return sl_opt_check_fail(
+            err, errlen, where, wherelen, "/okta",
+            "okta: missing role_map (claim value -> \"tenant:role\"): without it no "
+            "Okta token grants anything");
     }
     if (!c->audience && !(c->audience = strdup("api://default"))) {
         return SL_ENOMEM;
@@ -359,7 +351,7 @@ static int s_okta(json_t *o, s_conf_t *c, char *err, size_t errlen, char *where,
     }
     char why[256];
     if (sl_jwks_url_check(c->jwks_url, why, sizeof why) != 0) {
-        return s_bad(err, errlen, where, wherelen, "/okta", "okta: %s", why);
+        return sl_opt_check_fail(err, errlen, where, wherelen, "/okta", "okta: %s", why);
     }
     return SL_OK;
 }
@@ -382,8 +374,8 @@ static int s_conf_parse(const char *json, s_conf_t *c, char *err, size_t errlen,
         goto done;
     }
     if (!json_is_object(root)) {
-        rc = s_bad(err, errlen, where, wherelen, "",
-                   "auth: expected none, or a map with tokens, okta and admin");
+        rc = sl_opt_check_fail(err, errlen, where, wherelen, "",
+                               "auth: expected none, or a map with tokens, okta and admin");
         goto done;
     }
     const char *key;
@@ -392,17 +384,18 @@ static int s_conf_parse(const char *json, s_conf_t *c, char *err, size_t errlen,
     {
         if (strcmp(key, "tokens") == 0) {
             if (!json_is_boolean(v)) {
-                rc = s_bad(err, errlen, where, wherelen, "/tokens",
-                           "auth.tokens: expected true or false");
+                rc = sl_opt_check_fail(err, errlen, where, wherelen, "/tokens",
+                                       "auth.tokens: expected true or false");
                 goto done;
             }
             c->tokens = json_is_true(v);
         } else if (strcmp(key, "admin") == 0) {
             const char *m = json_is_string(v) ? json_string_value(v) : "";
             if (strcmp(m, "local") != 0 && strcmp(m, "token") != 0) {
-                rc = s_bad(err, errlen, where, wherelen, "/admin",
-                           "auth.admin: expected local (loopback only, no credential) or token "
-                           "(a platform-admin credential on every request)");
+                rc = sl_opt_check_fail(
+                    err, errlen, where, wherelen, "/admin",
+                    "auth.admin: expected local (loopback only, no credential) or token "
+                    "(a platform-admin credential on every request)");
                 goto done;
             }
             c->admin_token = strcmp(m, "token") == 0;
@@ -412,16 +405,18 @@ static int s_conf_parse(const char *json, s_conf_t *c, char *err, size_t errlen,
             }
         } else {
             char at[300];
-            s_ptr(at, sizeof at, "", key);
-            rc = s_bad(err, errlen, where, wherelen, at,
-                       "auth: unknown key '%.64s' (expected: tokens, okta, admin)", key);
+            sl_opt_json_pointer(at, sizeof at, "", key);
+            rc =
+                sl_opt_check_fail(err, errlen, where, wherelen, at,
+                                  "auth: unknown key '%.64s' (expected: tokens, okta, admin)", key);
             goto done;
         }
     }
     if (!c->tokens && !c->okta) {
-        rc = s_bad(err, errlen, where, wherelen, "",
-                   "auth: nothing could authenticate (tokens: false and no okta); write auth: "
-                   "none to serve without credentials");
+        rc = sl_opt_check_fail(
+            err, errlen, where, wherelen, "",
+            "auth: nothing could authenticate (tokens: false and no okta); write auth: "
+            "none to serve without credentials");
     }
 done:
     json_decref(root);
@@ -579,19 +574,6 @@ const char *sl_auth_name(const sl_auth_t *a)
 
 /* ------------------------------------------------------------ requests */
 
-static int s_err(sl_auth_err_t *e, int rc, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int s_err(sl_auth_err_t *e, int rc, const char *code, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    e->code = code;
-    vsnprintf(e->message, sizeof e->message, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
 /*  The store, opened at the first token (see sl_auth_new). */
 static sl_store_t *s_store(sl_auth_t *a)
 {
@@ -642,28 +624,28 @@ static int s_api_token(sl_auth_t *a, const char *cred, size_t len, const char *i
     sl_token_info_t info;
     sl_store_t *st = s_store(a);
     if (!st) {
-        return s_err(e, SL_EIO, "token_store", "the token store cannot be opened");
+        return sl_auth_fail(e, SL_EIO, "token_store", "the token store cannot be opened");
     }
     int rc = sl_store_token_check(st, id, cred, len, &info);
     if (rc == SL_ENOTFOUND) {
-        return s_err(e, SL_EAUTH, "unknown_token", "unknown API token");
+        return sl_auth_fail(e, SL_EAUTH, "unknown_token", "unknown API token");
     }
     if (rc == SL_ESTATE) {
-        return s_err(e, SL_EIO, "token_store",
-                     "API tokens need a shared-tenancy store (this one is isolated)");
+        return sl_auth_fail(e, SL_EIO, "token_store",
+                            "API tokens need a shared-tenancy store (this one is isolated)");
     }
     if (rc) {
-        return s_err(e, SL_EIO, "token_store", "the token store cannot be read");
+        return sl_auth_fail(e, SL_EIO, "token_store", "the token store cannot be read");
     }
     snprintf(who->subject, sizeof who->subject, "token:%s", info.id);
     if (info.revoked_us) {
-        return s_err(e, SL_EAUTH, "revoked", "API token %s is revoked", info.id);
+        return sl_auth_fail(e, SL_EAUTH, "revoked", "API token %s is revoked", info.id);
     }
     if (info.expires_us && sl_now_us() >= info.expires_us) {
-        return s_err(e, SL_EAUTH, "expired", "API token %s has expired", info.id);
+        return sl_auth_fail(e, SL_EAUTH, "expired", "API token %s has expired", info.id);
     }
     if (info.role < SL_ROLE_READER || info.role > SL_ROLE_PLATFORM) {
-        return s_err(e, SL_EPERM, "no_role", "API token %s grants no known role", info.id);
+        return sl_auth_fail(e, SL_EPERM, "no_role", "API token %s grants no known role", info.id);
     }
     who->method = SL_AUTH_TOKEN;
     s_grant_add(who, info.tenant, (sl_role_t)info.role);
@@ -688,7 +670,7 @@ static int s_okta_token(sl_auth_t *a, const char *cred, size_t len, sl_principal
     };
     int rc = sl_jwks_cache_verify(a->jwks, cred, len, &rules, &jwt, e);
     if (rc == SL_ENOMEM) {
-        return s_err(e, SL_EIO, "out_of_memory", "out of memory");
+        return sl_auth_fail(e, SL_EIO, "out_of_memory", "out of memory");
     }
     if (rc) {
         return rc;
@@ -702,8 +684,8 @@ static int s_okta_token(sl_auth_t *a, const char *cred, size_t len, sl_principal
         }
     }
     if (who->n_grants == 0) {
-        return s_err(e, SL_EPERM, "no_role", "the Okta token grants no role here (claim '%s')",
-                     a->conf.roles_claim);
+        return sl_auth_fail(e, SL_EPERM, "no_role",
+                            "the Okta token grants no role here (claim '%s')", a->conf.roles_claim);
     }
     return SL_OK;
 }
@@ -720,13 +702,15 @@ int sl_auth_authenticate(sl_auth_t *a, const char *authorization, sl_principal_t
     }
     const char *p = authorization;
     if (!p || !*p) {
-        return s_err(e, SL_EAUTH, "missing", "an Authorization: Bearer credential is required");
+        return sl_auth_fail(e, SL_EAUTH, "missing",
+                            "an Authorization: Bearer credential is required");
     }
     while (*p == ' ') {
         p++;
     }
     if (strncasecmp(p, "Bearer ", 7) != 0) {
-        return s_err(e, SL_EAUTH, "malformed", "expected Authorization: Bearer <credential>");
+        return sl_auth_fail(e, SL_EAUTH, "malformed",
+                            "expected Authorization: Bearer <credential>");
     }
     p += 7;
     while (*p == ' ') {
@@ -738,12 +722,13 @@ int sl_auth_authenticate(sl_auth_t *a, const char *authorization, sl_principal_t
         rest++;
     }
     if (len == 0 || *rest) {
-        return s_err(e, SL_EAUTH, "malformed", "expected Authorization: Bearer <credential>");
+        return sl_auth_fail(e, SL_EAUTH, "malformed",
+                            "expected Authorization: Bearer <credential>");
     }
     char id[SL_TOKEN_ID_LEN + 1];
     if (sl_token_shape(p, len, id)) {
         if (!a->conf.tokens) {
-            return s_err(e, SL_EAUTH, "not_accepted", "API tokens are not accepted here");
+            return sl_auth_fail(e, SL_EAUTH, "not_accepted", "API tokens are not accepted here");
         }
         return s_api_token(a, p, len, id, who, e);
     }
@@ -753,11 +738,12 @@ int sl_auth_authenticate(sl_auth_t *a, const char *authorization, sl_principal_t
     }
     if (dots == 2) {
         if (!a->jwks) {
-            return s_err(e, SL_EAUTH, "not_accepted", "Okta tokens are not accepted here");
+            return sl_auth_fail(e, SL_EAUTH, "not_accepted", "Okta tokens are not accepted here");
         }
         return s_okta_token(a, p, len, who, e);
     }
-    return s_err(e, SL_EAUTH, "malformed", "the credential is neither an API token nor a JWT");
+    return sl_auth_fail(e, SL_EAUTH, "malformed",
+                        "the credential is neither an API token nor a JWT");
 }
 
 int sl_auth_authorize(const sl_principal_t *who, const char *header, sl_role_t need, char *tenant,
@@ -768,12 +754,12 @@ int sl_auth_authorize(const sl_principal_t *who, const char *header, sl_role_t n
     e->message[0] = '\0';
     const char *h = header && *header ? header : NULL;
     if (h && !sl_name_ok(h, SL_AUTH_TENANT_MAX)) {
-        return s_err(e, SL_EINVAL, "bad_tenant",
-                     "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
-                     SL_AUTH_TENANT_MAX);
+        return sl_auth_fail(e, SL_EINVAL, "bad_tenant",
+                            "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
+                            SL_AUTH_TENANT_MAX);
     }
     if (!who || who->n_grants == 0) {
-        return s_err(e, SL_EPERM, "no_role", "the credential grants no role");
+        return sl_auth_fail(e, SL_EPERM, "no_role", "the credential grants no role");
     }
     if (who->grants[0].role == SL_ROLE_PLATFORM) {
         if (h) {
@@ -782,7 +768,7 @@ int sl_auth_authorize(const sl_principal_t *who, const char *header, sl_role_t n
         return SL_OK;
     }
     if (need >= SL_ROLE_PLATFORM) {
-        return s_err(e, SL_EPERM, "forbidden_role", "this needs the platform-admin role");
+        return sl_auth_fail(e, SL_EPERM, "forbidden_role", "this needs the platform-admin role");
     }
     const sl_grant_t *g = NULL;
     if (h) {
@@ -792,19 +778,19 @@ int sl_auth_authorize(const sl_principal_t *who, const char *header, sl_role_t n
             }
         }
         if (!g) {
-            return s_err(e, SL_EPERM, "forbidden_tenant",
-                         "the credential is not valid for tenant '%s'", h);
+            return sl_auth_fail(e, SL_EPERM, "forbidden_tenant",
+                                "the credential is not valid for tenant '%s'", h);
         }
     } else if (who->n_grants > 1) {
-        return s_err(e, SL_EINVAL, "ambiguous_tenant",
-                     "the credential covers several tenants: name one with X-Tenant-ID");
+        return sl_auth_fail(e, SL_EINVAL, "ambiguous_tenant",
+                            "the credential covers several tenants: name one with X-Tenant-ID");
     } else {
         g = &who->grants[0];
     }
     if (g->role < need) {
-        return s_err(e, SL_EPERM, "forbidden_role",
-                     "role %s of tenant '%s' cannot do this (it needs %s)", sl_role_name(g->role),
-                     g->tenant, sl_role_name(need));
+        return sl_auth_fail(e, SL_EPERM, "forbidden_role",
+                            "role %s of tenant '%s' cannot do this (it needs %s)",
+                            sl_role_name(g->role), g->tenant, sl_role_name(need));
     }
     snprintf(tenant, SL_AUTH_TENANT_MAX + 1, "%s", g->tenant);
     return SL_OK;

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,35 @@ int sl_opt_parse(const sl_opt_t *opt, const char *text, void *dst, char *err, si
     }
     }
     return SL_EINVAL;
+}
+
+int sl_opt_check_fail(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen) {
+        vsnprintf(err, errlen, fmt, ap);
+    }
+    va_end(ap);
+    if (where && wherelen) {
+        snprintf(where, wherelen, "%s", at ? at : "");
+    }
+    return SL_EINVAL;
+}
+
+void sl_opt_json_pointer(char *out, size_t len, const char *base, const char *key)
+{
+    size_t n = (size_t)snprintf(out, len, "%s/", base);
+    for (const char *k = key; *k && n + 3 < len; k++) {
+        if (*k == '~' || *k == '/') {
+            out[n++] = '~';
+            out[n++] = *k == '~' ? '0' : '1';
+        } else {
+            out[n++] = *k;
+        }
+    }
+    out[n < len ? n : len - 1] = '\0';
 }
 
 int sl_opt_parse_json(sl_opt_type_t type, const char *name, const struct json_t *value,

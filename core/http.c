@@ -1141,6 +1141,27 @@ void sl_http_set_auth(sl_http_t *h, sl_auth_t *auth)
     }
 }
 
+sl_auth_t *sl_http_auth_new(sl_http_t *h, const char *config, const char *store_path, int admin,
+                            char *err, size_t errlen)
+{
+    if (!h || h->daemon) {
+        snprintf(err, errlen, "the server is missing or already started");
+        return NULL;
+    }
+    sl_auth_opts_t o = {
+        .config = config,
+        .store_path = store_path,
+        .name = h->name,
+        .loopback = sl_http_loopback(h),
+        .admin = admin,
+    };
+    sl_auth_t *a = sl_auth_new(&o, err, errlen);
+    if (a) {
+        h->auth = a;
+    }
+    return a;
+}
+
 void sl_http_destroy(sl_http_t **ph)
 {
     if (!ph || !*ph) {

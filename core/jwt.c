@@ -30,21 +30,6 @@ struct sl_jwks {
     EVP_PKEY *key[SL_JWKS_KEYS_MAX];
 };
 
-static int s_fail(sl_auth_err_t *e, int rc, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int s_fail(sl_auth_err_t *e, int rc, const char *code, const char *fmt, ...)
-{
-    if (e) {
-        va_list ap;
-        va_start(ap, fmt);
-        e->code = code;
-        vsnprintf(e->message, sizeof e->message, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
 int sl_base64url_decode(const char *in, size_t len, uint8_t *out, size_t cap, size_t *outlen)
 {
     size_t n = 0;
@@ -229,13 +214,14 @@ static int s_split(const char *tok, size_t len, s_parts_t *x, sl_auth_err_t *e)
 {
     memset(x, 0, sizeof *x);
     if (!tok || len == 0 || len > SL_JWT_MAX) {
-        return s_fail(e, SL_EAUTH, "malformed", "not a JWT (empty or longer than %d bytes)",
-                      SL_JWT_MAX);
+        return sl_auth_fail(e, SL_EAUTH, "malformed", "not a JWT (empty or longer than %d bytes)",
+                            SL_JWT_MAX);
     }
     const char *d1 = memchr(tok, '.', len);
     const char *d2 = d1 ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - tok)) : NULL;
     if (!d1 || !d2 || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - tok))) {
-        return s_fail(e, SL_EAUTH, "malformed", "not a JWT (expected three dot-separated parts)");
+        return sl_auth_fail(e, SL_EAUTH, "malformed",
+                            "not a JWT (expected three dot-separated parts)");
     }
     x->h = tok;
     x->hl = (size_t)(d1 - tok);
@@ -244,12 +230,12 @@ static int s_split(const char *tok, size_t len, s_parts_t *x, sl_auth_err_t *e)
     x->s = d2 + 1;
     x->sl = len - (size_t)(x->s - tok);
     if (x->hl == 0 || x->pl == 0 || x->sl == 0) {
-        return s_fail(e, SL_EAUTH, "malformed", "not a JWT (an empty part)");
+        return sl_auth_fail(e, SL_EAUTH, "malformed", "not a JWT (an empty part)");
     }
     size_t n = 0;
     uint8_t *hb = s_b64_dup(x->h, x->hl, &n);
     if (!hb) {
-        return s_fail(e, SL_EAUTH, "malformed", "JWT header: not base64url");
+        return sl_auth_fail(e, SL_EAUTH, "malformed", "JWT header: not base64url");
     }
     json_error_t je;
     x->header = json_loadb((const char *)hb, n, JSON_REJECT_DUPLICATES, &je);
@@ -257,25 +243,25 @@ static int s_split(const char *tok, size_t len, s_parts_t *x, sl_auth_err_t *e)
     if (!json_is_object(x->header)) {
         json_decref(x->header);
         x->header = NULL;
-        return s_fail(e, SL_EAUTH, "malformed", "JWT header: not a JSON object");
+        return sl_auth_fail(e, SL_EAUTH, "malformed", "JWT header: not a JSON object");
     }
     const char *alg = s_str(x->header, "alg");
     if (!alg || strcmp(alg, "RS256") != 0) {
         json_decref(x->header);
         x->header = NULL;
-        return s_fail(e, SL_EAUTH, "bad_alg", "JWT: alg must be RS256");
+        return sl_auth_fail(e, SL_EAUTH, "bad_alg", "JWT: alg must be RS256");
     }
     if (json_object_get(x->header, "crit")) {
         json_decref(x->header);
         x->header = NULL;
-        return s_fail(e, SL_EAUTH, "malformed",
-                      "JWT: critical header extensions are not supported");
+        return sl_auth_fail(e, SL_EAUTH, "malformed",
+                            "JWT: critical header extensions are not supported");
     }
     const char *kid = s_str(x->header, "kid");
     if (!kid || !*kid || strlen(kid) > SL_JWT_KID_MAX) {
         json_decref(x->header);
         x->header = NULL;
-        return s_fail(e, SL_EAUTH, "malformed", "JWT header: missing or overlong kid");
+        return sl_auth_fail(e, SL_EAUTH, "malformed", "JWT header: missing or overlong kid");
     }
     return SL_OK;
 }
@@ -347,7 +333,7 @@ static int s_claims(json_t *c, const sl_jwt_rules_t *r, sl_jwt_t *out, sl_auth_e
 {
     const char *iss = s_str(c, "iss");
     if (!iss || !r->issuer || strcmp(iss, r->issuer) != 0) {
-        return s_fail(e, SL_EAUTH, "wrong_issuer", "JWT: iss is not the configured issuer");
+        return sl_auth_fail(e, SL_EAUTH, "wrong_issuer", "JWT: iss is not the configured issuer");
     }
     json_t *aud = json_object_get(c, "aud");
     int aud_ok = 0;
@@ -365,24 +351,25 @@ static int s_claims(json_t *c, const sl_jwt_rules_t *r, sl_jwt_t *out, sl_auth_e
         }
     }
     if (!aud_ok) {
-        return s_fail(e, SL_EAUTH, "wrong_audience", "JWT: aud is not the configured audience");
+        return sl_auth_fail(e, SL_EAUTH, "wrong_audience",
+                            "JWT: aud is not the configured audience");
     }
     int64_t now = r->now_s ? r->now_s : sl_now_us() / 1000000;
     int64_t skew = r->skew_s > 0 ? r->skew_s : 0;
     int has_exp = s_date(c, "exp", &out->exp), has_iat = s_date(c, "iat", &out->iat);
     int has_nbf = s_date(c, "nbf", &out->nbf);
     if (has_exp != 1 || has_iat != 1 || has_nbf < 0) {
-        return s_fail(e, SL_EAUTH, "missing_claim",
-                      "JWT: exp and iat must be present as numbers (and nbf, if present)");
+        return sl_auth_fail(e, SL_EAUTH, "missing_claim",
+                            "JWT: exp and iat must be present as numbers (and nbf, if present)");
     }
     if (now > out->exp + skew) {
-        return s_fail(e, SL_EAUTH, "expired", "JWT: expired");
+        return sl_auth_fail(e, SL_EAUTH, "expired", "JWT: expired");
     }
     if (has_nbf == 1 && now + skew < out->nbf) {
-        return s_fail(e, SL_EAUTH, "not_yet_valid", "JWT: not valid yet (nbf)");
+        return sl_auth_fail(e, SL_EAUTH, "not_yet_valid", "JWT: not valid yet (nbf)");
     }
     if (now + skew < out->iat) {
-        return s_fail(e, SL_EAUTH, "not_yet_valid", "JWT: issued in the future (iat)");
+        return sl_auth_fail(e, SL_EAUTH, "not_yet_valid", "JWT: issued in the future (iat)");
     }
     const char *sub = s_str(c, "sub");
     if (!sub) {
@@ -442,12 +429,12 @@ int sl_jwt_verify(const sl_jwks_t *keys, const char *token, size_t len, const sl
     json_decref(x.header);
     int i = s_find(keys, out->kid);
     if (i < 0) {
-        return s_fail(e, SL_ENOTFOUND, "unknown_key", "JWT: no key with this kid");
+        return sl_auth_fail(e, SL_ENOTFOUND, "unknown_key", "JWT: no key with this kid");
     }
     EVP_PKEY *pkey = keys->key[i];
     rc = sl_base64url_decode(x.s, x.sl, sig, sizeof sig, &sl);
     if (rc || (int)sl != EVP_PKEY_get_size(pkey)) {
-        return s_fail(e, SL_EAUTH, "bad_signature", "JWT: signature of the wrong length");
+        return sl_auth_fail(e, SL_EAUTH, "bad_signature", "JWT: signature of the wrong length");
     }
     pthread_once(&s_md_once, s_md_init);
     if (!s_sha256 || !(md = EVP_MD_CTX_new())) {
@@ -457,19 +444,19 @@ int sl_jwt_verify(const sl_jwks_t *keys, const char *token, size_t len, const sl
     if (EVP_DigestVerifyInit(md, NULL, s_sha256, NULL, pkey) != 1 ||
         EVP_DigestVerify(md, sig, sl, (const unsigned char *)token, x.hl + 1 + x.pl) != 1) {
         EVP_MD_CTX_free(md);
-        return s_fail(e, SL_EAUTH, "bad_signature", "JWT: signature does not verify");
+        return sl_auth_fail(e, SL_EAUTH, "bad_signature", "JWT: signature does not verify");
     }
     EVP_MD_CTX_free(md);
     size_t pn = 0;
     if (!(pb = s_b64_dup(x.p, x.pl, &pn))) {
-        return s_fail(e, SL_EAUTH, "malformed", "JWT payload: not base64url");
+        return sl_auth_fail(e, SL_EAUTH, "malformed", "JWT payload: not base64url");
     }
     json_error_t je;
     claims = json_loadb((const char *)pb, pn, JSON_REJECT_DUPLICATES, &je);
     free(pb);
     if (!json_is_object(claims)) {
         json_decref(claims);
-        return s_fail(e, SL_EAUTH, "malformed", "JWT payload: not a JSON object");
+        return sl_auth_fail(e, SL_EAUTH, "malformed", "JWT payload: not a JSON object");
     }
     rc = s_claims(claims, rules, out, e);
     json_decref(claims);
@@ -689,7 +676,7 @@ int sl_jwks_cache_verify(sl_jwks_cache_t *c, const char *token, size_t len,
         return rc;
     }
     if (none) {
-        return s_fail(e, SL_EIO, "no_keys", "the Okta key set cannot be fetched");
+        return sl_auth_fail(e, SL_EIO, "no_keys", "the Okta key set cannot be fetched");
     }
-    return s_fail(e, SL_EAUTH, "unknown_key", "JWT: no key of the issuer has this kid");
+    return sl_auth_fail(e, SL_EAUTH, "unknown_key", "JWT: no key of the issuer has this kid");
 }

@@ -50,32 +50,16 @@ struct sl_quota {
     int rounds;
 };
 
-static int s_bad(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
-                 const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static int s_bad(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
-                 const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-    if (where && wherelen) {
-        snprintf(where, wherelen, "%s", at);
-    }
-    return SL_EINVAL;
-}
-
 /*  One tenant's settings. */
 static int s_limits(json_t *v, const char *tenant, s_bucket_t *b, char *err, size_t errlen,
                     char *where, size_t wherelen)
 {
-    char at[128], e1[256];
-    snprintf(at, sizeof at, "/tenants/%s", tenant);
+    char at[160], e1[256];
+    sl_opt_json_pointer(at, sizeof at, "/tenants", tenant);
     if (!json_is_object(v)) {
-        return s_bad(err, errlen, where, wherelen, at,
-                     "quotas.tenants.%s: expected a map with events_per_second, burst, store_size",
-                     tenant);
+        return sl_opt_check_fail(
+            err, errlen, where, wherelen, at,
+            "quotas.tenants.%s: expected a map with events_per_second, burst, store_size", tenant);
     }
     memset(b, 0, sizeof *b);
     snprintf(b->tenant, sizeof b->tenant, "%s", tenant);
@@ -84,41 +68,44 @@ static int s_limits(json_t *v, const char *tenant, s_bucket_t *b, char *err, siz
     json_t *x;
     json_object_foreach(v, key, x)
     {
-        char kat[200];
-        snprintf(kat, sizeof kat, "%s/%s", at, key);
+        char kat[300];
+        sl_opt_json_pointer(kat, sizeof kat, at, key);
         if (strcmp(key, "events_per_second") == 0) {
             double r = json_is_number(x) ? json_number_value(x) : -1;
             if (!(r > 0 && r <= 1e9)) {
-                return s_bad(err, errlen, where, wherelen, kat,
-                             "quotas.tenants.%s.events_per_second: expected a number above 0",
-                             tenant);
+                return sl_opt_check_fail(
+                    err, errlen, where, wherelen, kat,
+                    "quotas.tenants.%s.events_per_second: expected a number above 0", tenant);
             }
             b->rate = r;
         } else if (strcmp(key, "burst") == 0) {
             if (!json_is_integer(x) || json_integer_value(x) < 1 ||
                 json_integer_value(x) > 1000000000) {
-                return s_bad(err, errlen, where, wherelen, kat,
-                             "quotas.tenants.%s.burst: expected an integer of 1 or more", tenant);
+                return sl_opt_check_fail(
+                    err, errlen, where, wherelen, kat,
+                    "quotas.tenants.%s.burst: expected an integer of 1 or more", tenant);
             }
             burst = json_integer_value(x);
         } else if (strcmp(key, "store_size") == 0) {
             int64_t sz = 0;
             if (sl_opt_parse_json(SL_OPT_SIZE, "store_size", x, &sz, e1, sizeof e1) != SL_OK ||
                 sz < 1) {
-                return s_bad(err, errlen, where, wherelen, kat, "quotas.tenants.%s.%s", tenant,
-                             e1[0] ? e1 : "store_size: expected a size above 0");
+                return sl_opt_check_fail(err, errlen, where, wherelen, kat, "quotas.tenants.%s.%s",
+                                         tenant,
+                                         e1[0] ? e1 : "store_size: expected a size above 0");
             }
             b->size = (uint64_t)sz;
         } else {
-            return s_bad(err, errlen, where, wherelen, kat,
-                         "quotas.tenants.%s: unknown key '%.64s' (expected: events_per_second, "
-                         "burst, store_size)",
-                         tenant, key);
+            return sl_opt_check_fail(
+                err, errlen, where, wherelen, kat,
+                "quotas.tenants.%s: unknown key '%.64s' (expected: events_per_second, "
+                "burst, store_size)",
+                tenant, key);
         }
     }
     if (burst > 0 && b->rate == 0) {
-        return s_bad(err, errlen, where, wherelen, at,
-                     "quotas.tenants.%s: burst needs events_per_second", tenant);
+        return sl_opt_check_fail(err, errlen, where, wherelen, at,
+                                 "quotas.tenants.%s: burst needs events_per_second", tenant);
     }
     b->burst = burst > 0 ? (double)burst : b->rate < 1 ? 1 : b->rate;
     b->tokens = b->burst;
@@ -133,8 +120,8 @@ static int s_parse(const char *json, sl_quota_t *q, char *err, size_t errlen, ch
     int rc = SL_OK;
     json_t *root = json_loads(json ? json : "", JSON_REJECT_DUPLICATES, &je);
     if (!json_is_object(root)) {
-        rc = s_bad(err, errlen, where, wherelen, "",
-                   "quotas: expected a map with tenants (and size_interval)");
+        rc = sl_opt_check_fail(err, errlen, where, wherelen, "",
+                               "quotas: expected a map with tenants (and size_interval)");
         goto done;
     }
     const char *key;
@@ -147,8 +134,8 @@ static int s_parse(const char *json, sl_quota_t *q, char *err, size_t errlen, ch
             if (sl_opt_parse_json(SL_OPT_DURATION, "quotas.size_interval", v, &us, e1, sizeof e1) !=
                     SL_OK ||
                 us < 10000 || us > 3600LL * 1000000) {
-                rc = s_bad(err, errlen, where, wherelen, "/size_interval", "%s",
-                           us ? "quotas.size_interval: must be from 10ms to 1h" : e1);
+                rc = sl_opt_check_fail(err, errlen, where, wherelen, "/size_interval", "%s",
+                                       us ? "quotas.size_interval: must be from 10ms to 1h" : e1);
                 goto done;
             }
             if (q) {
@@ -157,9 +144,9 @@ static int s_parse(const char *json, sl_quota_t *q, char *err, size_t errlen, ch
         } else if (strcmp(key, "tenants") == 0) {
             if (!json_is_object(v) || json_object_size(v) == 0 ||
                 json_object_size(v) > S_TENANTS_MAX) {
-                rc = s_bad(err, errlen, where, wherelen, "/tenants",
-                           "quotas.tenants: expected a map of 1 to %d tenants (or \"*\")",
-                           S_TENANTS_MAX);
+                rc = sl_opt_check_fail(
+                    err, errlen, where, wherelen, "/tenants",
+                    "quotas.tenants: expected a map of 1 to %d tenants (or \"*\")", S_TENANTS_MAX);
                 goto done;
             }
             const char *t;
@@ -168,10 +155,11 @@ static int s_parse(const char *json, sl_quota_t *q, char *err, size_t errlen, ch
             {
                 s_bucket_t b;
                 if (strcmp(t, "*") != 0 && !sl_name_ok(t, S_TENANT_MAX)) {
-                    char at[128];
-                    snprintf(at, sizeof at, "/tenants/%.64s", t);
-                    rc = s_bad(err, errlen, where, wherelen, at,
-                               "quotas.tenants: '%.64s' is not a tenant name (or \"*\")", t);
+                    char at[160];
+                    sl_opt_json_pointer(at, sizeof at, "/tenants", t);
+                    rc = sl_opt_check_fail(
+                        err, errlen, where, wherelen, at,
+                        "quotas.tenants: '%.64s' is not a tenant name (or \"*\")", t);
                     goto done;
                 }
                 if ((rc = s_limits(lim, t, &b, err, errlen, where, wherelen)) != SL_OK) {
@@ -189,15 +177,16 @@ static int s_parse(const char *json, sl_quota_t *q, char *err, size_t errlen, ch
                 }
             }
         } else {
-            char at[128];
-            snprintf(at, sizeof at, "/%.64s", key);
-            rc = s_bad(err, errlen, where, wherelen, at,
-                       "quotas: unknown key '%.64s' (expected: tenants, size_interval)", key);
+            char at[160];
+            sl_opt_json_pointer(at, sizeof at, "", key);
+            rc = sl_opt_check_fail(err, errlen, where, wherelen, at,
+                                   "quotas: unknown key '%.64s' (expected: tenants, size_interval)",
+                                   key);
             goto done;
         }
     }
     if (!json_object_get(root, "tenants")) {
-        rc = s_bad(err, errlen, where, wherelen, "", "quotas: missing tenants");
+        rc = sl_opt_check_fail(err, errlen, where, wherelen, "", "quotas: missing tenants");
     }
 done:
     json_decref(root);

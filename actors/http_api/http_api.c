@@ -524,18 +524,11 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "%s", err);
         goto fail;
     }
-    sl_auth_opts_t ao = {
-        .config = s->auth,
-        .store_path = s->store_path,
-        .name = s->name,
-        .loopback = sl_http_loopback(s->http),
-    };
-    if (!(s->authn = sl_auth_new(&ao, err, sizeof err))) {
+    if (!(s->authn = sl_http_auth_new(s->http, s->auth, s->store_path, 0, err, sizeof err))) {
         sl_error(s->name, "auth: %s", err);
         rc = SL_EINVAL;
         goto fail;
     }
-    sl_http_set_auth(s->http, s->authn);
     const unsigned r = SL_HTTP_ROLE(SL_ROLE_READER);
     if ((rc = sl_http_route(s->http, "GET", "/v1/assets", r, s_assets, s)) ||
         (rc = sl_http_route(s->http, "GET", "/v1/incidents", r, s_incidents, s)) ||

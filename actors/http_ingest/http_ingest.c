@@ -1207,18 +1207,12 @@ static int s_init(sl_actor_t *a, void *state)
         rc = SL_EINVAL;
         goto fail;
     }
-    sl_auth_opts_t ao = {
-        .config = s->auth,
-        .store_path = sl_actor_store_path(a),
-        .name = s->name,
-        .loopback = sl_http_loopback(s->http),
-    };
-    if (!(s->authn = sl_auth_new(&ao, err, sizeof err))) {
+    s->authn = sl_http_auth_new(s->http, s->auth, sl_actor_store_path(a), 0, err, sizeof err);
+    if (!s->authn) {
         sl_error(s->name, "auth: %s", err);
         rc = SL_EINVAL;
         goto fail;
     }
-    sl_http_set_auth(s->http, s->authn);
     const unsigned w = SL_HTTP_ROLE(SL_ROLE_WRITER);
     if ((rc = sl_http_route(s->http, "POST", "/v1/events", SL_HTTP_EXACT | w, s_post_events, s)) ||
         (rc = sl_http_route(s->http, "POST", "/v1/webhooks/montecarlo", SL_HTTP_PUBLIC,

@@ -170,6 +170,12 @@ int sl_opt_set_list(const sl_opt_t *opt, char *const *items, int count, void *ds
 struct json_t;
 int sl_opt_parse_json(sl_opt_type_t type, const char *name, const struct json_t *value,
                       int64_t *out, char *err, size_t errlen);
+/*  For a check_option: the reason (printf) into err and the JSON Pointer
+    `at` into where; returns SL_EINVAL. */
+int sl_opt_check_fail(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/*  base + "/" + key as a JSON Pointer ('~' and '/' escaped, RFC 6901). */
+void sl_opt_json_pointer(char *out, size_t len, const char *base, const char *key);
 
 /*  Fill every option of `kind` that has a default into state. */
 int sl_opt_apply_defaults(const sl_actor_kind_t *kind, void *state);

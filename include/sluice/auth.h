@@ -95,6 +95,11 @@ typedef struct {
     char message[256];
 } sl_auth_err_t;
 
+/*  Fill e (may be NULL): code (a static string) and a printf message;
+    returns rc. */
+int sl_auth_fail(sl_auth_err_t *e, int rc, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* ---------------------------------------------------------- configuration */
 
 /*  Check the JSON text of an `auth` value at topology load. 0 if good;

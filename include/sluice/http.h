@@ -167,6 +167,14 @@ int sl_http_loopback(const sl_http_t *h);
     started. */
 void sl_http_set_auth(sl_http_t *h, sl_auth_t *auth);
 
+/*  The credential checks of this listener from a topology's `auth` (JSON
+    text; NULL: none written), made for its address (without `auth` only a
+    loopback listener may serve) and name, and set on it (sl_http_set_auth).
+    `admin`: the admin listener's rules (auth.admin). The caller destroys
+    it (sl_auth_destroy) after sl_http_destroy. NULL with a reason. */
+sl_auth_t *sl_http_auth_new(sl_http_t *h, const char *config, const char *store_path, int admin,
+                            char *err, size_t errlen);
+
 /*  Stop listening, end every stream, join every connection thread, free.
     Returns within about 100 ms even with stream clients connected. Safe
     twice; NULLs the pointer. */

@@ -24,9 +24,8 @@ wait_for 10 log_has "$T/okta.out" '^port [0-9]+' || fail "mock_okta did not star
 OKTA=$(awk '/^port/ {print $2}' "$T/okta.out")
 ISS="http://127.0.0.1:$OKTA/oauth2/default"
 
-IN=$(free_port) || fail "no free port"
-API=$(free_port) || fail "no free port"
-[ "$IN" != "$API" ] || API=$((IN + 1))
+P=$(free_ports 2) || fail "no free ports"
+IN=$P API=$((P + 1))
 B="http://127.0.0.1:$IN"
 Q="http://127.0.0.1:$API"
 cat >"$T/topo.yaml" <<YAML
@@ -76,22 +75,7 @@ ACME_R=$(jwt "$T/k1.pem" "$HDR" "$(claims '["sluice-acme-readers"]')")
 ACME_W=$(jwt "$T/k1.pem" "$HDR" "$(claims '["Everyone","sluice-acme-writers"]')")
 BETA_W=$(jwt "$T/k1.pem" "$HDR" "$(claims '["sluice-beta-writers"]')")
 
-req() { # METHOD URL TOKEN [HEADER] [-- FILE]
-    local method=$1 url=$2 token=$3
-    shift 3
-    local a=(-s -m 10 -X "$method" -o "$T/r.body" -w '%{http_code}')
-    [ -z "$token" ] || a+=(-H "Authorization: Bearer $token")
-    while [ $# -gt 0 ]; do
-        if [ "$1" = -- ]; then
-            a+=(-H 'Content-Type: application/json' --data-binary "@$2")
-            shift 2
-        else
-            a+=(-H "$1")
-            shift
-        fi
-    done
-    CODE=$(curl "${a[@]}" "$url" 2>/dev/null) || CODE=000
-}
+req() { http_req "$@"; }
 body() { cat "$T/r.body"; }
 up() { req GET "$Q/v1/assets" "" && [ "$CODE" = 401 ]; }
 wait_for 30 up || fail "api not up ($CODE)"

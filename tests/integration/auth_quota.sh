@@ -6,9 +6,8 @@
 # deletes still pass; the other tenant unaffected; refusals counted.
 source "$(dirname "$0")/lib.bash"
 
-IN=$(free_port) || fail "no free port"
-ADMIN=$(free_port) || fail "no free port"
-[ "$IN" != "$ADMIN" ] || ADMIN=$((IN + 1))
+P=$(free_ports 2) || fail "no free ports"
+IN=$P ADMIN=$((P + 1))
 B="http://127.0.0.1:$IN"
 cat >"$T/topo.yaml" <<YAML
 version: 1

@@ -10,11 +10,8 @@
 # without auth refuse to start.
 source "$(dirname "$0")/lib.bash"
 
-IN=$(free_port) || fail "no free port"
-API=$(free_port) || fail "no free port"
-ADMIN=$(free_port) || fail "no free port"
-[ "$IN" != "$API" ] || API=$((IN + 1))
-[ "$ADMIN" != "$IN" ] && [ "$ADMIN" != "$API" ] || ADMIN=$((API + 1))
+P=$(free_ports 3) || fail "no free ports"
+IN=$P API=$((P + 1)) ADMIN=$((P + 2))
 B="http://127.0.0.1:$IN"
 Q="http://127.0.0.1:$API"
 M="http://127.0.0.1:$ADMIN"
@@ -52,23 +49,7 @@ grep -q 'platform-admin' "$T/list.out" || fail "token list lacks the platform ad
 start run run "$T/topo.yaml"
 PID=$LAST_PID
 
-# req METHOD URL TOKEN [HEADER...] [-- FILE]: CODE, body in $T/r.body, headers in $T/r.head
-req() {
-    local method=$1 url=$2 token=$3
-    shift 3
-    local a=(-s -m 10 -X "$method" -o "$T/r.body" -D "$T/r.head" -w '%{http_code}')
-    [ -z "$token" ] || a+=(-H "Authorization: Bearer $token")
-    while [ $# -gt 0 ]; do
-        if [ "$1" = -- ]; then
-            a+=(-H 'Content-Type: application/json' --data-binary "@$2")
-            shift 2
-        else
-            a+=(-H "$1")
-            shift
-        fi
-    done
-    CODE=$(curl "${a[@]}" "$url" 2>/dev/null) || CODE=000
-}
+req() { http_req "$@"; }
 body() { cat "$T/r.body"; }
 ev() { # FILE QN [TENANT-FRAGMENT]
     printf '{%s"kind":"asset.upsert","body":{"qualified_name":"%s","type":"table"}}' "${3:-}" "$2" >"$1"

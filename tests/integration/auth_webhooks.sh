@@ -8,11 +8,8 @@
 # The secrets appear nowhere: log, metrics, error bodies, `sluice check`.
 source "$(dirname "$0")/lib.bash"
 
-IN=$(free_port) || fail "no free port"
-API=$(free_port) || fail "no free port"
-ADMIN=$(free_port) || fail "no free port"
-[ "$IN" != "$API" ] || API=$((IN + 1))
-[ "$ADMIN" != "$IN" ] && [ "$ADMIN" != "$API" ] || ADMIN=$((API + 1))
+P=$(free_ports 3) || fail "no free ports"
+IN=$P API=$((P + 1)) ADMIN=$((P + 2))
 B="http://127.0.0.1:$IN"
 Q="http://127.0.0.1:$API"
 FX="$SL_SOURCE_DIR/tests/adapters/signature"

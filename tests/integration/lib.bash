@@ -197,3 +197,23 @@ jwt() {
     s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$1" -binary | b64url)
     printf '%s.%s.%s' "$h" "$p" "$s"
 }
+
+# http_req METHOD URL TOKEN [HEADER...] [-- FILE]: one request with an
+# optional bearer TOKEN ("" for none), headers, and FILE as a JSON body;
+# sets CODE (000 if no connection), body in $T/r.body, headers in $T/r.head.
+http_req() {
+    local method=$1 url=$2 token=$3
+    shift 3
+    local a=(-s -m 10 -X "$method" -o "$T/r.body" -D "$T/r.head" -w '%{http_code}')
+    [ -z "$token" ] || a+=(-H "Authorization: Bearer $token")
+    while [ $# -gt 0 ]; do
+        if [ "$1" = -- ]; then
+            a+=(-H 'Content-Type: application/json' --data-binary "@$2")
+            shift 2
+        else
+            a+=(-H "$1")
+            shift
+        fi
+    done
+    CODE=$(curl "${a[@]}" "$url" 2>/dev/null) || CODE=000
+}
