@@ -26,6 +26,7 @@
 #define S_QN_MAX 4096
 #define S_STREAM_BATCH 256            /* change records per read transaction */
 #define S_KEEPALIVE_US (15 * 1000000) /* SSE comment when nothing happened */
+#define S_RECHECK_US (5 * 1000000)    /* a stream's credential is checked again this often */
 
 typedef struct {
     char *listen;
@@ -55,6 +56,8 @@ typedef struct {
     int greeted;
     int rc;
     sl_buf_t *out;
+    char *authz;        /* the Authorization header, to check again (NULL: no checks) */
+    int64_t recheck_us; /* when */
 } s_follow_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -380,9 +383,37 @@ static int s_follow_one(void *arg, uint64_t seq, const sl_event_t *change)
 
 /*  Next chunk of the stream: whatever was committed since the last call
     (the HTTP glue calls again after ~50 ms when this adds nothing). */
+/*  A stream outlives the check of the request that opened it: its
+    credential is checked again every few seconds, so a revoked or expired
+    token ends the streams it opened. 0 while it is still good. */
+static int s_follow_recheck(s_follow_t *f)
+{
+    int64_t now = sl_mono_us();
+    if (!f->authz || now < f->recheck_us) {
+        return 0;
+    }
+    f->recheck_us = now + S_RECHECK_US;
+    sl_principal_t who;
+    sl_auth_err_t e;
+    char tenant[SL_AUTH_TENANT_MAX + 1];
+    int rc = sl_auth_authenticate(f->api->authn, f->authz, &who, &e);
+    if (rc == SL_OK) {
+        rc = sl_auth_authorize(&who, f->tenant, SL_ROLE_READER, tenant, &e);
+    }
+    if (rc == SL_OK || rc == SL_EIO) {
+        return 0; /* a store or key set that cannot be read now ends nothing */
+    }
+    sl_auth_refused(f->api->authn, rc == SL_EAUTH ? 401 : 403, &e, who.subject,
+                    "/v1/changes/stream");
+    return -1;
+}
+
 static int s_follow_next(void *arg, sl_buf_t *out)
 {
     s_follow_t *f = arg;
+    if (s_follow_recheck(f) != 0) {
+        return SL_DONE; /* the stream ends; the client's reconnect gets the 401 */
+    }
     if (!f->greeted) {
         /* a first byte at once, so the client sees the headers now */
         char hello[96];
@@ -414,7 +445,12 @@ static int s_follow_next(void *arg, sl_buf_t *out)
 
 static void s_follow_free(void *arg)
 {
-    free(arg);
+    s_follow_t *f = arg;
+    if (f->authz) {
+        explicit_bzero(f->authz, strlen(f->authz));
+        free(f->authz);
+    }
+    free(f);
 }
 
 static int s_stream(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
@@ -448,6 +484,12 @@ static int s_stream(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
     f->store = st;
     snprintf(f->tenant, sizeof f->tenant, "%s", tenant);
     f->after = after;
+    const char *authz = req->who ? sl_http_header(req, "Authorization") : NULL;
+    if (authz && !(f->authz = strdup(authz))) {
+        free(f);
+        return SL_ENOMEM;
+    }
+    f->recheck_us = sl_mono_us() + S_RECHECK_US;
     resp->status = 200;
     resp->content_type = "text/event-stream";
     resp->stream.next = s_follow_next;

@@ -3,7 +3,8 @@
 # and beta in one shared store): every cross-tenant attempt is refused and
 # leaves no trace in the other tenant -- A's token reading B, a spoofed
 # X-Tenant-ID (reads and writes), A's token posting events that name B, a
-# reader writing; a revoked and an expired token; no or a malformed
+# reader writing; a revoked token (its open change stream ends too) and an
+# expired one; no or a malformed
 # credential (401 with WWW-Authenticate); a platform admin choosing the
 # tenant; the admin listener with auth.admin: token; failures in /metrics
 # and in the log, never a secret; listeners that would serve a network
@@ -131,12 +132,18 @@ for bad in "Bearer" "Basic YWNtZTpwYXNz" "Bearer slt_0000000000000000_AAAAAAAAAA
     [ "$CODE" = 401 ] || fail "credential '$bad': $CODE $(body)"
 done
 
-# --- revoked while running; expired
+# --- revoked while running (an open change stream ends too); expired
 req GET "$Q/v1/assets" "$REV"
 [ "$CODE" = 200 ] || fail "token before revoke: $CODE"
+curl -s -N -m 60 -H "Authorization: Bearer $REV" "$Q/v1/changes/stream" >"$T/stream.out" 2>/dev/null &
+SPID=$!
+PIDS+=("$SPID")
+wait_for 10 log_has "$T/stream.out" '^: changes of acme' || fail "stream did not open"
 "$SLUICE" token revoke "$T/topo.yaml" "$(echo "$REV" | cut -c5-20)" 2>>"$T/token.log" || fail "revoke"
 req GET "$Q/v1/assets" "$REV"
 [ "$CODE" = 401 ] || fail "revoked token: $CODE $(body)"
+wait_exit "$SPID" 20 || fail "the stream of a revoked token still runs"
+grep -q 'db://acme/one' "$T/stream.out" || fail "the stream served nothing before: $(cat "$T/stream.out")"
 grep -q '"code":"revoked"' "$T/r.body" || fail "revoked body: $(body)"
 req POST "$B/v1/events" "$REV" -- "$T/a1.json"
 [ "$CODE" = 401 ] || fail "revoked token on ingest: $CODE"
