@@ -25,7 +25,6 @@
 
 #define S_MAP_MAX 256    /* role_map entries */
 #define S_LOG_PER_SEC 20 /* refusals logged one by one per second */
-#define S_DEFAULT_STORE "var/sluice"
 #define S_FAMILY_FAIL "sluice_auth_failures_total"
 #define S_HELP_FAIL                                                                                \
     "HTTP requests refused by authentication or authorization, by listener, status and reason."
@@ -493,7 +492,7 @@ sl_auth_t *sl_auth_new(const sl_auth_opts_t *o, char *err, size_t errlen)
     pthread_mutex_init(&a->mu, NULL);
     pthread_mutex_init(&a->log_mu, NULL);
     snprintf(a->name, sizeof a->name, "%s", name);
-    if (!(a->store_path = strdup(o->store_path ? o->store_path : S_DEFAULT_STORE))) {
+    if (o->store_path && !(a->store_path = strdup(o->store_path))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
@@ -529,6 +528,12 @@ sl_auth_t *sl_auth_new(const sl_auth_opts_t *o, char *err, size_t errlen)
         snprintf(a->desc, sizeof a->desc, "local (loopback only, auth.admin: local)");
         a->conf.none = 1;
         return a;
+    }
+    if (a->conf.tokens && !o->store_path) {
+        snprintf(err, errlen,
+                 "auth.tokens needs the topology's store (store: {path}): the tokens are kept "
+                 "there (sluice token create)");
+        goto fail;
     }
     a->required = 1;
     if (a->conf.okta) {

@@ -566,7 +566,9 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "%s", err);
         goto fail;
     }
-    if (!(s->authn = sl_http_auth_new(s->http, s->auth, s->store_path, 0, err, sizeof err))) {
+    /*  Tokens live in the topology's store, where `sluice token` puts them. */
+    s->authn = sl_http_auth_new(s->http, s->auth, sl_actor_store_path(a), 0, err, sizeof err);
+    if (!s->authn) {
         sl_error(s->name, "auth: %s", err);
         rc = SL_EINVAL;
         goto fail;

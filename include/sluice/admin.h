@@ -20,7 +20,7 @@ typedef struct sl_admin sl_admin_t;
     loopback address (no `auth` given: see sl_admin_new_auth). */
 sl_admin_t *sl_admin_new(const char *addr, sl_metrics_t *metrics);
 /*  The same with the topology's `auth` (JSON text, NULL: none written)
-    and store (API tokens; NULL: var/sluice): auth.admin "local" (default)
+    and store (API tokens; NULL: none): auth.admin "local" (default)
     needs a loopback address and asks for no credential; "token" asks every
     request for a platform-admin credential (401/403 otherwise, counted
     and logged); auth none serves anyone anywhere. */

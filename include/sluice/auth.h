@@ -112,7 +112,8 @@ typedef struct sl_auth sl_auth_t;
 
 typedef struct {
     const char *config;     /* JSON text of `auth`; NULL: none written */
-    const char *store_path; /* the topology's store: API tokens (NULL: var/sluice) */
+    const char *store_path; /* the topology's store: API tokens (NULL: none, and
+                               then `tokens` cannot be on) */
     const char *name;       /* listener name, for logs and metrics labels */
     int loopback;           /* the listener is bound to a loopback address */
     int admin;              /* this is the admin listener (see "admin") */

@@ -9,13 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "sluice/actor.h"
 #include "sluice/auth.h"
 #include "sluice/event.h"
 #include "sluice/store.h"
-#include "sluice/topology.h"
 #include "tools/cli/cli.h"
 
 static const char *s_help =
@@ -23,7 +21,7 @@ static const char *s_help =
     "       sluice token list FILE [--tenant T] [--json]\n"
     "       sluice token revoke FILE ID\n"
     "\n"
-    "API tokens of the store of topology FILE (its `store: {path}`, else var/sluice).\n"
+    "API tokens of the store of topology FILE (its `store: {path}`).\n"
     "\n"
     "  create   makes a token and prints it once on stdout (the store keeps only\n"
     "           a keyed hash: a lost token cannot be shown again, make another)\n"
@@ -54,44 +52,10 @@ static int s_usage(const char *fmt, ...)
     return 2;
 }
 
-/*  The store of the topology; must_exist: do not create an empty one. */
-static sl_store_t *s_open(const char *file, int must_exist)
+/*  The store of the topology (create: make it if it is not there yet). */
+static sl_store_t *s_open(const char *file, int create)
 {
-    sl_errors_t errors = {0};
-    sl_store_t *store = NULL;
-    char err[256] = "";
-    sl_plan_t *plan = sl_topology_load(file, &errors);
-    if (!plan) {
-        for (int i = 0; i < errors.count; i++) {
-            fprintf(stderr, "%s\n", errors.lines[i]);
-        }
-        if (errors.count == 0) {
-            fprintf(stderr, "%s: invalid topology\n", file);
-        }
-        goto done;
-    }
-    if (plan->tenancy == SL_TENANCY_ISOLATED) {
-        fprintf(stderr,
-                "sluice token: API tokens need a shared-tenancy store (%s is isolated); "
-                "use Okta, or one topology per tenant\n",
-                file);
-        goto done;
-    }
-    const char *path = plan->store_path ? plan->store_path : "var/sluice";
-    struct stat st;
-    if (must_exist && (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))) {
-        fprintf(stderr, "sluice token: no store at %s\n", path);
-        goto done;
-    }
-    sl_store_opts_t so = {.path = path};
-    store = sl_store_open(&so, err, sizeof err);
-    if (!store) {
-        fprintf(stderr, "sluice token: cannot open store %s: %s\n", path, err);
-    }
-done:
-    sl_plan_destroy(&plan);
-    sl_errors_free(&errors);
-    return store;
+    return sl_cli_store_open_new(file, "sluice token", NULL, create);
 }
 
 /*  "90d", "12h", "30m", "45s", "500ms": a duration with a unit. */
@@ -152,7 +116,7 @@ static int s_create(const char *file, int argc, char **argv)
     if (expires && s_duration(expires, &dur) != SL_OK) {
         return s_usage("create: --expires expects a duration with a unit (90d, 12h, 30m, 45s)");
     }
-    sl_store_t *store = s_open(file, 0);
+    sl_store_t *store = s_open(file, 1);
     if (!store) {
         return 1;
     }
@@ -170,7 +134,9 @@ static int s_create(const char *file, int argc, char **argv)
     sl_store_close(&store);
     if (rc) {
         explicit_bzero(token, sizeof token);
-        fprintf(stderr, "sluice token: cannot store the token: %s\n", sl_strerror(rc));
+        fprintf(stderr, "sluice token: cannot store the token: %s\n",
+                rc == SL_ESTATE ? "API tokens need a shared-tenancy store (this one is isolated)"
+                                : sl_strerror(rc));
         return 1;
     }
     char exp[32] = "never";
@@ -251,14 +217,16 @@ static int s_list(const char *file, int argc, char **argv)
             return s_usage("list: unexpected argument '%s'", argv[i]);
         }
     }
-    sl_store_t *store = s_open(file, 1);
+    sl_store_t *store = s_open(file, 0);
     if (!store) {
         return 1;
     }
     int rc = sl_store_tokens_each(store, s_list_one, &l);
     sl_store_close(&store);
     if (rc < 0) {
-        fprintf(stderr, "sluice token: cannot list: %s\n", sl_strerror(rc));
+        fprintf(stderr, "sluice token: cannot list: %s\n",
+                rc == SL_ESTATE ? "API tokens need a shared-tenancy store (this one is isolated)"
+                                : sl_strerror(rc));
         return 1;
     }
     if (!l.json && l.shown == 0) {
@@ -277,7 +245,7 @@ static int s_revoke(const char *file, int argc, char **argv)
     if (sl_token_shape(id, strlen(id), shape)) {
         id = shape; /* the whole token was given: revoke it by its id */
     }
-    sl_store_t *store = s_open(file, 1);
+    sl_store_t *store = s_open(file, 0);
     if (!store) {
         return 1;
     }
