@@ -844,20 +844,21 @@ static MHD_Result_t s_handle(void *cls, struct MHD_Connection *conn, const char 
     }
     if (!c->seen) {
         c->seen = 1;
+        /*  The credential first, before the body: an unauthenticated
+            client cannot make the server read megabytes, nor learn
+            anything about the route (a 413 included). */
+        memset(&resp, 0, sizeof resp);
+        if (c->uri[0] == '/' && strlen(c->uri) <= SL_HTTP_MAX_URI &&
+            s_authorize(h, method, c->uri, s_mhd_header, conn, &c->authz, &resp) != 0) {
+            MHD_Result_t ret = s_queue(conn, h, &resp);
+            sl_http_resp_free(&resp);
+            return ret;
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->max_body) {
             memset(&resp, 0, sizeof resp);
             sl_http_error(&resp, 413, "body_too_large", "request body larger than %zu bytes",
                           h->max_body);
-            MHD_Result_t ret = s_queue(conn, h, &resp);
-            sl_http_resp_free(&resp);
-            return ret;
-        }
-        /*  The credential before the body: an unauthenticated client
-            cannot make the server read megabytes. */
-        memset(&resp, 0, sizeof resp);
-        if (c->uri[0] == '/' && strlen(c->uri) <= SL_HTTP_MAX_URI &&
-            s_authorize(h, method, c->uri, s_mhd_header, conn, &c->authz, &resp) != 0) {
             MHD_Result_t ret = s_queue(conn, h, &resp);
             sl_http_resp_free(&resp);
             return ret;
