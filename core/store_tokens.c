@@ -235,6 +235,34 @@ int sl_store_token_check(sl_store_t *s, const char *id, const char *token, size_
     return rc;
 }
 
+int sl_store_token_get(sl_store_t *s, const char *id, sl_token_info_t *info)
+{
+    s_env_t *e = NULL;
+    MDB_txn *txn = NULL;
+    uint8_t bid[8];
+    int rc = s_env(s, &e);
+    if (rc) {
+        return rc;
+    }
+    if (!info || s_id_bin(id, bid)) {
+        return SL_ENOTFOUND;
+    }
+    if (mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn) != 0) {
+        return SL_EIO;
+    }
+    uint8_t kb[9] = {'t'};
+    memcpy(kb + 1, bid, 8);
+    MDB_val k = {sizeof kb, kb}, v;
+    rc = mdb_get(txn, e->dbi[S_DB_TOKENS], &k, &v);
+    if (rc == 0) {
+        rc = s_rec_parse(&v, bid, info, NULL) == SL_OK ? SL_OK : SL_EIO;
+    } else {
+        rc = rc == MDB_NOTFOUND ? SL_ENOTFOUND : SL_EIO;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
 int sl_store_token_revoke(sl_store_t *s, const char *id, int64_t now_us)
 {
     s_env_t *e = NULL;

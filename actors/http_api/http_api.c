@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/http_api/tokens.h"
 #include "sluice/actor.h"
 #include "sluice/http.h"
 #include "sluice/log.h"
@@ -38,6 +39,7 @@ typedef struct {
     char *auth;
     /* run state */
     sl_auth_t *authn;
+    sl_api_tokens_t tokens; /* the token routes (tokens.c) */
     char name[64];
     const char *store_path;
     const char **allowed;
@@ -115,6 +117,11 @@ static sl_store_t *s_store(s_api_t *api, sl_http_resp_t *resp)
         sl_http_error(resp, 503, "store_unavailable", "the store cannot be opened: %s", err);
     }
     return st;
+}
+
+static sl_store_t *s_store_of(void *arg, sl_http_resp_t *resp)
+{
+    return s_store(arg, resp);
 }
 
 /*  Answer with what a store read left in body, or the error it returned:
@@ -558,7 +565,7 @@ static int s_init(sl_actor_t *a, void *state)
         .listen = s->listen,
         .max_connections = (int)s->max_connections,
         .timeout_s = (int)(s->timeout_us / 1000000),
-        .max_body = 64 * 1024, /* reads only: no route takes a body */
+        .max_body = 64 * 1024, /* reads, and a token request's few fields */
         .log_name = s->name,
     };
     s->http = sl_http_new(&ho, err, sizeof err);
@@ -574,7 +581,9 @@ static int s_init(sl_actor_t *a, void *state)
         goto fail;
     }
     const unsigned r = SL_HTTP_ROLE(SL_ROLE_READER);
-    if ((rc = sl_http_route(s->http, "GET", "/v1/assets", r, s_assets, s)) ||
+    s->tokens = (sl_api_tokens_t){.store = s_store_of, .arg = s, .name = s->name};
+    if ((rc = sl_api_tokens_route(s->http, &s->tokens)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/assets", r, s_assets, s)) ||
         (rc = sl_http_route(s->http, "GET", "/v1/incidents", r, s_incidents, s)) ||
         (rc = sl_http_route(s->http, "GET", "/v1/changes", SL_HTTP_EXACT | r, s_changes, s)) ||
         (rc =

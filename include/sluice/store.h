@@ -379,6 +379,10 @@ int sl_store_token_add(sl_store_t *s, const char *token, const sl_token_info_t *
 int sl_store_token_check(sl_store_t *s, const char *id, const char *token, size_t len,
                          sl_token_info_t *info);
 
+/*  A token's record by its id, without its secret (to decide who may
+    revoke it). SL_ENOTFOUND, SL_ESTATE, SL_EIO. */
+int sl_store_token_get(sl_store_t *s, const char *id, sl_token_info_t *info);
+
 /*  Mark a token revoked at now_us (kept, so `list` shows it). SL_ENOTFOUND,
     SL_EEXIST (already revoked), SL_ESTATE, SL_EFULL, SL_EIO. */
 int sl_store_token_revoke(sl_store_t *s, const char *id, int64_t now_us);

@@ -6,7 +6,8 @@
 # reader writing; a revoked token (its open change stream ends too) and an
 # expired one; no or a malformed
 # credential (401 with WWW-Authenticate); a platform admin choosing the
-# tenant; the admin listener with auth.admin: token; failures in /metrics
+# tenant; a tenant admin managing its own tenant's tokens over HTTP and
+# no other's; the admin listener with auth.admin: token; failures in /metrics
 # and in the log, never a secret; listeners that would serve a network
 # without auth refuse to start.
 source "$(dirname "$0")/lib.bash"
@@ -156,6 +157,43 @@ req GET "$Q/v1/assets/db%3A%2F%2Fbeta%2Fone" "$PA" "X-Tenant-ID: beta"
 [ "$CODE" = 200 ] || fail "platform admin reading beta: $CODE $(body)"
 req GET "$Q/v1/assets" "$PA"
 [ "$CODE" = 400 ] || fail "platform admin without X-Tenant-ID: $CODE $(body)"
+
+# --- a tenant admin manages its own tenant's tokens over HTTP, nothing more
+printf '{"role":"reader","name":"made-over-http","expires_in":3600}' >"$T/newtok.json"
+req POST "$Q/v1/tokens" "$A_ADM" -- "$T/newtok.json"
+[ "$CODE" = 201 ] || fail "tenant admin making a token: $CODE $(body)"
+NEW=$(grep -o '"token":"slt_[^"]*"' "$T/r.body" | cut -d'"' -f4)
+NEWID=$(grep -o '"id":"[0-9a-f]*"' "$T/r.body" | cut -d'"' -f4)
+[ -n "$NEW" ] && [ -n "$NEWID" ] || fail "201 body: $(body)"
+grep -q '"tenant":"acme"' "$T/r.body" || fail "the token is not acme's: $(body)"
+req GET "$Q/v1/assets/db%3A%2F%2Facme%2Fone" "$NEW"
+[ "$CODE" = 200 ] || fail "the token made over HTTP: $CODE"
+req GET "$Q/v1/tokens" "$A_ADM"
+[ "$CODE" = 200 ] || fail "tenant admin listing tokens: $CODE $(body)"
+grep -q "\"$NEWID\"" "$T/r.body" || fail "list lacks the new token"
+grep -q '"tenant":"beta"\|"tenant":"\*"' "$T/r.body" && fail "acme's admin sees other tenants' tokens: $(body)"
+grep -q 'slt_' "$T/r.body" && fail "the list shows a token"
+printf '{"role":"platform-admin"}' >"$T/patok.json"
+req POST "$Q/v1/tokens" "$A_ADM" -- "$T/patok.json"
+[ "$CODE" = 400 ] || fail "tenant admin making a platform-admin token: $CODE $(body)"
+req POST "$Q/v1/tokens" "$A_ADM" "X-Tenant-ID: beta" -- "$T/newtok.json"
+[ "$CODE" = 403 ] || fail "acme's admin making a token of beta: $CODE $(body)"
+req POST "$Q/v1/tokens" "$A_W" -- "$T/newtok.json"
+[ "$CODE" = 403 ] || fail "a writer making a token: $CODE $(body)"
+req GET "$Q/v1/tokens" "$A_R"
+[ "$CODE" = 403 ] || fail "a reader listing tokens: $CODE $(body)"
+BRID=$(echo "$B_R" | cut -c5-20)
+req DELETE "$Q/v1/tokens/$BRID" "$A_ADM"
+[ "$CODE" = 404 ] || fail "acme's admin revoking beta's token: $CODE $(body)"
+req GET "$Q/v1/assets" "$B_R"
+[ "$CODE" = 200 ] || fail "beta's reader after acme's attempt: $CODE"
+req DELETE "$Q/v1/tokens/$NEWID" "$A_ADM"
+[ "$CODE" = 204 ] || fail "tenant admin revoking its token: $CODE $(body)"
+req GET "$Q/v1/assets" "$NEW"
+[ "$CODE" = 401 ] || fail "a token revoked over HTTP: $CODE"
+req GET "$Q/v1/tokens" "$PA"
+grep -q '"tenant":"beta"' "$T/r.body" || fail "the platform admin does not see every token: $(body)"
+grep -q '"status":"revoked"' "$T/r.body" || fail "revoked tokens not listed as such"
 
 # --- the admin listener asks for a platform admin
 req GET "$M/metrics" ""
