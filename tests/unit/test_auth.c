@@ -225,6 +225,10 @@ static void test_store_tokens(void **state)
     assert_int_equal(sl_store_token_check(st, "0000000000000000", tok, strlen(tok), &got),
                      SL_ENOTFOUND);
     assert_int_equal(sl_store_token_check(st, "xyz", tok, strlen(tok), &got), SL_ENOTFOUND);
+    assert_int_equal(sl_store_token_get(st, id, &got), SL_OK);
+    assert_string_equal(got.tenant, "acme");
+    assert_int_equal(sl_store_token_get(st, "0000000000000000", &got), SL_ENOTFOUND);
+    assert_int_equal(sl_store_token_get(st, "../etc", &got), SL_ENOTFOUND);
     /* bad records refused */
     sl_token_info_t bad = info;
     snprintf(bad.id, sizeof bad.id, "00000000000000zz");
