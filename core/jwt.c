@@ -1,28 +1,121 @@
 /*  RS256 JWTs and JWKS key sets (see sluice/jwt.h): the only module that
-    includes OpenSSL. Key sets are fetched with libcurl, rarely: at the
+    includes OpenSSL. Key sets are fetched with the HTTP client of
+    connectors (core/httpc.c, libcurl loaded on first use), rarely: at the
     first token, on an unknown kid and when they are old, never more often
     than min_interval, so a flood of tokens with made-up kids cannot turn
     into a flood of requests to the identity provider. */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <sodium.h>
 
+#include "sluice/httpc.h"
 #include "sluice/jwt.h"
 #include "sluice/log.h"
 
 #define S_MIN_BITS 2048
 #define S_MAX_SIG 1024 /* bytes: an 8192-bit modulus */
+
+/*  libcrypto is loaded when first needed (an Okta key set), not linked: a
+    topology without Okta never maps it (idle memory, docs/performance.md;
+    the same reasoning as core/httpc.c for libcurl). The openssl headers give the
+    types and constants, stable across the soname libcrypto.so.3; only the
+    functions below are resolved, once, into s_c. */
+#define S_LIBCRYPTO "libcrypto.so.3" /* Debian 12: package libssl3 */
+
+typedef struct {
+    __typeof__(&OSSL_PARAM_BLD_new) OSSL_PARAM_BLD_new;
+    __typeof__(&BN_bin2bn) BN_bin2bn;
+    __typeof__(&OSSL_PARAM_BLD_push_BN) OSSL_PARAM_BLD_push_BN;
+    __typeof__(&OSSL_PARAM_BLD_to_param) OSSL_PARAM_BLD_to_param;
+    __typeof__(&EVP_PKEY_CTX_new_from_name) EVP_PKEY_CTX_new_from_name;
+    __typeof__(&EVP_PKEY_fromdata_init) EVP_PKEY_fromdata_init;
+    __typeof__(&EVP_PKEY_fromdata) EVP_PKEY_fromdata;
+    __typeof__(&EVP_PKEY_free) EVP_PKEY_free;
+    __typeof__(&EVP_PKEY_CTX_free) EVP_PKEY_CTX_free;
+    __typeof__(&OSSL_PARAM_free) OSSL_PARAM_free;
+    __typeof__(&OSSL_PARAM_BLD_free) OSSL_PARAM_BLD_free;
+    __typeof__(&BN_free) BN_free;
+    __typeof__(&EVP_MD_fetch) EVP_MD_fetch;
+    __typeof__(&EVP_MD_free) EVP_MD_free;
+    __typeof__(&EVP_PKEY_get_size) EVP_PKEY_get_size;
+    __typeof__(&EVP_MD_CTX_new) EVP_MD_CTX_new;
+    __typeof__(&EVP_DigestVerifyInit) EVP_DigestVerifyInit;
+    __typeof__(&EVP_DigestVerify) EVP_DigestVerify;
+    __typeof__(&EVP_MD_CTX_free) EVP_MD_CTX_free;
+} s_crypto_t;
+
+#define S_SYM(f) #f, offsetof(s_crypto_t, f)
+static const struct {
+    const char *name;
+    size_t off;
+} s_crypto_syms[] = {
+    {S_SYM(OSSL_PARAM_BLD_new)},
+    {S_SYM(BN_bin2bn)},
+    {S_SYM(OSSL_PARAM_BLD_push_BN)},
+    {S_SYM(OSSL_PARAM_BLD_to_param)},
+    {S_SYM(EVP_PKEY_CTX_new_from_name)},
+    {S_SYM(EVP_PKEY_fromdata_init)},
+    {S_SYM(EVP_PKEY_fromdata)},
+    {S_SYM(EVP_PKEY_free)},
+    {S_SYM(EVP_PKEY_CTX_free)},
+    {S_SYM(OSSL_PARAM_free)},
+    {S_SYM(OSSL_PARAM_BLD_free)},
+    {S_SYM(BN_free)},
+    {S_SYM(EVP_MD_fetch)},
+    {S_SYM(EVP_MD_free)},
+    {S_SYM(EVP_PKEY_get_size)},
+    {S_SYM(EVP_MD_CTX_new)},
+    {S_SYM(EVP_DigestVerifyInit)},
+    {S_SYM(EVP_DigestVerify)},
+    {S_SYM(EVP_MD_CTX_free)},
+};
+
+static s_crypto_t s_c;
+static pthread_once_t s_crypto_once = PTHREAD_ONCE_INIT;
+static int s_crypto_rc = SL_ENOTFOUND;
+static char s_crypto_err[256];
+
+static void s_crypto_load(void)
+{
+    void *h = dlopen(S_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(s_crypto_err, sizeof s_crypto_err, "cannot load %s: %s (Debian: libssl3)",
+                 S_LIBCRYPTO, dlerror());
+        return;
+    }
+    for (size_t i = 0; i < sizeof s_crypto_syms / sizeof s_crypto_syms[0]; i++) {
+        void *fn = dlsym(h, s_crypto_syms[i].name);
+        if (!fn) {
+            snprintf(s_crypto_err, sizeof s_crypto_err, "%s has no %s: OpenSSL older than 3?",
+                     S_LIBCRYPTO, s_crypto_syms[i].name);
+            return;
+        }
+        /*  POSIX: a pointer from dlsym converts to a function pointer. */
+        memcpy((char *)&s_c + s_crypto_syms[i].off, &fn, sizeof fn);
+    }
+    s_crypto_rc = SL_OK;
+}
+
+int sl_jwt_load(char *err, size_t errlen)
+{
+    pthread_once(&s_crypto_once, s_crypto_load);
+    if (s_crypto_rc != SL_OK && err && errlen) {
+        snprintf(err, errlen, "%s", s_crypto_err);
+    }
+    return s_crypto_rc;
+}
 
 struct sl_jwks {
     int n;
@@ -80,24 +173,24 @@ static uint8_t *s_b64_dup(const char *in, size_t len, size_t *outlen)
 static EVP_PKEY *s_rsa_key(const uint8_t *n, size_t nlen, const uint8_t *e, size_t elen)
 {
     EVP_PKEY *pkey = NULL;
-    OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-    BIGNUM *bn = BN_bin2bn(n, (int)nlen, NULL), *be = BN_bin2bn(e, (int)elen, NULL);
+    OSSL_PARAM_BLD *bld = s_c.OSSL_PARAM_BLD_new();
+    BIGNUM *bn = s_c.BN_bin2bn(n, (int)nlen, NULL), *be = s_c.BN_bin2bn(e, (int)elen, NULL);
     OSSL_PARAM *params = NULL;
     EVP_PKEY_CTX *ctx = NULL;
-    if (!bld || !bn || !be || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
-        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
-        !(params = OSSL_PARAM_BLD_to_param(bld)) ||
-        !(ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) ||
-        EVP_PKEY_fromdata_init(ctx) <= 0 ||
-        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
-        EVP_PKEY_free(pkey);
+    if (!bld || !bn || !be || !s_c.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) ||
+        !s_c.OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) ||
+        !(params = s_c.OSSL_PARAM_BLD_to_param(bld)) ||
+        !(ctx = s_c.EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL)) ||
+        s_c.EVP_PKEY_fromdata_init(ctx) <= 0 ||
+        s_c.EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) <= 0) {
+        s_c.EVP_PKEY_free(pkey);
         pkey = NULL;
     }
-    EVP_PKEY_CTX_free(ctx);
-    OSSL_PARAM_free(params);
-    OSSL_PARAM_BLD_free(bld);
-    BN_free(bn);
-    BN_free(be);
+    s_c.EVP_PKEY_CTX_free(ctx);
+    s_c.OSSL_PARAM_free(params);
+    s_c.OSSL_PARAM_BLD_free(bld);
+    s_c.BN_free(bn);
+    s_c.BN_free(be);
     return pkey;
 }
 
@@ -153,6 +246,9 @@ sl_jwks_t *sl_jwks_parse(const char *json, size_t len, char *err, size_t errlen)
         snprintf(err, errlen, "key set: empty or larger than %d bytes", SL_JWKS_MAX);
         return NULL;
     }
+    if (sl_jwt_load(err, errlen) != SL_OK) {
+        return NULL;
+    }
     root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &je);
     json_t *keys = json_object_get(root, "keys");
     if (!json_is_array(keys)) {
@@ -196,7 +292,7 @@ void sl_jwks_destroy(sl_jwks_t **pks)
         return;
     }
     for (int i = 0; i < (*pks)->n; i++) {
-        EVP_PKEY_free((*pks)->key[i]);
+        s_c.EVP_PKEY_free((*pks)->key[i]);
     }
     free(*pks);
     *pks = NULL;
@@ -389,13 +485,17 @@ static EVP_MD *s_sha256;
 
 static void s_md_init(void)
 {
-    s_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (sl_jwt_load(NULL, 0) == SL_OK) {
+        s_sha256 = s_c.EVP_MD_fetch(NULL, "SHA256", NULL);
+    }
 }
 
 __attribute__((destructor)) static void s_md_free(void)
 {
-    EVP_MD_free(s_sha256);
-    s_sha256 = NULL;
+    if (s_sha256) {
+        s_c.EVP_MD_free(s_sha256);
+        s_sha256 = NULL;
+    }
 }
 
 static int s_find(const sl_jwks_t *ks, const char *kid)
@@ -433,20 +533,20 @@ int sl_jwt_verify(const sl_jwks_t *keys, const char *token, size_t len, const sl
     }
     EVP_PKEY *pkey = keys->key[i];
     rc = sl_base64url_decode(x.s, x.sl, sig, sizeof sig, &sl);
-    if (rc || (int)sl != EVP_PKEY_get_size(pkey)) {
+    if (rc || (int)sl != s_c.EVP_PKEY_get_size(pkey)) {
         return sl_auth_fail(e, SL_EAUTH, "bad_signature", "JWT: signature of the wrong length");
     }
     pthread_once(&s_md_once, s_md_init);
-    if (!s_sha256 || !(md = EVP_MD_CTX_new())) {
+    if (!s_sha256 || !(md = s_c.EVP_MD_CTX_new())) {
         return SL_ENOMEM;
     }
     /*  The signed input is the text of header "." payload as received. */
-    if (EVP_DigestVerifyInit(md, NULL, s_sha256, NULL, pkey) != 1 ||
-        EVP_DigestVerify(md, sig, sl, (const unsigned char *)token, x.hl + 1 + x.pl) != 1) {
-        EVP_MD_CTX_free(md);
+    if (s_c.EVP_DigestVerifyInit(md, NULL, s_sha256, NULL, pkey) != 1 ||
+        s_c.EVP_DigestVerify(md, sig, sl, (const unsigned char *)token, x.hl + 1 + x.pl) != 1) {
+        s_c.EVP_MD_CTX_free(md);
         return sl_auth_fail(e, SL_EAUTH, "bad_signature", "JWT: signature does not verify");
     }
-    EVP_MD_CTX_free(md);
+    s_c.EVP_MD_CTX_free(md);
     size_t pn = 0;
     if (!(pb = s_b64_dup(x.p, x.pl, &pn))) {
         return sl_auth_fail(e, SL_EAUTH, "malformed", "JWT payload: not base64url");
@@ -469,7 +569,6 @@ struct sl_jwks_cache {
     char *url;
     char name[64];
     int64_t min_interval_us, max_age_us, timeout_us;
-    int loopback_http;
     pthread_rwlock_t lock; /* keys */
     sl_jwks_t *keys;
     int64_t fetched_us; /* mono time of the keys */
@@ -478,43 +577,52 @@ struct sl_jwks_cache {
     _Atomic uint64_t fetches;
 };
 
-static pthread_once_t s_curl_once = PTHREAD_ONCE_INIT;
-
-static void s_curl_init(void)
-{
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-}
-
-/*  https, or http to a loopback host (a local mock, a sidecar). */
+/*  https, or http to a loopback host (a local mock, a sidecar): 1 for
+    https, 2 for loopback http, 0 (with a reason) otherwise. No user info
+    (a password in a URL would be logged), no spaces or control bytes. */
 static int s_url_ok(const char *url, char *err, size_t errlen)
 {
-    CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL;
-    int ok = 0;
-    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-        if (strcasecmp(scheme, "https") == 0) {
-            ok = 1;
-        } else if (strcasecmp(scheme, "http") == 0 &&
-                   (strcmp(host, "127.0.0.1") == 0 || strcmp(host, "[::1]") == 0 ||
-                    strcasecmp(host, "localhost") == 0)) {
-            ok = 2;
-        } else {
-            snprintf(err, errlen, "jwks_url must be https:// (http:// only to a loopback host)");
-        }
+    const char *host;
+    int http = 0;
+    if (strncasecmp(url, "https://", 8) == 0) {
+        host = url + 8;
+    } else if (strncasecmp(url, "http://", 7) == 0) {
+        host = url + 7;
+        http = 1;
     } else {
-        snprintf(err, errlen, "jwks_url is not a URL");
+        snprintf(err, errlen, "jwks_url must be https:// (http:// only to a loopback host)");
+        return 0;
     }
-    curl_free(scheme);
-    curl_free(host);
-    curl_url_cleanup(u);
-    return ok;
+    for (const char *p = url; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+            snprintf(err, errlen, "jwks_url: no spaces or control characters");
+            return 0;
+        }
+    }
+    size_t hl = host[0] == '[' ? strcspn(host, "]") + 1 : strcspn(host, ":/?#");
+    size_t auth_end = strcspn(host, "/?#");
+    if (memchr(host, '@', auth_end)) {
+        snprintf(err, errlen, "jwks_url: no user or password in the URL");
+        return 0;
+    }
+    if (hl == 0 || (host[0] == '[' && host[hl - 1] != ']')) {
+        snprintf(err, errlen, "jwks_url has no host");
+        return 0;
+    }
+    if (!http) {
+        return 1;
+    }
+    if ((hl == 9 && strncasecmp(host, "localhost", 9) == 0) ||
+        (hl == 5 && strncmp(host, "[::1]", 5) == 0) ||
+        (hl >= 9 && strncmp(host, "127.", 4) == 0 && strspn(host, "0123456789.") == hl)) {
+        return 2;
+    }
+    snprintf(err, errlen, "jwks_url must be https:// (http:// only to a loopback host)");
+    return 0;
 }
 
 int sl_jwks_url_check(const char *url, char *err, size_t errlen)
 {
-    pthread_once(&s_curl_once, s_curl_init);
     return url && s_url_ok(url, err, errlen) ? 0 : -1;
 }
 
@@ -524,9 +632,14 @@ sl_jwks_cache_t *sl_jwks_cache_new(const sl_jwks_cache_opts_t *o, char *err, siz
         snprintf(err, errlen, "no jwks_url");
         return NULL;
     }
-    pthread_once(&s_curl_once, s_curl_init);
     int ok = s_url_ok(o->url, err, errlen);
     if (!ok) {
+        return NULL;
+    }
+    /*  libcurl and libcrypto are loaded now, not at the first token: a
+        missing library stops the start with its reason. Nothing is
+        fetched yet. */
+    if (sl_httpc_load(err, errlen) != SL_OK || sl_jwt_load(err, errlen) != SL_OK) {
         return NULL;
     }
     sl_jwks_cache_t *c = calloc(1, sizeof *c);
@@ -535,7 +648,6 @@ sl_jwks_cache_t *sl_jwks_cache_new(const sl_jwks_cache_opts_t *o, char *err, siz
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    c->loopback_http = ok == 2;
     snprintf(c->name, sizeof c->name, "%s", o->log_name ? o->log_name : "auth");
     c->min_interval_us = o->min_interval_us >= 0 ? o->min_interval_us : 30000000;
     c->max_age_us = o->max_age_us > 0 ? o->max_age_us : 3600LL * 1000000;
@@ -565,58 +677,32 @@ uint64_t sl_jwks_cache_fetches(const sl_jwks_cache_t *c)
     return c ? atomic_load(&((sl_jwks_cache_t *)c)->fetches) : 0;
 }
 
-static size_t s_on_body(char *ptr, size_t size, size_t nmemb, void *ud)
-{
-    sl_buf_t *b = ud;
-    size_t n = size * nmemb;
-    if (b->len + n > SL_JWKS_MAX || sl_buf_append(b, ptr, n) != SL_OK) {
-        return 0; /* too large: the transfer fails */
-    }
-    return n;
-}
-
 /*  One GET of the key set; installs it if good. */
 static void s_fetch(sl_jwks_cache_t *c)
 {
-    sl_buf_t body = {0};
-    char cerr[CURL_ERROR_SIZE] = "", err[256] = "";
-    long status = 0;
+    char err[256] = "";
+    sl_httpc_reply_t r = {0};
     atomic_fetch_add(&c->fetches, 1);
-    CURL *h = curl_easy_init();
-    if (!h) {
-        sl_warn(c->name, "cannot fetch the Okta key set: out of memory");
-        return;
+    sl_httpc_opts_t ho = {.url = c->url, .timeout_us = c->timeout_us, .max_body = SL_JWKS_MAX};
+    sl_httpc_t *h = sl_httpc_new(&ho, err, sizeof err);
+    int rc = h ? sl_httpc_header(h, "Accept", "application/json") : SL_ENOMEM;
+    if (rc == SL_OK) {
+        rc = sl_httpc_request(h, "GET", NULL, 0, &r);
     }
-    curl_easy_setopt(h, CURLOPT_URL, c->url);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, s_on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &body);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, cerr);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)(c->timeout_us / 1000));
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, c->loopback_http ? "http,https" : "https");
-    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "");
-    if (c->loopback_http) {
-        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-    }
-    struct curl_slist *hdr = curl_slist_append(NULL, "Accept: application/json");
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdr);
-    CURLcode cc = curl_easy_perform(h);
-    if (cc == CURLE_OK) {
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-    }
-    curl_slist_free_all(hdr);
-    curl_easy_cleanup(h);
-    if (cc != CURLE_OK || status != 200) {
-        if (cc != CURLE_OK) {
+    sl_httpc_destroy(&h);
+    if (rc != SL_OK || r.status != 200) {
+        if (rc != SL_OK) {
             sl_warn(c->name, "cannot fetch the Okta key set from %s: %s", c->url,
-                    cerr[0] ? cerr : curl_easy_strerror(cc));
+                    r.error[0] ? r.error
+                    : err[0]   ? err
+                               : sl_strerror(rc));
         } else {
-            sl_warn(c->name, "cannot fetch the Okta key set from %s: HTTP %ld", c->url, status);
+            sl_warn(c->name, "cannot fetch the Okta key set from %s: HTTP %ld", c->url, r.status);
         }
-        sl_buf_free(&body);
+        sl_buf_free(&r.body);
         return;
     }
+    sl_buf_t body = r.body;
     sl_jwks_t *ks = sl_jwks_parse((const char *)body.data, body.len, err, sizeof err);
     sl_buf_free(&body);
     if (!ks) {

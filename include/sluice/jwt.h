@@ -1,8 +1,10 @@
 /*  sluice/jwt.h: RS256 JSON Web Tokens (Okta access tokens) and the key
     sets (JWKS) that verify them.
 
-    core/jwt.c is the only module that includes OpenSSL; it fetches key
-    sets with libcurl (sl_jwks_cache_t). Verification is strict: the
+    core/jwt.c is the only module that includes OpenSSL (loaded on first
+    use, not linked: sl_jwt_load); it fetches key
+    sets with the connectors' HTTP client (sluice/httpc.h, which loads
+    libcurl when the cache is made: sl_jwks_cache_t). Verification is strict: the
     compact form with three base64url parts and no padding, a header with
     "alg": "RS256" exactly (never "none", never an HMAC that a public key
     could be abused as) and a "kid", no "crit" extensions, JSON without
@@ -50,6 +52,12 @@ typedef struct {
                      of space-separated values (an OAuth "scope") */
     char values[SL_JWT_VALUES_MAX][SL_JWT_VALUE_MAX + 1];
 } sl_jwt_t;
+
+/*  Load libcrypto (once per process; thread-safe): it is not linked, so a
+    topology without Okta never maps it. SL_OK, or SL_ENOTFOUND with the
+    loader's reason (libcrypto.so.3 missing, or too old). sl_jwks_parse and
+    sl_jwks_cache_new call it. */
+int sl_jwt_load(char *err, size_t errlen);
 
 /* ------------------------------------------------------------ key sets */
 
