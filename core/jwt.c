@@ -4,7 +4,6 @@
     first token, on an unknown kid and when they are old, never more often
     than min_interval, so a flood of tokens with made-up kids cannot turn
     into a flood of requests to the identity provider. */
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -20,6 +19,7 @@
 #include <openssl/param_build.h>
 #include <sodium.h>
 
+#include "sluice/dl.h"
 #include "sluice/httpc.h"
 #include "sluice/jwt.h"
 #include "sluice/log.h"
@@ -57,10 +57,7 @@ typedef struct {
 } s_crypto_t;
 
 #define S_SYM(f) #f, offsetof(s_crypto_t, f)
-static const struct {
-    const char *name;
-    size_t off;
-} s_crypto_syms[] = {
+static const sl_dl_sym_t s_crypto_syms[] = {
     {S_SYM(OSSL_PARAM_BLD_new)},
     {S_SYM(BN_bin2bn)},
     {S_SYM(OSSL_PARAM_BLD_push_BN)},
@@ -89,23 +86,9 @@ static char s_crypto_err[256];
 
 static void s_crypto_load(void)
 {
-    void *h = dlopen(S_LIBCRYPTO, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(s_crypto_err, sizeof s_crypto_err, "cannot load %s: %s (Debian: libssl3)",
-                 S_LIBCRYPTO, dlerror());
-        return;
-    }
-    for (size_t i = 0; i < sizeof s_crypto_syms / sizeof s_crypto_syms[0]; i++) {
-        void *fn = dlsym(h, s_crypto_syms[i].name);
-        if (!fn) {
-            snprintf(s_crypto_err, sizeof s_crypto_err, "%s has no %s: OpenSSL older than 3?",
-                     S_LIBCRYPTO, s_crypto_syms[i].name);
-            return;
-        }
-        /*  POSIX: a pointer from dlsym converts to a function pointer. */
-        memcpy((char *)&s_c + s_crypto_syms[i].off, &fn, sizeof fn);
-    }
-    s_crypto_rc = SL_OK;
+    s_crypto_rc = sl_dl_open(S_LIBCRYPTO, "libssl3", s_crypto_syms,
+                             sizeof s_crypto_syms / sizeof s_crypto_syms[0], &s_c, s_crypto_err,
+                             sizeof s_crypto_err);
 }
 
 int sl_jwt_load(char *err, size_t errlen)
