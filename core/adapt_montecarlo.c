@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <sodium.h>
@@ -855,4 +856,260 @@ int sl_montecarlo_verify(const char *secret, const char *body, size_t len,
     }
     sl_buf_free(&c);
     return rc;
+}
+
+/* ------------------------------------------------------------ secrets per tenant */
+
+typedef struct {
+    char tenant[65];
+    char *secret;
+    char *token;
+} s_sec_t;
+
+struct sl_mc_secrets {
+    s_sec_t *v;
+    int n, cap;
+};
+
+static void s_sec_zfree(char *p)
+{
+    if (p) {
+        sodium_memzero(p, strlen(p));
+        free(p);
+    }
+}
+
+void sl_mc_secrets_destroy(sl_mc_secrets_t **ps)
+{
+    if (!ps || !*ps) {
+        return;
+    }
+    sl_mc_secrets_t *s = *ps;
+    for (int i = 0; i < s->n; i++) {
+        s_sec_zfree(s->v[i].secret);
+        s_sec_zfree(s->v[i].token);
+    }
+    free(s->v);
+    free(s);
+    *ps = NULL;
+}
+
+int sl_mc_secrets_count(const sl_mc_secrets_t *s)
+{
+    return s ? s->n : 0;
+}
+
+/*  1 if value is some tenant's secret or token already. */
+static int s_sec_taken(const sl_mc_secrets_t *s, const char *value)
+{
+    for (int i = 0; value && i < s->n; i++) {
+        if ((s->v[i].secret && strcmp(s->v[i].secret, value) == 0) ||
+            (s->v[i].token && strcmp(s->v[i].token, value) == 0)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int sl_mc_secrets_add(sl_mc_secrets_t *s, const char *tenant, const char *secret, const char *token)
+{
+    if (!s || !tenant || !sl_name_ok(tenant, 64) || (!secret && !token) || (secret && !*secret) ||
+        (token && !*token)) {
+        return SL_EINVAL;
+    }
+    for (int i = 0; i < s->n; i++) {
+        if (strcmp(s->v[i].tenant, tenant) == 0) {
+            return SL_EEXIST;
+        }
+    }
+    if (s_sec_taken(s, secret) || s_sec_taken(s, token) ||
+        (secret && token && strcmp(secret, token) == 0)) {
+        return SL_EEXIST;
+    }
+    if (s->n == s->cap) {
+        int cap = s->cap ? s->cap * 2 : 4;
+        s_sec_t *v = realloc(s->v, (size_t)cap * sizeof *v);
+        if (!v) {
+            return SL_ENOMEM;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    s_sec_t *e = &s->v[s->n];
+    memset(e, 0, sizeof *e);
+    snprintf(e->tenant, sizeof e->tenant, "%s", tenant);
+    e->secret = secret ? strdup(secret) : NULL;
+    e->token = token ? strdup(token) : NULL;
+    if ((secret && !e->secret) || (token && !e->token)) {
+        s_sec_zfree(e->secret);
+        s_sec_zfree(e->token);
+        return SL_ENOMEM;
+    }
+    s->n++;
+    return SL_OK;
+}
+
+static int s_sec_fail(char *err, size_t errlen, char *where, size_t wherelen, const char *tenant,
+                      const char *msg)
+{
+    snprintf(err, errlen, "montecarlo%s%s: %s", tenant ? "." : "", tenant ? tenant : "", msg);
+    if (where && wherelen) {
+        snprintf(where, wherelen, "%s%s", tenant ? "/" : "", tenant ? tenant : "");
+    }
+    return SL_EINVAL;
+}
+
+static int s_sec_parse(const char *json, sl_mc_secrets_t *s, char *err, size_t errlen, char *where,
+                       size_t wherelen)
+{
+    json_error_t je;
+    int rc = SL_OK;
+    json_t *root = json_loads(json ? json : "", JSON_REJECT_DUPLICATES, &je);
+    if (!json_is_object(root)) {
+        rc = s_sec_fail(err, errlen, where, wherelen, NULL,
+                        "expected a map of tenant -> {secret, token}");
+        goto done;
+    }
+    const char *t;
+    json_t *v;
+    json_object_foreach(root, t, v)
+    {
+        if (!sl_name_ok(t, 64)) {
+            rc = s_sec_fail(err, errlen, where, wherelen, NULL,
+                            "a key is not a tenant name (1 to 64 of A-Z a-z 0-9 _ -)");
+            goto done;
+        }
+        if (!json_is_object(v)) {
+            rc = s_sec_fail(err, errlen, where, wherelen, t, "expected a map with secret, token");
+            goto done;
+        }
+        const char *k;
+        json_t *x;
+        json_object_foreach(v, k, x)
+        {
+            if (strcmp(k, "secret") != 0 && strcmp(k, "token") != 0) {
+                rc = s_sec_fail(err, errlen, where, wherelen, t,
+                                "unknown key (expected: secret, token)");
+                goto done;
+            }
+            if (!json_is_string(x) || json_string_length(x) == 0 || json_string_length(x) > 1024 ||
+                strlen(json_string_value(x)) != json_string_length(x)) {
+                rc = s_sec_fail(err, errlen, where, wherelen, t,
+                                "secret and token must be strings of 1 to 1024 bytes");
+                goto done;
+            }
+        }
+        const char *sec = json_string_value(json_object_get(v, "secret"));
+        const char *tok = json_string_value(json_object_get(v, "token"));
+        if (!sec && !tok) {
+            rc = s_sec_fail(err, errlen, where, wherelen, t, "needs a secret or a token");
+            goto done;
+        }
+        rc = sl_mc_secrets_add(s, t, sec, tok);
+        if (rc == SL_EEXIST) {
+            rc = s_sec_fail(err, errlen, where, wherelen, t,
+                            "a secret or token is also another tenant's (or the tenant's own "
+                            "secret and token are equal): each authenticates one tenant");
+            goto done;
+        }
+        if (rc) {
+            snprintf(err, errlen, "montecarlo: %s", sl_strerror(rc));
+            goto done;
+        }
+    }
+done:
+    json_decref(root);
+    return rc;
+}
+
+int sl_mc_secrets_check(const char *json, char *err, size_t errlen, char *where, size_t wherelen)
+{
+    sl_mc_secrets_t s = {0};
+    sl_mc_secrets_t *p = &s;
+    int rc = s_sec_parse(json, &s, err, errlen, where, wherelen);
+    for (int i = 0; i < s.n; i++) {
+        s_sec_zfree(s.v[i].secret);
+        s_sec_zfree(s.v[i].token);
+    }
+    free(s.v);
+    (void)p;
+    return rc ? 1 : 0;
+}
+
+sl_mc_secrets_t *sl_mc_secrets_new(const char *json, char *err, size_t errlen)
+{
+    char where[128];
+    sl_mc_secrets_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (json && s_sec_parse(json, s, err, errlen, where, sizeof where) != SL_OK) {
+        sl_mc_secrets_destroy(&s);
+        return NULL;
+    }
+    return s;
+}
+
+const char *sl_mc_secrets_by_token(const sl_mc_secrets_t *s, const char *token)
+{
+    const char *found = NULL;
+    for (int i = 0; s && token && i < s->n; i++) {
+        /*  Every token is compared, so the time taken says nothing about
+            which one (if any) matched. */
+        if (s->v[i].token && sl_token_equal(s->v[i].token, token) && !found) {
+            found = s->v[i].tenant;
+        }
+    }
+    return found;
+}
+
+const char *sl_mc_secrets_by_signature(const sl_mc_secrets_t *s, const char *tenant,
+                                       const char *body, size_t len, const char *signature)
+{
+    unsigned char want[crypto_auth_hmacsha512_BYTES], mac[crypto_auth_hmacsha512_BYTES];
+    size_t bin_len = 0;
+    const char *end = NULL;
+    if (!s || !body || !signature || sodium_init() < 0) {
+        return NULL;
+    }
+    const char *hex = signature;
+    if (strncasecmp(hex, "sha512=", 7) == 0) {
+        hex += 7;
+    }
+    size_t hl = strlen(hex);
+    while (hl > 0 && (hex[hl - 1] == ' ' || hex[hl - 1] == '\t')) {
+        hl--;
+    }
+    if (hl != 2 * sizeof want ||
+        sodium_hex2bin(want, sizeof want, hex, hl, NULL, &bin_len, &end) != 0 ||
+        bin_len != sizeof want) {
+        return NULL;
+    }
+    /*  The raw body under each secret, then the canonical form (made once)
+        under each: the costly part is the canonical form, not the HMACs. */
+    for (int i = 0; i < s->n; i++) {
+        if (!s->v[i].secret || (tenant && strcmp(tenant, s->v[i].tenant) != 0)) {
+            continue;
+        }
+        s_hmac(s->v[i].secret, body, len, mac);
+        if (sodium_memcmp(mac, want, sizeof mac) == 0) {
+            return s->v[i].tenant;
+        }
+    }
+    sl_buf_t c = {0};
+    const char *found = NULL;
+    if (sl_montecarlo_canonical(body, len, &c) == SL_OK) {
+        for (int i = 0; i < s->n && !found; i++) {
+            if (!s->v[i].secret || (tenant && strcmp(tenant, s->v[i].tenant) != 0)) {
+                continue;
+            }
+            s_hmac(s->v[i].secret, c.data, c.len, mac);
+            if (sodium_memcmp(mac, want, sizeof mac) == 0) {
+                found = s->v[i].tenant;
+            }
+        }
+    }
+    sl_buf_free(&c);
+    return found;
 }

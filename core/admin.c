@@ -3,7 +3,12 @@
     keeps this API's own plain error bodies ({"error":"not found"}) rather
     than the glue's structured ones, which probes and scrapers may already
     match. A pool of one polling thread serves it: every handler is short
-    and only reads the metrics registry (under its lock) and its atomics. */
+    and only reads the metrics registry (under its lock) and its atomics.
+
+    Credentials (sluice/auth.h, the topology's `auth.admin`): "local" (the
+    default) refuses to start unless bound to a loopback address and then
+    asks for none; "token" makes every request present a platform-admin
+    credential (the listener serves the whole process, every tenant). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +21,7 @@
 
 struct sl_admin {
     sl_http_t *http;
+    sl_auth_t *auth;
     sl_metrics_t *metrics;
     int port;
 };
@@ -94,6 +100,12 @@ static int s_handle(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
 
 sl_admin_t *sl_admin_new(const char *addr, sl_metrics_t *metrics)
 {
+    return sl_admin_new_auth(addr, metrics, NULL, NULL);
+}
+
+sl_admin_t *sl_admin_new_auth(const char *addr, sl_metrics_t *metrics, const char *auth,
+                              const char *store_path)
+{
     sl_admin_t *a = NULL;
     char err[256] = "";
 
@@ -121,7 +133,11 @@ sl_admin_t *sl_admin_new(const char *addr, sl_metrics_t *metrics)
         sl_log(SL_LOG_ERROR, "admin", NULL, "admin listener: %s", err);
         goto fail;
     }
-    int rc = sl_http_route(a->http, "*", "/", 0, s_handle, a);
+    if (!(a->auth = sl_http_auth_new(a->http, auth, store_path, 1, err, sizeof err))) {
+        sl_log(SL_LOG_ERROR, "admin", NULL, "admin listener on %s: %s", addr, err);
+        goto fail;
+    }
+    int rc = sl_http_route(a->http, "*", "/", SL_HTTP_ROLE(SL_ROLE_PLATFORM), s_handle, a);
     if (rc) {
         sl_log(SL_LOG_ERROR, "admin", NULL, "admin listener: %s", sl_strerror(rc));
         goto fail;
@@ -131,12 +147,14 @@ sl_admin_t *sl_admin_new(const char *addr, sl_metrics_t *metrics)
         goto fail;
     }
     a->port = sl_http_port(a->http);
-    sl_log(SL_LOG_INFO, "admin", NULL, "admin listener on %s (port %d)", addr, a->port);
+    sl_log(SL_LOG_INFO, "admin", NULL, "admin listener on %s (port %d), credentials: %s", addr,
+           a->port, sl_auth_describe(a->auth));
     return a;
 
 fail:
     if (a) {
         sl_http_destroy(&a->http);
+        sl_auth_destroy(&a->auth);
     }
     free(a);
     return NULL;
@@ -155,6 +173,7 @@ void sl_admin_destroy(sl_admin_t **padmin)
     sl_admin_t *a = *padmin;
     /* Joins the glue's thread: no handler runs after this returns. */
     sl_http_destroy(&a->http);
+    sl_auth_destroy(&a->auth);
     free(a);
     *padmin = NULL;
 }

@@ -38,6 +38,10 @@ const char *sl_strerror(int err)
         return "already exists";
     case SL_ESTOPPED:
         return "stopping";
+    case SL_EAUTH:
+        return "not authenticated";
+    case SL_EPERM:
+        return "not permitted";
     default:
         return "unknown error";
     }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -340,6 +341,69 @@ int sl_opt_parse(const sl_opt_t *opt, const char *text, void *dst, char *err, si
     }
     }
     return SL_EINVAL;
+}
+
+int sl_opt_check_fail(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
+                      const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (err && errlen) {
+        vsnprintf(err, errlen, fmt, ap);
+    }
+    va_end(ap);
+    if (where && wherelen) {
+        snprintf(where, wherelen, "%s", at ? at : "");
+    }
+    return SL_EINVAL;
+}
+
+void sl_opt_json_pointer(char *out, size_t len, const char *base, const char *key)
+{
+    size_t n = (size_t)snprintf(out, len, "%s/", base);
+    for (const char *k = key; *k && n + 3 < len; k++) {
+        if (*k == '~' || *k == '/') {
+            out[n++] = '~';
+            out[n++] = *k == '~' ? '0' : '1';
+        } else {
+            out[n++] = *k;
+        }
+    }
+    out[n < len ? n : len - 1] = '\0';
+}
+
+int sl_opt_parse_json(sl_opt_type_t type, const char *name, const struct json_t *value,
+                      int64_t *out, char *err, size_t errlen)
+{
+    char num[32];
+    const char *text = NULL;
+    const json_t *v = (const json_t *)value;
+    if (json_is_string(v)) {
+        text = json_string_value(v);
+    } else if (json_is_integer(v)) {
+        snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
+        text = num;
+    }
+    if (!out || (type != SL_OPT_SIZE && type != SL_OPT_DURATION && type != SL_OPT_INT)) {
+        return SL_EINVAL;
+    }
+    sl_opt_t o = {.name = name, .type = type};
+    if (!text) {
+        char e2[200];
+        s_fail(&o,
+               type == SL_OPT_SIZE       ? "a size such as 512, 64k, 64KiB, 10MB, 1GiB"
+               : type == SL_OPT_DURATION ? "a duration such as 100us, 250ms, 5s, 2m, 1h"
+                                         : "an integer",
+               NULL, e2, sizeof e2);
+        snprintf(err, errlen, "%s: %s", name, e2);
+        return SL_EINVAL;
+    }
+    char e1[200] = "";
+    int rc = sl_opt_parse(&o, text, out, e1, sizeof e1);
+    if (rc == SL_EINVAL) {
+        snprintf(err, errlen, "%s: %s", name, e1);
+    }
+    return rc;
 }
 
 int sl_opt_set_list(const sl_opt_t *opt, char *const *items, int count, void *dst)

@@ -65,7 +65,17 @@ struct sl_http {
     pthread_mutex_t mu; /* later replies */
     pthread_cond_t cv;  /* outstanding went down */
     int outstanding;    /* sl_http_later given, not yet done */
+    sl_auth_t *auth;    /* borrowed; NULL: no checks */
 };
+
+/*  The credential checks of one request (sl_http_opts_t.auth): run as
+    soon as the headers are in, before the body is read, and kept for the
+    dispatch. */
+typedef struct {
+    int done; /* the checks ran and passed */
+    sl_principal_t who;
+    char tenant[SL_AUTH_TENANT_MAX + 1];
+} s_authz_t;
 
 typedef struct s_conn s_conn_t;
 
@@ -86,6 +96,7 @@ struct s_conn {
     sl_http_t *h;
     struct MHD_Connection *conn;
     sl_http_later_t *later;
+    s_authz_t authz; /* the checks, run once the headers are in */
 };
 
 /*  A streamed response in flight. */
@@ -398,23 +409,132 @@ void sl_http_later_done(sl_http_later_t *l, sl_http_resp_t *resp)
     pthread_mutex_unlock(&h->mu);
 }
 
-static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
-                       void *header_arg, const uint8_t *body, size_t body_len, void *priv,
-                       sl_http_resp_t *resp);
-
-void sl_http_dispatch(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
-                      void *header_arg, const uint8_t *body, size_t body_len, sl_http_resp_t *resp)
+/*  The route for path and method: the best match, or NULL with *any_match
+    telling whether a prefix matched at all (405 rather than 404) and the
+    methods of the matching routes in allow. */
+static const s_route_t *s_route_find(const sl_http_t *h, const char *path, const char *m,
+                                     long *best_out, int *any_match, char *allow, size_t alen_max)
 {
-    s_dispatch(h, method, uri, header, header_arg, body, body_len, NULL, resp);
+    long best = -1;
+    for (int i = 0; i < h->n_routes; i++) {
+        long l = s_match(&h->routes[i], path);
+        if (l > best) {
+            best = l;
+        }
+    }
+    *best_out = best;
+    *any_match = best >= 0;
+    if (allow && alen_max) {
+        allow[0] = '\0';
+    }
+    if (best < 0) {
+        return NULL;
+    }
+    const s_route_t *any = NULL; /* a "*" route: only if no route names the method */
+    size_t alen = 0;
+    for (int i = 0; i < h->n_routes; i++) {
+        const s_route_t *r = &h->routes[i];
+        if (s_match(r, path) != best) {
+            continue;
+        }
+        if (strcmp(r->method, m) == 0) {
+            return r;
+        }
+        if (strcmp(r->method, "*") == 0) {
+            if (!any) {
+                any = r;
+            }
+            continue;
+        }
+        if (allow) {
+            int w = snprintf(allow + alen, alen_max - alen, "%s%s", alen ? ", " : "", r->method);
+            if (w > 0 && (size_t)w < alen_max - alen) {
+                alen += (size_t)w;
+            }
+        }
+    }
+    return any;
+}
+
+/*  The role a route needs: its flags' role, platform-admin if it names
+    none (a route someone forgot to mark is closed, not open). */
+static sl_role_t s_route_role(const s_route_t *r)
+{
+    unsigned role = (r->flags & SL_HTTP_ROLE_MASK) >> SL_HTTP_ROLE_SHIFT;
+    return role >= SL_ROLE_READER && role <= SL_ROLE_PLATFORM ? (sl_role_t)role : SL_ROLE_PLATFORM;
+}
+
+/*  Authenticate and authorize a request for its route (before anything
+    else about it is looked at). 0 with z filled, or non-zero with the
+    refusal in resp. A request that matches no route is authenticated
+    (401 without a credential) before it is told 404, so an unknown
+    caller learns nothing about the routes. */
+static int s_authorize(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
+                       void *header_arg, s_authz_t *z, sl_http_resp_t *resp)
+{
+    memset(z, 0, sizeof *z);
+    if (!sl_auth_required(h->auth)) {
+        z->done = 1;
+        return 0;
+    }
+    char *path = strndup(uri, strcspn(uri, "?"));
+    if (!path) {
+        sl_http_error(resp, 503, "out_of_memory", "out of memory");
+        return -1;
+    }
+    long best;
+    int any_match;
+    const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
+    const s_route_t *r = s_route_find(h, path, m, &best, &any_match, NULL, 0);
+    free(path);
+    if (r && (r->flags & SL_HTTP_PUBLIC)) {
+        z->done = 1;
+        return 0;
+    }
+    const char *route = r ? r->prefix : "(no route)";
+    sl_auth_err_t e;
+    const char *authz = header ? header(header_arg, "Authorization") : NULL;
+    int rc = sl_auth_authenticate(h->auth, authz, &z->who, &e);
+    if (rc == SL_OK && r) {
+        const char *t = header ? header(header_arg, "X-Tenant-ID") : NULL;
+        rc = sl_auth_authorize(&z->who, t, s_route_role(r), z->tenant, &e);
+    }
+    if (rc == SL_OK) {
+        sl_auth_accepted(h->auth, &z->who);
+        z->done = 1;
+        return 0;
+    }
+    unsigned status = rc == SL_EAUTH ? 401 : rc == SL_EPERM ? 403 : rc == SL_EINVAL ? 400 : 503;
+    sl_auth_refused(h->auth, status, &e, z->who.subject, route);
+    sl_http_error(resp, status, e.code && *e.code ? e.code : "unauthorized", "%s", e.message);
+    if (status == 401) {
+        resp->www_authenticate = strcmp(e.code, "missing") == 0
+                                     ? "Bearer realm=\"sluice\""
+                                     : "Bearer realm=\"sluice\", error=\"invalid_token\"";
+    } else if (status == 503) {
+        resp->retry_after_s = 1;
+    }
+    return -1;
 }
 
 static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
                        void *header_arg, const uint8_t *body, size_t body_len, void *priv,
-                       sl_http_resp_t *resp)
+                       const s_authz_t *pre, sl_http_resp_t *resp);
+
+void sl_http_dispatch(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
+                      void *header_arg, const uint8_t *body, size_t body_len, sl_http_resp_t *resp)
+{
+    s_dispatch(h, method, uri, header, header_arg, body, body_len, NULL, NULL, resp);
+}
+
+static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_http_header_fn header,
+                       void *header_arg, const uint8_t *body, size_t body_len, void *priv,
+                       const s_authz_t *pre, sl_http_resp_t *resp)
 {
     sl_http_req_t req;
     char bad[80];
     char *path = NULL;
+    s_authz_t z;
 
     memset(resp, 0, sizeof *resp);
     memset(&req, 0, sizeof req);
@@ -426,6 +546,12 @@ static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_htt
     if (uri[0] != '/') {
         sl_http_error(resp, 400, "bad_request", "request target must begin with '/'");
         return;
+    }
+    if (!pre || !pre->done) {
+        if (s_authorize(h, method, uri, header, header_arg, &z, resp) != 0) {
+            return;
+        }
+        pre = &z;
     }
     const char *q = strchr(uri, '?');
     size_t plen = q ? (size_t)(q - uri) : strlen(uri);
@@ -456,43 +582,13 @@ static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_htt
     }
 
     const char *m = strcmp(method, "HEAD") == 0 ? "GET" : method;
-    long best = -1;
-    for (int i = 0; i < h->n_routes; i++) {
-        long l = s_match(&h->routes[i], path);
-        if (l > best) {
-            best = l;
-        }
-    }
-    if (best < 0) {
+    long best;
+    int any_match;
+    const s_route_t *route =
+        s_route_find(h, path, m, &best, &any_match, resp->allow, sizeof resp->allow);
+    if (!any_match) {
         sl_http_error(resp, 404, "not_found", "no route for %.200s", path);
         goto done;
-    }
-    const s_route_t *route = NULL;
-    const s_route_t *any = NULL; /* a "*" route: only if no route names the method */
-    size_t alen = 0;
-    for (int i = 0; i < h->n_routes; i++) {
-        const s_route_t *r = &h->routes[i];
-        if (s_match(r, path) != best) {
-            continue;
-        }
-        if (strcmp(r->method, m) == 0) {
-            route = r;
-            break;
-        }
-        if (strcmp(r->method, "*") == 0) {
-            if (!any) {
-                any = r;
-            }
-            continue;
-        }
-        int w = snprintf(resp->allow + alen, sizeof resp->allow - alen, "%s%s", alen ? ", " : "",
-                         r->method);
-        if (w > 0 && (size_t)w < sizeof resp->allow - alen) {
-            alen += (size_t)w;
-        }
-    }
-    if (!route) {
-        route = any;
     }
     if (!route) {
         char allow[sizeof resp->allow];
@@ -502,6 +598,7 @@ static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_htt
         memcpy(resp->allow, allow, sizeof allow);
         goto done;
     }
+    resp->allow[0] = '\0';
     req.method = m;
     req.rest = path + best;
     req.body = body;
@@ -509,6 +606,10 @@ static void s_dispatch(sl_http_t *h, const char *method, const char *uri, sl_htt
     req.header = header;
     req.header_arg = header_arg;
     req.priv = priv;
+    if (sl_auth_required(h->auth) && !(route->flags & SL_HTTP_PUBLIC)) {
+        req.who = &pre->who;
+        req.tenant = pre->tenant[0] ? pre->tenant : NULL;
+    }
     rc = route->fn(route->arg, &req, resp);
     if (rc < 0) {
         if (resp->stream.next && resp->stream.free) {
@@ -710,6 +811,9 @@ static MHD_Result_t s_queue(struct MHD_Connection *conn, sl_http_t *h, sl_http_r
     if (resp->allow[0]) {
         MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, resp->allow);
     }
+    if (resp->www_authenticate) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, resp->www_authenticate);
+    }
     if (resp->retry_after_s > 0) {
         char ra[16];
         snprintf(ra, sizeof ra, "%u", resp->retry_after_s);
@@ -740,6 +844,16 @@ static MHD_Result_t s_handle(void *cls, struct MHD_Connection *conn, const char 
     }
     if (!c->seen) {
         c->seen = 1;
+        /*  The credential first, before the body: an unauthenticated
+            client cannot make the server read megabytes, nor learn
+            anything about the route (a 413 included). */
+        memset(&resp, 0, sizeof resp);
+        if (c->uri[0] == '/' && strlen(c->uri) <= SL_HTTP_MAX_URI &&
+            s_authorize(h, method, c->uri, s_mhd_header, conn, &c->authz, &resp) != 0) {
+            MHD_Result_t ret = s_queue(conn, h, &resp);
+            sl_http_resp_free(&resp);
+            return ret;
+        }
         const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
         if (cl && strtoull(cl, NULL, 10) > h->max_body) {
             memset(&resp, 0, sizeof resp);
@@ -778,7 +892,7 @@ static MHD_Result_t s_handle(void *cls, struct MHD_Connection *conn, const char 
     c->h = h;
     c->conn = conn;
     s_dispatch(h, method, c->uri, s_mhd_header, conn, c->body.len ? c->body.data : NULL,
-               c->body.len, h->threads > 0 ? c : NULL, &resp);
+               c->body.len, h->threads > 0 ? c : NULL, &c->authz, &resp);
     if (c->later) {
         /*  The handler answers later: its resp is not the reply. */
         if (resp.stream.next && resp.stream.free) {
@@ -897,6 +1011,7 @@ sl_http_t *sl_http_new(const sl_http_opts_t *opts, char *err, size_t errlen)
     h->timeout_s = opts->timeout_s > 0 ? opts->timeout_s : 30;
     h->max_body = opts->max_body > 0 ? opts->max_body : (size_t)1 << 20;
     h->threads = opts->threads > 0 ? opts->threads : 0;
+    h->auth = opts->auth;
     atomic_init(&h->stopping, 0);
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
@@ -998,6 +1113,54 @@ int sl_http_start(sl_http_t *h, char *err, size_t errlen)
 int sl_http_port(const sl_http_t *h)
 {
     return h ? h->port : 0;
+}
+
+int sl_http_loopback(const sl_http_t *h)
+{
+    if (!h) {
+        return 0;
+    }
+    if (h->ss.ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)&h->ss;
+        return (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+    }
+    if (h->ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)&h->ss;
+        if (IN6_IS_ADDR_LOOPBACK(&a->sin6_addr)) {
+            return 1;
+        }
+        /* ::ffff:127.x.y.z */
+        return IN6_IS_ADDR_V4MAPPED(&a->sin6_addr) && a->sin6_addr.s6_addr[12] == 127;
+    }
+    return 0;
+}
+
+void sl_http_set_auth(sl_http_t *h, sl_auth_t *auth)
+{
+    if (h && !h->daemon) {
+        h->auth = auth;
+    }
+}
+
+sl_auth_t *sl_http_auth_new(sl_http_t *h, const char *config, const char *store_path, int admin,
+                            char *err, size_t errlen)
+{
+    if (!h || h->daemon) {
+        snprintf(err, errlen, "the server is missing or already started");
+        return NULL;
+    }
+    sl_auth_opts_t o = {
+        .config = config,
+        .store_path = store_path,
+        .name = h->name,
+        .loopback = sl_http_loopback(h),
+        .admin = admin,
+    };
+    sl_auth_t *a = sl_auth_new(&o, err, errlen);
+    if (a) {
+        h->auth = a;
+    }
+    return a;
 }
 
 void sl_http_destroy(sl_http_t **ph)

@@ -6,7 +6,6 @@
     stable ABI (soname libcurl.so.4 since 2006), so what we compile against
     and what we load agree. The handle is never closed: libcurl and the TLS
     library under it register exit handlers and keep global state. */
-#include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -17,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "sluice/dl.h"
 #include "sluice/httpc.h"
 
 #define S_LIBCURL "libcurl.so.4" /* Debian 12: package libcurl4 */
@@ -39,10 +39,7 @@ typedef struct {
 
 /*  Name and place in s_api_t of each function we resolve. */
 #define S_SYM(f) "curl_" #f, offsetof(s_api_t, f)
-static const struct {
-    const char *name;
-    size_t off;
-} s_syms[] = {
+static const sl_dl_sym_t s_syms[] = {
     {S_SYM(global_init)},   {S_SYM(easy_init)},    {S_SYM(easy_setopt)},
     {S_SYM(easy_perform)},  {S_SYM(easy_getinfo)}, {S_SYM(easy_cleanup)},
     {S_SYM(easy_strerror)}, {S_SYM(slist_append)}, {S_SYM(slist_free_all)},
@@ -65,21 +62,9 @@ struct sl_httpc {
 
 static void s_load(void)
 {
-    void *h = dlopen(S_LIBCURL, RTLD_NOW | RTLD_LOCAL);
-    if (!h) {
-        snprintf(s_load_err, sizeof s_load_err, "cannot load libcurl: %s (Debian: libcurl4)",
-                 dlerror());
+    if (sl_dl_open(S_LIBCURL, "libcurl4", s_syms, sizeof s_syms / sizeof s_syms[0], &s_api,
+                   s_load_err, sizeof s_load_err) != SL_OK) {
         return;
-    }
-    for (size_t i = 0; i < sizeof s_syms / sizeof s_syms[0]; i++) {
-        void *fn = dlsym(h, s_syms[i].name);
-        if (!fn) {
-            snprintf(s_load_err, sizeof s_load_err, "%s has no %s: libcurl too old?", S_LIBCURL,
-                     s_syms[i].name);
-            return;
-        }
-        /*  POSIX: a pointer from dlsym converts to a function pointer. */
-        memcpy((char *)&s_api + s_syms[i].off, &fn, sizeof fn);
     }
     CURLcode cc = s_api.global_init(CURL_GLOBAL_DEFAULT);
     if (cc != CURLE_OK) {

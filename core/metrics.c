@@ -551,6 +551,170 @@ static int s_render_curve(sl_buf_t *out)
     return rc;
 }
 
+/* ------------------------------------------------------ labelled counters */
+
+struct sl_counter {
+    const char *family;
+    const char *help;
+    char labels[512]; /* rendered: name="value",... */
+    _Atomic uint64_t count;
+    struct sl_counter *next;
+};
+
+static pthread_mutex_t s_ctr_lock = PTHREAD_MUTEX_INITIALIZER;
+static sl_counter_t *s_ctr_head;
+static sl_counter_t **s_ctr_tail = &s_ctr_head;
+static int s_ctr_n;
+
+__attribute__((destructor)) static void s_ctr_free(void)
+{
+    while (s_ctr_head) {
+        sl_counter_t *c = s_ctr_head;
+        s_ctr_head = c->next;
+        free(c);
+    }
+    s_ctr_tail = &s_ctr_head;
+    s_ctr_n = 0;
+}
+
+/*  The label text of a series; `other` replaces every value. */
+static int s_ctr_labels(char *out, size_t len, va_list ap, int other)
+{
+    sl_buf_t b = {0};
+    int rc = SL_OK;
+    const char *name;
+    int first = 1;
+    while (rc == SL_OK && (name = va_arg(ap, const char *)) != NULL) {
+        const char *value = va_arg(ap, const char *);
+        char v[64];
+        snprintf(v, sizeof v, "%s", other ? "other" : value ? value : "");
+        rc = s_appendf(&b, "%s%s=\"", first ? "" : ",", name);
+        rc = rc ? rc : s_label_value(&b, v);
+        rc = rc ? rc : s_appendf(&b, "\"");
+        first = 0;
+    }
+    if (rc == SL_OK && b.len >= len) {
+        rc = SL_ERANGE;
+    }
+    if (rc == SL_OK) {
+        memcpy(out, b.data ? (const char *)b.data : "", b.len);
+        out[b.len] = '\0';
+    }
+    sl_buf_free(&b);
+    return rc;
+}
+
+static sl_counter_t *s_ctr_find(const char *family, const char *labels)
+{
+    for (sl_counter_t *c = s_ctr_head; c; c = c->next) {
+        if (strcmp(c->family, family) == 0 && strcmp(c->labels, labels) == 0) {
+            return c;
+        }
+    }
+    return NULL;
+}
+
+static sl_counter_t *s_counter_v(const char *family, const char *help, va_list ap)
+{
+    char labels[512];
+    va_list a2;
+    va_copy(a2, ap);
+    int rc = s_ctr_labels(labels, sizeof labels, a2, 0);
+    va_end(a2);
+    if (rc) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s_ctr_lock);
+    sl_counter_t *c = s_ctr_find(family, labels);
+    if (!c && s_ctr_n >= SL_COUNTER_SERIES) {
+        va_copy(a2, ap);
+        rc = s_ctr_labels(labels, sizeof labels, a2, 1);
+        va_end(a2);
+        c = rc ? NULL : s_ctr_find(family, labels);
+        if (rc) {
+            pthread_mutex_unlock(&s_ctr_lock);
+            return NULL;
+        }
+    }
+    if (!c && (c = calloc(1, sizeof *c)) != NULL) {
+        c->family = family;
+        c->help = help;
+        memcpy(c->labels, labels, sizeof labels);
+        atomic_init(&c->count, 0);
+        *s_ctr_tail = c;
+        s_ctr_tail = &c->next;
+        s_ctr_n++;
+    }
+    pthread_mutex_unlock(&s_ctr_lock);
+    return c;
+}
+
+sl_counter_t *sl_metrics_counter(const char *family, const char *help, ...)
+{
+    va_list ap;
+    va_start(ap, help);
+    sl_counter_t *c = s_counter_v(family, help, ap);
+    va_end(ap);
+    return c;
+}
+
+void sl_counter_add(sl_counter_t *c, uint64_t n)
+{
+    if (c) {
+        atomic_fetch_add_explicit(&c->count, n, S_RELAXED);
+    }
+}
+
+void sl_metrics_count(const char *family, const char *help, uint64_t n, ...)
+{
+    va_list ap;
+    va_start(ap, n);
+    sl_counter_add(s_counter_v(family, help, ap), n);
+    va_end(ap);
+}
+
+uint64_t sl_metrics_counted(const char *family, ...)
+{
+    char labels[512];
+    va_list ap;
+    va_start(ap, family);
+    int rc = s_ctr_labels(labels, sizeof labels, ap, 0);
+    va_end(ap);
+    if (rc) {
+        return 0;
+    }
+    pthread_mutex_lock(&s_ctr_lock);
+    sl_counter_t *c = s_ctr_find(family, labels);
+    uint64_t n = c ? atomic_load_explicit(&c->count, S_RELAXED) : 0;
+    pthread_mutex_unlock(&s_ctr_lock);
+    return n;
+}
+
+/*  Every series of each family together, in the order families appeared. */
+static int s_render_counters(sl_buf_t *out)
+{
+    int rc = SL_OK;
+    pthread_mutex_lock(&s_ctr_lock);
+    for (sl_counter_t *c = s_ctr_head; c && !rc; c = c->next) {
+        int first = 1;
+        for (sl_counter_t *p = s_ctr_head; p != c && first; p = p->next) {
+            first = strcmp(p->family, c->family) != 0;
+        }
+        if (!first) {
+            continue;
+        }
+        rc = s_family(out, c->family, "counter", c->help ? c->help : "");
+        for (sl_counter_t *s = c; s && !rc; s = s->next) {
+            if (strcmp(s->family, c->family) == 0) {
+                rc = s_appendf(out, "%s{%s} %llu\n", s->family, s->labels,
+                               (unsigned long long)atomic_load_explicit(&s->count, S_RELAXED));
+            }
+        }
+    }
+    pthread_mutex_unlock(&s_ctr_lock);
+    return rc;
+}
+
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
 {
     if (!m || !out) {
@@ -643,6 +807,9 @@ int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
     }
     if (!rc) {
         rc = s_render_curve(out);
+    }
+    if (!rc) {
+        rc = s_render_counters(out);
     }
     if (rc) {
         out->len = start_len;

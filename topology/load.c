@@ -14,6 +14,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "sluice/auth.h"
 #include "topology/internal.h"
 
 /*  Bounds that keep a hostile file (the fuzzer, an alias bomb) from eating
@@ -25,12 +26,13 @@
 #define S_DEFAULT_PORT 7600
 
 static const char *const s_top_keys =
-    "version, name, store, tenancy, tenants, insecure_links, admin, nodes, actors";
+    "version, name, store, tenancy, tenants, insecure_links, admin, auth, nodes, actors";
 
 typedef struct {
     sl_topo_ctx_t *c;
     yaml_document_t *doc;
     sl_plan_t *plan;
+    sl_pos_t auth_pos; /* of the top-level auth value */
 } s_load_t;
 
 /*  A value resolved from the file: text plus where it came from. */
@@ -1161,6 +1163,79 @@ static void s_section(s_load_t *l, yaml_node_t *k, yaml_node_t *v, const char *w
     }
 }
 
+/*  The top-level `auth`: checked here, at its position, and handed to
+    every actor whose kind takes an `auth` option (s_auth_inherit). */
+static void s_auth(s_load_t *l, yaml_node_t *v)
+{
+    sl_buf_t b = {0};
+    int secret = 0;
+    int rc = s_json(l, v, 0, &b, &secret);
+    if (rc == SL_OK) {
+        rc = sl_buf_append(&b, "", 1);
+    }
+    if (rc) {
+        if (rc == SL_ENOMEM) {
+            sl_topo_error(l->c, s_pos(v), "out of memory");
+        }
+        sl_buf_free(&b);
+        return;
+    }
+    char err[300] = "", where[256] = "";
+    if (sl_auth_config_check((const char *)b.data, err, sizeof err, where, sizeof where) != 0) {
+        yaml_node_t *at = s_json_where(l, v, where);
+        sl_topo_error(l->c, at ? s_pos(at) : s_pos(v), "auth: %s",
+                      secret ? "invalid value (secret)" : err);
+        sl_buf_free(&b);
+        return;
+    }
+    free(l->plan->auth);
+    l->plan->auth = (char *)b.data;
+    l->plan->auth_secret = secret;
+    l->auth_pos = s_pos(v);
+}
+
+/*  An actor whose kind has an `auth` option and that sets none gets the
+    top-level one, as if written there: its fingerprint then changes with
+    it, so a reload that changes `auth` restarts the listeners. */
+static void s_auth_inherit(s_load_t *l)
+{
+    sl_plan_t *plan = l->plan;
+    for (int i = 0; plan->auth && i < plan->n_actors; i++) {
+        sl_plan_actor_t *a = &plan->actors[i];
+        const sl_opt_t *o = a->kind ? sl_opt_find(a->kind, "auth") : NULL;
+        if (!o || o->type != SL_OPT_JSON) {
+            continue;
+        }
+        int found = 0;
+        for (int k = 0; k < a->n_opts && !found; k++) {
+            found = strcmp(a->opts[k].key, "auth") == 0;
+        }
+        if (found) {
+            continue;
+        }
+        sl_plan_opt_t *opts = realloc(a->opts, (size_t)(a->n_opts + 1) * sizeof *opts);
+        if (!opts) {
+            sl_topo_error(l->c, a->pos, "out of memory");
+            return;
+        }
+        a->opts = opts;
+        sl_plan_opt_t *po = &a->opts[a->n_opts];
+        memset(po, 0, sizeof *po);
+        po->key = strdup("auth");
+        po->text = strdup(plan->auth);
+        if (!po->key || !po->text) {
+            free(po->key);
+            free(po->text);
+            sl_topo_error(l->c, a->pos, "out of memory");
+            return;
+        }
+        po->secret = plan->auth_secret;
+        po->pos = l->auth_pos;
+        po->vpos = l->auth_pos;
+        a->n_opts++;
+    }
+}
+
 static void s_top(s_load_t *l, yaml_node_t *root)
 {
     sl_plan_t *plan = l->plan;
@@ -1230,6 +1305,8 @@ static void s_top(s_load_t *l, yaml_node_t *root)
             l->c->admin_set = 1;
             l->c->admin_pos = s_pos(pk);
             plan->admin = s_address(l, pv, "admin");
+        } else if (strcmp(key, "auth") == 0) {
+            s_auth(l, pv);
         } else if (strcmp(key, "nodes") == 0) {
             s_section(l, pk, pv, "nodes", (void **)&plan->nodes, sizeof *plan->nodes, s_node_entry);
         } else if (strcmp(key, "actors") == 0) {
@@ -1430,6 +1507,7 @@ static sl_plan_t *s_load_string(const char *name, const char *dir, const char *y
         goto fail;
     }
     s_top(&l, root);
+    s_auth_inherit(&l);
     /* a second document would be silently ignored: say so instead */
     if (!yaml_parser_load(&parser, &extra)) {
         s_syntax_error(&l, &parser);

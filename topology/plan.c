@@ -306,6 +306,7 @@ void sl_plan_destroy(sl_plan_t **plan)
     free(p->tenants);
     free(p->tenant);
     free(p->admin);
+    free(p->auth);
     for (int i = 0; i < p->n_nodes; i++) {
         free(p->nodes[i].name);
         free(p->nodes[i].host);

@@ -2,11 +2,13 @@
 
     A source without outputs: it handles no events, it serves reads of the
     topology's store on its own HTTP threads (core/http.c, one thread per
-    connection) until the engine stops it. Every read takes the tenant from
-    the X-Tenant-ID header (until the auth issue lands) and sees only that
-    tenant's keys. The store handle is shared with the store actor of the
-    same process (sl_store_open shares one environment per path), and LMDB
-    read transactions run concurrently with its writes. */
+    connection) until the engine stops it. Every request is authenticated
+    before anything else (core/http.c with this actor's `auth`; role
+    reader) and every read sees only the keys of the request's tenant: the
+    credential's (X-Tenant-ID only chooses among the tenants it covers),
+    or without credentials (auth none) the X-Tenant-ID header. The store handle is shared with the
+   store actor of the same process (sl_store_open shares one environment per path), and LMDB read
+   transactions run concurrently with its writes. */
 #include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
@@ -14,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "actors/http_api/tokens.h"
 #include "sluice/actor.h"
 #include "sluice/http.h"
 #include "sluice/log.h"
@@ -24,6 +27,7 @@
 #define S_QN_MAX 4096
 #define S_STREAM_BATCH 256            /* change records per read transaction */
 #define S_KEEPALIVE_US (15 * 1000000) /* SSE comment when nothing happened */
+#define S_RECHECK_US (5 * 1000000)    /* a stream's credential is checked again this often */
 
 typedef struct {
     char *listen;
@@ -32,7 +36,10 @@ typedef struct {
     int64_t timeout_us;
     int isolated;
     sl_strlist_t tenants;
+    char *auth;
     /* run state */
+    sl_auth_t *authn;
+    sl_api_tokens_t tokens; /* the token routes (tokens.c) */
     char name[64];
     const char *store_path;
     const char **allowed;
@@ -51,6 +58,8 @@ typedef struct {
     int greeted;
     int rc;
     sl_buf_t *out;
+    char *authz;        /* the Authorization header, to check again (NULL: no checks) */
+    int64_t recheck_us; /* when */
 } s_follow_t;
 
 /* ------------------------------------------------------------ helpers */
@@ -58,6 +67,17 @@ typedef struct {
 /*  The tenant of a request, or a 400 in resp. */
 static int s_tenant(const sl_http_req_t *req, sl_http_resp_t *resp, const char **tenant)
 {
+    if (req->who) {
+        /*  Checked against the credential by the glue; only a platform
+            admin can come without one. */
+        if (!req->tenant) {
+            sl_http_error(resp, 400, "missing_tenant",
+                          "a platform admin names the tenant to read with X-Tenant-ID");
+            return SL_EINVAL;
+        }
+        *tenant = req->tenant;
+        return SL_OK;
+    }
     const char *t = sl_http_header(req, "X-Tenant-ID");
     if (!t || !*t) {
         sl_http_error(resp, 400, "missing_tenant", "the X-Tenant-ID header is required");
@@ -97,6 +117,11 @@ static sl_store_t *s_store(s_api_t *api, sl_http_resp_t *resp)
         sl_http_error(resp, 503, "store_unavailable", "the store cannot be opened: %s", err);
     }
     return st;
+}
+
+static sl_store_t *s_store_of(void *arg, sl_http_resp_t *resp)
+{
+    return s_store(arg, resp);
 }
 
 /*  Answer with what a store read left in body, or the error it returned:
@@ -365,9 +390,37 @@ static int s_follow_one(void *arg, uint64_t seq, const sl_event_t *change)
 
 /*  Next chunk of the stream: whatever was committed since the last call
     (the HTTP glue calls again after ~50 ms when this adds nothing). */
+/*  A stream outlives the check of the request that opened it: its
+    credential is checked again every few seconds, so a revoked or expired
+    token ends the streams it opened. 0 while it is still good. */
+static int s_follow_recheck(s_follow_t *f)
+{
+    int64_t now = sl_mono_us();
+    if (!f->authz || now < f->recheck_us) {
+        return 0;
+    }
+    f->recheck_us = now + S_RECHECK_US;
+    sl_principal_t who;
+    sl_auth_err_t e;
+    char tenant[SL_AUTH_TENANT_MAX + 1];
+    int rc = sl_auth_authenticate(f->api->authn, f->authz, &who, &e);
+    if (rc == SL_OK) {
+        rc = sl_auth_authorize(&who, f->tenant, SL_ROLE_READER, tenant, &e);
+    }
+    if (rc == SL_OK || rc == SL_EIO) {
+        return 0; /* a store or key set that cannot be read now ends nothing */
+    }
+    sl_auth_refused(f->api->authn, rc == SL_EAUTH ? 401 : 403, &e, who.subject,
+                    "/v1/changes/stream");
+    return -1;
+}
+
 static int s_follow_next(void *arg, sl_buf_t *out)
 {
     s_follow_t *f = arg;
+    if (s_follow_recheck(f) != 0) {
+        return SL_DONE; /* the stream ends; the client's reconnect gets the 401 */
+    }
     if (!f->greeted) {
         /* a first byte at once, so the client sees the headers now */
         char hello[96];
@@ -399,7 +452,12 @@ static int s_follow_next(void *arg, sl_buf_t *out)
 
 static void s_follow_free(void *arg)
 {
-    free(arg);
+    s_follow_t *f = arg;
+    if (f->authz) {
+        explicit_bzero(f->authz, strlen(f->authz));
+        free(f->authz);
+    }
+    free(f);
 }
 
 static int s_stream(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
@@ -433,6 +491,12 @@ static int s_stream(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
     f->store = st;
     snprintf(f->tenant, sizeof f->tenant, "%s", tenant);
     f->after = after;
+    const char *authz = req->who ? sl_http_header(req, "Authorization") : NULL;
+    if (authz && !(f->authz = strdup(authz))) {
+        free(f);
+        return SL_ENOMEM;
+    }
+    f->recheck_us = sl_mono_us() + S_RECHECK_US;
     resp->status = 200;
     resp->content_type = "text/event-stream";
     resp->stream.next = s_follow_next;
@@ -451,6 +515,7 @@ static void s_exit(sl_actor_t *a, void *state)
     (void)a;
     /* the server first: it joins every handler that could read the store */
     sl_http_destroy(&s->http);
+    sl_auth_destroy(&s->authn);
     sl_store_close(&s->store);
     free(s->allowed);
     s->allowed = NULL;
@@ -500,7 +565,7 @@ static int s_init(sl_actor_t *a, void *state)
         .listen = s->listen,
         .max_connections = (int)s->max_connections,
         .timeout_s = (int)(s->timeout_us / 1000000),
-        .max_body = 64 * 1024, /* reads only: no route takes a body */
+        .max_body = 64 * 1024, /* reads, and a token request's few fields */
         .log_name = s->name,
     };
     s->http = sl_http_new(&ho, err, sizeof err);
@@ -508,10 +573,21 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "%s", err);
         goto fail;
     }
-    if ((rc = sl_http_route(s->http, "GET", "/v1/assets", 0, s_assets, s)) ||
-        (rc = sl_http_route(s->http, "GET", "/v1/incidents", 0, s_incidents, s)) ||
-        (rc = sl_http_route(s->http, "GET", "/v1/changes", SL_HTTP_EXACT, s_changes, s)) ||
-        (rc = sl_http_route(s->http, "GET", "/v1/changes/stream", SL_HTTP_EXACT, s_stream, s))) {
+    /*  Tokens live in the topology's store, where `sluice token` puts them. */
+    s->authn = sl_http_auth_new(s->http, s->auth, sl_actor_store_path(a), 0, err, sizeof err);
+    if (!s->authn) {
+        sl_error(s->name, "auth: %s", err);
+        rc = SL_EINVAL;
+        goto fail;
+    }
+    const unsigned r = SL_HTTP_ROLE(SL_ROLE_READER);
+    s->tokens = (sl_api_tokens_t){.store = s_store_of, .arg = s, .name = s->name};
+    if ((rc = sl_api_tokens_route(s->http, &s->tokens)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/assets", r, s_assets, s)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/incidents", r, s_incidents, s)) ||
+        (rc = sl_http_route(s->http, "GET", "/v1/changes", SL_HTTP_EXACT | r, s_changes, s)) ||
+        (rc =
+             sl_http_route(s->http, "GET", "/v1/changes/stream", SL_HTTP_EXACT | r, s_stream, s))) {
         sl_error(s->name, "routes: %s", sl_strerror(rc));
         goto fail;
     }
@@ -520,7 +596,14 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "%s", err);
         goto fail;
     }
-    sl_info(s->name, "query API on %s (port %d), store %s", s->listen, sl_http_port(s->http), path);
+    sl_info(s->name, "query API on %s (port %d), store %s; credentials: %s", s->listen,
+            sl_http_port(s->http), path, sl_auth_describe(s->authn));
+    if (!s->auth) {
+        sl_warn(s->name,
+                "no auth configured: %s serves reads without credentials (loopback "
+                "only); set auth to require them",
+                s->listen);
+    }
     return SL_OK;
 
 fail:
@@ -542,17 +625,32 @@ static const sl_opt_t s_options[] = {
      "concurrent connections, change streams included (1..10000)"},
     {"timeout", SL_OPT_DURATION, "30s", offsetof(s_api_t, timeout_us), 0,
      "an idle connection is closed after this long (1s..1h)"},
+    {"auth", SL_OPT_JSON, NULL, offsetof(s_api_t, auth), 0,
+     "credentials for every read (role reader): none, or {tokens, okta}; default: the "
+     "topology's top-level auth (docs/auth.md)"},
     {0},
 };
+
+/*  `auth` is checked at topology load, at its position in the file. */
+static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
+                          char *err, size_t errlen, char *where, size_t wherelen)
+{
+    (void)opts;
+    if (strcmp(option, "auth") == 0) {
+        return sl_auth_config_check(json, err, errlen, where, wherelen);
+    }
+    return 0;
+}
 
 const sl_actor_kind_t sl_actor_http_api = {
     .name = "http_api",
     .description = "Serves the query API (assets, lineage, incidents, changes and a "
                    "Server-Sent Events change stream) over HTTP/JSON from the store; "
-                   "tenant from the X-Tenant-ID header. See docs/api.md.",
+                   "tenant from the credential (docs/auth.md). See docs/api.md.",
     .flags = SL_KIND_SOURCE,
     .state_size = sizeof(s_api_t),
     .options = s_options,
     .init = s_init,
     .exit = s_exit,
+    .check_option = s_check_option,
 };

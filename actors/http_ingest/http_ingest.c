@@ -36,6 +36,7 @@
 #include "sluice/journal.h"
 #include "sluice/log.h"
 #include "sluice/metrics.h"
+#include "sluice/quota.h"
 #include "sluice/schema.h"
 
 #define S_TENANT_MAX 64
@@ -47,6 +48,7 @@
 #define S_RING 256        /* (time, handed) samples: 25 s at 100 ms */
 #define S_RETRY_AFTER 1   /* seconds, on 429 and 503 */
 #define S_REASON 512
+#define S_TALLY 16 /* tenants of one request counted for quotas */
 
 typedef struct {
     int64_t t;
@@ -82,7 +84,13 @@ typedef struct {
     char *mc_token;
     char *schemas;
     char *schema_map;
+    char *auth;
+    char *montecarlo;
+    char *quotas;
     /* run state */
+    sl_auth_t *authn;       /* the listener's credential checks */
+    sl_mc_secrets_t *mc;    /* Monte Carlo webhook secrets, per tenant */
+    sl_quota_t *quota;      /* NULL: no quotas */
     sl_schema_gate_t *gate; /* NULL: no synchronous validation */
     sl_name_map_t *map;
     char name[64];
@@ -188,8 +196,14 @@ typedef struct {
     sl_buf_t ids;     /* "\"id\",\"id\"" */
     size_t *ends;     /* end offset of each envelope in enc */
     int unchecked;    /* an adapter's dead-letter note: no schema applies */
+    int bound;        /* the credential binds hdr_tenant: another tenant is a 403 */
     long n;
     long cap;
+    struct {
+        char tenant[S_TENANT_MAX + 1];
+        uint64_t events, writes; /* writes: events that are not deletes */
+    } tally[S_TALLY];            /* per tenant, for quotas */
+    int n_tally;
 } s_req_t;
 
 static void s_req_free(s_req_t *r)
@@ -198,6 +212,86 @@ static void s_req_free(s_req_t *r)
     sl_buf_free(&r->enc);
     sl_buf_free(&r->ids);
     free(r->ends);
+}
+
+/*  Count an event against its tenant for the request's quota check. */
+static int s_tally(s_req_t *r, const sl_event_t *ev, long index)
+{
+    int i = 0;
+    while (i < r->n_tally && !sl_slice_eq(ev->tenant, r->tally[i].tenant)) {
+        i++;
+    }
+    if (i == r->n_tally) {
+        if (r->n_tally == S_TALLY || ev->tenant.len > S_TENANT_MAX) {
+            s_bad(r->resp, "too_many_tenants", index,
+                  "with quotas on, one request carries events of at most %d tenants", S_TALLY);
+            return SL_EPROTO;
+        }
+        memcpy(r->tally[i].tenant, ev->tenant.ptr, ev->tenant.len);
+        r->tally[i].tenant[ev->tenant.len] = '\0';
+        r->n_tally++;
+    }
+    r->tally[i].events++;
+    if (!sl_slice_eq(ev->kind, "asset.delete") && !sl_slice_eq(ev->kind, "tag.unset") &&
+        !sl_slice_eq(ev->kind, "lineage.edge.delete")) {
+        r->tally[i].writes++;
+    }
+    return SL_OK;
+}
+
+/*  The request's quotas, once all its events are parsed: each tenant's
+    store size (only for events that add data: deletes pass, so a tenant
+    over its size can make room), then its rate, all or nothing. 1 with
+    429 or 507 in resp if refused. */
+static int s_quota_check(s_ingest_t *s, s_req_t *r, sl_http_resp_t *resp)
+{
+    char t[S_TENANT_MAX + 1];
+    unsigned retry = 1;
+    if (!s->quota) {
+        return 0;
+    }
+    for (int i = 0; i < r->n_tally; i++) {
+        snprintf(t, sizeof t, "%s", r->tally[i].tenant);
+        uint64_t used = 0, limit = 0;
+        if (r->tally[i].writes > 0 && sl_quota_size(s->quota, t, &used, &limit) == SL_EFULL) {
+            sl_http_error(resp, 507, "store_quota",
+                          "tenant '%s' uses %llu bytes of the store, at or over its quota of "
+                          "%llu (key and value bytes of its records, measured periodically): "
+                          "writes are refused until data is deleted or the quota raised",
+                          t, (unsigned long long)used, (unsigned long long)limit);
+            sl_metrics_count("sluice_quota_refused_total",
+                             "Requests refused by a tenant quota, by listener, tenant and quota.",
+                             1, "listener", s->name, "tenant", t, "quota", "store_size", NULL);
+            return 1;
+        }
+    }
+    for (int i = 0; i < r->n_tally; i++) {
+        snprintf(t, sizeof t, "%s", r->tally[i].tenant);
+        int rc = sl_quota_take(s->quota, t, r->tally[i].events, &retry);
+        if (rc == SL_OK) {
+            continue;
+        }
+        for (int k = 0; k < i; k++) {
+            char tk[S_TENANT_MAX + 1];
+            snprintf(tk, sizeof tk, "%s", r->tally[k].tenant);
+            sl_quota_give(s->quota, tk, r->tally[k].events);
+        }
+        if (rc == SL_ERANGE) {
+            sl_http_error(resp, 429, "rate_quota",
+                          "%llu events for tenant '%s' exceed its burst: split the request",
+                          (unsigned long long)r->tally[i].events, t);
+            retry = 1;
+        } else {
+            sl_http_error(resp, 429, "rate_quota",
+                          "tenant '%s' is over its events per second: retry after %u s", t, retry);
+        }
+        resp->retry_after_s = retry;
+        sl_metrics_count("sluice_quota_refused_total",
+                         "Requests refused by a tenant quota, by listener, tenant and quota.", 1,
+                         "listener", s->name, "tenant", t, "quota", "events_per_second", NULL);
+        return 1;
+    }
+    return 0;
 }
 
 /*  Parse, check and encode one event (JSON text of one object). SL_EPROTO
@@ -219,6 +313,17 @@ static int s_event(s_req_t *r, const char *json, size_t len)
     /*  The tenant: the event's own, the header's, or the default; where
         two are given they must agree (docs/ingest.md). */
     if (ev.tenant.len > 0) {
+        if (r->hdr_tenant && r->bound && !sl_slice_eq(ev.tenant, r->hdr_tenant)) {
+            /*  Not a malformed event: a tenant the credential may not write. */
+            s_bad(r->resp, "forbidden_tenant", index,
+                  "field 'tenant': '%.*s' is not the tenant of the credential ('%s')",
+                  (int)(ev.tenant.len > 64 ? 64 : ev.tenant.len), ev.tenant.ptr, r->hdr_tenant);
+            r->resp->status = 403;
+            sl_auth_err_t e = {.code = "forbidden_tenant"};
+            snprintf(e.message, sizeof e.message, "an event names another tenant");
+            sl_auth_refused(s->authn, 403, &e, NULL, "/v1/events");
+            return SL_EPROTO;
+        }
         if (r->hdr_tenant && !sl_slice_eq(ev.tenant, r->hdr_tenant)) {
             s_bad(r->resp, "tenant_mismatch", index,
                   "field 'tenant': '%.*s' disagrees with the X-Tenant-ID header '%s'",
@@ -241,6 +346,9 @@ static int s_event(s_req_t *r, const char *json, size_t len)
     } else {
         s_bad(r->resp, "missing_tenant", index,
               "field 'tenant': missing (and no X-Tenant-ID header, no default tenant)");
+        return SL_EPROTO;
+    }
+    if (s->quota && s_tally(r, &ev, index) != SL_OK) {
         return SL_EPROTO;
     }
     ev.ingest_us = r->now;
@@ -419,7 +527,9 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
         return sl_http_error(resp, 415, "unsupported_media_type",
                              "Content-Type must be application/json or application/x-ndjson");
     }
-    const char *t = sl_http_header(req, "X-Tenant-ID");
+    /*  With credentials the tenant is the credential's (the glue checked
+        X-Tenant-ID against it); a platform admin may name none. */
+    const char *t = req->who ? req->tenant : sl_http_header(req, "X-Tenant-ID");
     if (t && !sl_name_ok(t, S_TENANT_MAX)) {
         return sl_http_error(resp, 400, "bad_tenant",
                              "X-Tenant-ID must be 1 to %d characters of A-Z a-z 0-9 _ -",
@@ -435,6 +545,7 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
         return sl_http_error(resp, 400, "empty_body", "the request has no events");
     }
     s_req_t r = {.s = s, .resp = resp, .hdr_tenant = t && *t ? t : NULL, .now = sl_now_us()};
+    r.bound = req->who && r.hdr_tenant && req->who->grants[0].role != SL_ROLE_PLATFORM;
     int rc;
     if (ct == S_CT_NDJSON) {
         rc = s_parse_ndjson(&r, first, end);
@@ -453,6 +564,10 @@ static int s_post_events(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
     if (rc) {
         s_req_free(&r);
         return rc;
+    }
+    if (s_quota_check(s, &r, resp)) {
+        s_req_free(&r);
+        return SL_OK;
     }
     rc = s_commit_reply(s, req, &r, resp, NULL);
     s_req_free(&r);
@@ -645,6 +760,9 @@ static int s_commit_reply(s_ingest_t *s, const sl_http_req_t *req, s_req_t *r0,
 /*  The tenant of an adapter request: X-Tenant-ID, else the default. */
 static const char *s_adapter_tenant(s_ingest_t *s, const sl_http_req_t *req, sl_http_resp_t *resp)
 {
+    if (req->who && req->tenant) {
+        return req->tenant; /* the credential's (the glue checked the header) */
+    }
     const char *t = sl_http_header(req, "X-Tenant-ID");
     if (t && *t) {
         if (!sl_name_ok(t, S_TENANT_MAX)) {
@@ -673,6 +791,7 @@ static int s_adapted(s_ingest_t *s, const char *source, const char *tenant,
                      const char *err)
 {
     s_req_t r = {.s = s, .resp = resp, .hdr_tenant = tenant, .now = sl_now_us()};
+    r.bound = 1; /* the tenant comes from the credential or the webhook secret */
     const char *note = NULL;
     if (rc == SL_EPROTO) {
         return sl_http_error(resp, 400, "bad_payload", "%s", err[0] ? err : "malformed payload");
@@ -708,6 +827,10 @@ static int s_adapted(s_ingest_t *s, const char *source, const char *tenant,
         s_req_free(&r);
         return SL_OK; /* the 400 is in resp (an adapter made a bad event) */
     }
+    if (rc == SL_OK && s_quota_check(s, &r, resp)) {
+        s_req_free(&r);
+        return SL_OK;
+    }
     if (rc == SL_OK) {
         rc = s_commit_reply(s, req, &r, resp, note);
     }
@@ -715,39 +838,64 @@ static int s_adapted(s_ingest_t *s, const char *source, const char *tenant,
     return rc;
 }
 
-/*  POST /v1/webhooks/montecarlo: x-mcd-signature (HMAC-SHA512 with
-    montecarlo_secret), or POST /v1/webhooks/montecarlo/{token}. */
+/*  A webhook refused: counted and logged like any refused credential. */
+static int s_webhook_refused(s_ingest_t *s, sl_http_resp_t *resp, unsigned status, const char *code,
+                             const char *message)
+{
+    sl_auth_err_t e = {.code = code};
+    snprintf(e.message, sizeof e.message, "%s", message);
+    sl_auth_refused(s->authn, status, &e, NULL, "/v1/webhooks/montecarlo");
+    return sl_http_error(resp, status, status == 401 ? "unauthorized" : code, "%s", message);
+}
+
+/*  POST /v1/webhooks/montecarlo: x-mcd-signature (HMAC-SHA512 with one
+    tenant's secret), or POST /v1/webhooks/montecarlo/{token}. The secret
+    or token that matches says the tenant (docs/auth.md "Webhooks"); an
+    X-Tenant-ID header must agree with it. Checked before anything else. */
 static int s_montecarlo(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
 {
     s_ingest_t *s = arg;
-    if (!s->mc_secret && !s->mc_token) {
+    const char *tenant = NULL;
+    if (sl_mc_secrets_count(s->mc) == 0) {
         return sl_http_error(resp, 404, "not_configured",
-                             "Monte Carlo webhooks are not configured here (montecarlo_secret "
-                             "or montecarlo_token)");
+                             "Monte Carlo webhooks are not configured here (montecarlo, or "
+                             "montecarlo_secret / montecarlo_token with tenant)");
     }
-    if (s_ctype(sl_http_header(req, "Content-Type")) != S_CT_JSON) {
-        return sl_http_error(resp, 415, "unsupported_media_type",
-                             "Content-Type must be application/json");
+    const char *hdr = sl_http_header(req, "X-Tenant-ID");
+    if (hdr && !*hdr) {
+        hdr = NULL;
     }
     if (req->rest[0]) {
         char tok[256];
         if (req->rest[0] != '/' || strchr(req->rest + 1, '/') ||
             sl_http_url_decode(req->rest + 1, strlen(req->rest + 1), 0, tok, sizeof tok, NULL) ||
-            !s->mc_token || !sl_token_equal(s->mc_token, tok)) {
-            return sl_http_error(resp, 401, "unauthorized", "unknown webhook token");
+            !(tenant = sl_mc_secrets_by_token(s->mc, tok))) {
+            return s_webhook_refused(s, resp, 401, "bad_webhook_token", "unknown webhook token");
         }
     } else {
         const char *sig = sl_http_header(req, "x-mcd-signature");
-        if (!s->mc_secret || !sig ||
-            sl_montecarlo_verify(s->mc_secret, (const char *)req->body, req->body_len, sig) !=
-                SL_OK) {
-            return sl_http_error(resp, 401, "unauthorized",
-                                 sig ? "x-mcd-signature does not match"
-                                     : "x-mcd-signature header missing");
+        if (!sig) {
+            return s_webhook_refused(s, resp, 401, "missing_signature",
+                                     "x-mcd-signature header missing");
+        }
+        /*  Every tenant's secret, whatever the header says: a good signature
+            with a header that disagrees is a 403, not a 401. */
+        tenant = sl_mc_secrets_by_signature(s->mc, NULL, req->body ? (const char *)req->body : "",
+                                            req->body_len, sig);
+        if (!tenant) {
+            return s_webhook_refused(s, resp, 401, "bad_signature",
+                                     "x-mcd-signature does not match");
         }
     }
-    const char *tenant = s_adapter_tenant(s, req, resp);
-    if (!tenant || s_saturated(s, resp)) {
+    if (hdr && strcmp(hdr, tenant) != 0) {
+        return s_webhook_refused(s, resp, 403, "forbidden_tenant",
+                                 "X-Tenant-ID names another tenant than the webhook secret's");
+    }
+    if (s_ctype(sl_http_header(req, "Content-Type")) != S_CT_JSON) {
+        return sl_http_error(resp, 415, "unsupported_media_type",
+                             "Content-Type must be application/json");
+    }
+    if (s_saturated(s, resp)) {
         return SL_OK;
     }
     if (!req->body || req->body_len == 0) {
@@ -909,6 +1057,9 @@ static void s_exit(sl_actor_t *a, void *state)
                 (unsigned long long)last);
     }
     sl_journal_close(&s->j);
+    sl_auth_destroy(&s->authn);
+    sl_mc_secrets_destroy(&s->mc);
+    sl_quota_destroy(&s->quota);
     sl_name_map_destroy(&s->map);
     sl_schema_gate_destroy(&s->gate);
     if (atomic_load(&s->full)) {
@@ -953,6 +1104,31 @@ static int s_init(sl_actor_t *a, void *state)
     if (s->tenant && !sl_name_ok(s->tenant, S_TENANT_MAX)) {
         sl_error(s->name, "tenant must be 1 to %d characters of A-Z a-z 0-9 _ -", S_TENANT_MAX);
         goto fail;
+    }
+    if (!(s->mc = sl_mc_secrets_new(s->montecarlo, err, sizeof err))) {
+        sl_error(s->name, "%s", err);
+        goto fail;
+    }
+    if ((s->mc_secret || s->mc_token) && !s->tenant) {
+        sl_error(s->name, "montecarlo_secret and montecarlo_token need `tenant` (the tenant their "
+                          "deliveries belong to), or give them per tenant in `montecarlo`");
+        goto fail;
+    }
+    if ((s->mc_secret || s->mc_token) &&
+        (rc = sl_mc_secrets_add(s->mc, s->tenant, s->mc_secret, s->mc_token)) != SL_OK) {
+        sl_error(s->name, "montecarlo_secret / montecarlo_token: %s",
+                 rc == SL_EEXIST ? "tenant already in `montecarlo`, or a value is another "
+                                   "tenant's (each authenticates one tenant)"
+                                 : sl_strerror(rc));
+        rc = SL_EINVAL;
+        goto fail;
+    }
+    if (s->quotas) {
+        const char *sp = sl_actor_store_path(a);
+        if (!(s->quota = sl_quota_new(s->quotas, sp, s->name, err, sizeof err))) {
+            sl_error(s->name, "%s", err);
+            goto fail;
+        }
     }
     s->map = sl_name_map_new(s->mapping, s->mapping ? strlen(s->mapping) : 0, err, sizeof err);
     if (!s->map) {
@@ -1031,9 +1207,18 @@ static int s_init(sl_actor_t *a, void *state)
         rc = SL_EINVAL;
         goto fail;
     }
-    if ((rc = sl_http_route(s->http, "POST", "/v1/events", SL_HTTP_EXACT, s_post_events, s)) ||
-        (rc = sl_http_route(s->http, "POST", "/v1/webhooks/montecarlo", 0, s_montecarlo, s)) ||
-        (rc = sl_http_route(s->http, "POST", "/api/v1/lineage", SL_HTTP_EXACT, s_openlineage, s))) {
+    s->authn = sl_http_auth_new(s->http, s->auth, sl_actor_store_path(a), 0, err, sizeof err);
+    if (!s->authn) {
+        sl_error(s->name, "auth: %s", err);
+        rc = SL_EINVAL;
+        goto fail;
+    }
+    const unsigned w = SL_HTTP_ROLE(SL_ROLE_WRITER);
+    if ((rc = sl_http_route(s->http, "POST", "/v1/events", SL_HTTP_EXACT | w, s_post_events, s)) ||
+        (rc = sl_http_route(s->http, "POST", "/v1/webhooks/montecarlo", SL_HTTP_PUBLIC,
+                            s_montecarlo, s)) ||
+        (rc = sl_http_route(s->http, "POST", "/api/v1/lineage", SL_HTTP_EXACT | w, s_openlineage,
+                            s))) {
         sl_error(s->name, "routes: %s", sl_strerror(rc));
         goto fail;
     }
@@ -1046,9 +1231,16 @@ static int s_init(sl_actor_t *a, void *state)
         journal, so an idle ingest sleeps and a busy one never waits for a
         timer. */
     sl_actor_set_tick(a, 0);
-    sl_info(s->name, "ingest on %s (port %d), journal %s (fsync %s)%s%s", s->listen,
-            sl_http_port(s->http), s->journal_path, s->fsync ? "on" : "off",
-            s->gate ? ", events validated against the schemas of " : "", s->gate ? s->schemas : "");
+    sl_info(s->name, "ingest on %s (port %d), journal %s (fsync %s)%s%s; credentials: %s",
+            s->listen, sl_http_port(s->http), s->journal_path, s->fsync ? "on" : "off",
+            s->gate ? ", events validated against the schemas of " : "", s->gate ? s->schemas : "",
+            sl_auth_describe(s->authn));
+    if (!s->auth) {
+        sl_warn(s->name,
+                "no auth configured: %s accepts events without credentials (loopback "
+                "only); set auth to require them",
+                s->listen);
+    }
     return SL_OK;
 fail:
     s_exit(a, s);
@@ -1060,6 +1252,15 @@ fail:
 static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
                           char *err, size_t errlen, char *where, size_t wherelen)
 {
+    if (strcmp(option, "auth") == 0) {
+        return sl_auth_config_check(json, err, errlen, where, wherelen);
+    }
+    if (strcmp(option, "montecarlo") == 0) {
+        return sl_mc_secrets_check(json, err, errlen, where, wherelen);
+    }
+    if (strcmp(option, "quotas") == 0) {
+        return sl_quota_config_check(json, err, errlen, where, wherelen);
+    }
     if (strcmp(option, "schema_map") != 0) {
         return 0;
     }
@@ -1098,9 +1299,20 @@ static const sl_opt_t s_options[] = {
      "name mapping rules of the adapters (Monte Carlo and OpenLineage names -> qualified "
      "names; docs/adapters.md)"},
     {"montecarlo_secret", SL_OPT_SECRET, NULL, offsetof(s_ingest_t, mc_secret), 0,
-     "HMAC-SHA512 secret of x-mcd-signature on POST /v1/webhooks/montecarlo"},
+     "HMAC-SHA512 secret of x-mcd-signature on POST /v1/webhooks/montecarlo, for the tenant "
+     "`tenant` (several tenants: `montecarlo`)"},
     {"montecarlo_token", SL_OPT_SECRET, NULL, offsetof(s_ingest_t, mc_token), 0,
-     "secret URL token: POST /v1/webhooks/montecarlo/{token} needs no signature"},
+     "secret URL token of the tenant `tenant`: POST /v1/webhooks/montecarlo/{token} needs no "
+     "signature"},
+    {"montecarlo", SL_OPT_JSON, NULL, offsetof(s_ingest_t, montecarlo), 0,
+     "Monte Carlo webhook secrets per tenant: {tenant: {secret, token}}; the secret or token "
+     "that matches says the tenant, and each belongs to one tenant (docs/auth.md)"},
+    {"auth", SL_OPT_JSON, NULL, offsetof(s_ingest_t, auth), 0,
+     "credentials for /v1/events and /api/v1/lineage (role writer): none, or {tokens, okta}; "
+     "default: the topology's top-level auth (docs/auth.md)"},
+    {"quotas", SL_OPT_JSON, NULL, offsetof(s_ingest_t, quotas), 0,
+     "per-tenant quotas: {tenants: {tenant or \"*\": {events_per_second, burst, store_size}}, "
+     "size_interval}; over them 429 with Retry-After, or 507 (docs/auth.md)"},
     {"schemas", SL_OPT_STR, NULL, offsetof(s_ingest_t, schemas), 0,
      "directory of schema files: when set, every event of a request (adapters' too) is "
      "validated before it is journaled, and one invalid event makes the whole request a 400 "

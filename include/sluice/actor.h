@@ -162,6 +162,21 @@ void sl_actor_count_error(sl_actor_t *a);
     as "expected an integer, got 'two'" on SL_EINVAL. Never echoes secrets. */
 int sl_opt_parse(const sl_opt_t *opt, const char *text, void *dst, char *err, size_t errlen);
 int sl_opt_set_list(const sl_opt_t *opt, char *const *items, int count, void *dst);
+/*  A setting inside a JSON option (a quota's size, an auth duration):
+    `value` (a json_t) is a JSON string ("30s", "1GiB") or an integer
+    (bytes; milliseconds for a duration), parsed as an option of `type`
+    (SIZE, DURATION or INT) would be. SL_EINVAL with a reason that starts
+    with `name`. */
+struct json_t;
+int sl_opt_parse_json(sl_opt_type_t type, const char *name, const struct json_t *value,
+                      int64_t *out, char *err, size_t errlen);
+/*  For a check_option: the reason (printf) into err and the JSON Pointer
+    `at` into where; returns SL_EINVAL. */
+int sl_opt_check_fail(char *err, size_t errlen, char *where, size_t wherelen, const char *at,
+                      const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/*  base + "/" + key as a JSON Pointer ('~' and '/' escaped, RFC 6901). */
+void sl_opt_json_pointer(char *out, size_t len, const char *base, const char *key);
+
 /*  Fill every option of `kind` that has a default into state. */
 int sl_opt_apply_defaults(const sl_actor_kind_t *kind, void *state);
 /*  Free the strings an options fill allocated in state. */

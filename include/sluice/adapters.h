@@ -135,6 +135,37 @@ int sl_montecarlo_canonical(const char *body, size_t len, sl_buf_t *out);
     (equal length and bytes): 1 if equal. */
 int sl_token_equal(const char *expected, const char *given);
 
+/*  Webhook secrets per tenant (http_ingest's `montecarlo` option; see
+    docs/auth.md "Webhooks"): JSON
+        {"<tenant>": {"secret": "<x-mcd-signature HMAC key>",
+                      "token": "<URL token>"}}
+    at least one of the two per tenant. Each value authenticates exactly
+    one tenant: a secret or token given to two tenants is refused. Values
+    are zeroed when freed and never appear in an error. */
+typedef struct sl_mc_secrets sl_mc_secrets_t;
+
+/*  At topology load: 0 if good, else non-zero with a reason and a JSON
+    Pointer (as an actor kind's check_option). */
+int sl_mc_secrets_check(const char *json, char *err, size_t errlen, char *where, size_t wherelen);
+/*  From JSON text (NULL: none yet). NULL with a reason. */
+sl_mc_secrets_t *sl_mc_secrets_new(const char *json, char *err, size_t errlen);
+/*  Add one tenant's secret and/or token (either may be NULL). SL_EEXIST
+    if the tenant is already there or a value is another tenant's;
+    SL_EINVAL for a bad tenant or empty values. */
+int sl_mc_secrets_add(sl_mc_secrets_t *s, const char *tenant, const char *secret,
+                      const char *token);
+int sl_mc_secrets_count(const sl_mc_secrets_t *s);
+/*  The tenant whose URL token equals `token` (compared in constant time
+    with every token), or NULL. */
+const char *sl_mc_secrets_by_token(const sl_mc_secrets_t *s, const char *token);
+/*  The tenant whose secret made `signature` over body (raw or canonical,
+    as sl_montecarlo_verify), or NULL. `tenant` (may be NULL) limits the
+    search to that tenant's secret. */
+const char *sl_mc_secrets_by_signature(const sl_mc_secrets_t *s, const char *tenant,
+                                       const char *body, size_t len, const char *signature);
+/*  Safe twice; NULLs the pointer. */
+void sl_mc_secrets_destroy(sl_mc_secrets_t **s);
+
 /* ---------------------------------------------------------- OpenLineage */
 
 /*  One RunEvent -> asset.upsert for the job (type "job") and each input

@@ -26,6 +26,8 @@ enum {
     SL_ESTATE = -10,   /* object is in a state that forbids the call */
     SL_EEXIST = -11,   /* already exists */
     SL_ESTOPPED = -12, /* engine or actor is stopping */
+    SL_EAUTH = -13,    /* no valid credential (HTTP 401) */
+    SL_EPERM = -14,    /* a valid credential, not allowed this (HTTP 403) */
 };
 
 /*  Text for an SL_E* code; never NULL. */

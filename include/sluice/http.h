@@ -30,12 +30,24 @@
     If routes match the path but none has the request's method: 405 with an
     Allow header. Nothing matches: 404. HEAD is served as GET without a
     body. Error replies are JSON:
-        {"error": {"code": "not_found", "message": "..."}} */
+        {"error": {"code": "not_found", "message": "..."}}
+
+    Credentials (sluice/auth.h): with opts.auth requiring them, every
+    request is authenticated and authorized for its route's role
+    (SL_HTTP_ROLE) as soon as its headers are in, before its body is read,
+    its query parsed or any handler runs: 401 (with WWW-Authenticate:
+    Bearer) without a valid credential, 403 when the role or the tenant
+    does not allow it, 400 for a malformed X-Tenant-ID; a request that
+    matches no route is still authenticated before its 404. Refusals are
+    counted in /metrics and logged with the route's prefix, never the raw
+    path. SL_HTTP_PUBLIC routes (webhooks) are exempt and check their own
+    scheme. */
 #ifndef SLUICE_HTTP_H
 #define SLUICE_HTTP_H
 
 #include <sys/types.h>
 
+#include "sluice/auth.h"
 #include "sluice/common.h"
 
 typedef struct sl_http sl_http_t;
@@ -50,6 +62,8 @@ typedef struct {
     size_t max_body;      /* request body bytes (default 1 MiB) */
     const char *log_name; /* actor name for log lines (may be NULL) */
     int threads;          /* 0: a thread per connection; > 0: a pool of this many */
+    sl_auth_t *auth;      /* credential checks (borrowed, must outlive the server);
+                             NULL: none (see "Credentials" above) */
 } sl_http_opts_t;
 
 typedef struct {
@@ -74,6 +88,12 @@ typedef struct {
     sl_http_header_fn header;
     void *header_arg;
     void *priv; /* the server's (sl_http_later) */
+    /*  With credential checks (not on a public route): who is calling,
+        and the request's tenant from the credential (X-Tenant-ID agreeing
+        with it, or chosen by a platform admin); tenant is NULL when a
+        platform admin named none. Both NULL without checks. */
+    const sl_principal_t *who;
+    const char *tenant;
 } sl_http_req_t;
 
 /*  A streamed body (Server-Sent Events). `next` appends the next chunk to
@@ -99,9 +119,10 @@ typedef struct {
     unsigned status;
     const char *content_type;
     sl_buf_t body;
-    sl_http_stream_t stream; /* used when stream.next is set */
-    char allow[64];          /* Allow header of a 405 */
-    unsigned retry_after_s;  /* > 0: a Retry-After header (429, 503) */
+    sl_http_stream_t stream;      /* used when stream.next is set */
+    char allow[64];               /* Allow header of a 405 */
+    unsigned retry_after_s;       /* > 0: a Retry-After header (429, 503) */
+    const char *www_authenticate; /* static string: a WWW-Authenticate header (401) */
 } sl_http_resp_t;
 
 /*  A handler fills resp and returns SL_OK; a negative return becomes a 500
@@ -109,6 +130,15 @@ typedef struct {
 typedef int (*sl_http_handler_fn)(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp);
 
 #define SL_HTTP_EXACT 0x1u /* route matches the prefix itself only */
+/*  With credential checks: the role a route needs (SL_HTTP_ROLE(SL_ROLE_READER),
+    ...). A route that names no role needs platform-admin: forgetting to
+    mark a route closes it rather than opens it. */
+#define SL_HTTP_ROLE_SHIFT 4
+#define SL_HTTP_ROLE_MASK 0x70u
+#define SL_HTTP_ROLE(r) (((unsigned)(r) << SL_HTTP_ROLE_SHIFT) & SL_HTTP_ROLE_MASK)
+/*  The route authenticates its requests by its own scheme (a webhook's
+    signature): no credential is asked, req.who and req.tenant stay NULL. */
+#define SL_HTTP_PUBLIC 0x100u
 
 /*  A server that does not listen yet. NULL with a reason in err (bad
     listen address, out of memory). */
@@ -127,6 +157,23 @@ int sl_http_start(sl_http_t *h, char *err, size_t errlen);
 
 /*  The port listened on (useful with port 0); 0 before start. */
 int sl_http_port(const sl_http_t *h);
+
+/*  1 if the listen address is a loopback address (127.0.0.0/8, ::1),
+    known from sl_http_new on. */
+int sl_http_loopback(const sl_http_t *h);
+
+/*  Set the credential checks before sl_http_start (the checks of a
+    listener may depend on its address: sl_http_loopback). Ignored once
+    started. */
+void sl_http_set_auth(sl_http_t *h, sl_auth_t *auth);
+
+/*  The credential checks of this listener from a topology's `auth` (JSON
+    text; NULL: none written), made for its address (without `auth` only a
+    loopback listener may serve) and name, and set on it (sl_http_set_auth).
+    `admin`: the admin listener's rules (auth.admin). The caller destroys
+    it (sl_auth_destroy) after sl_http_destroy. NULL with a reason. */
+sl_auth_t *sl_http_auth_new(sl_http_t *h, const char *config, const char *store_path, int admin,
+                            char *err, size_t errlen);
 
 /*  Stop listening, end every stream, join every connection thread, free.
     Returns within about 100 ms even with stream clients connected. Safe

@@ -78,7 +78,8 @@ void sl_metrics_remove(sl_metrics_t *m, sl_actor_metrics_t *am);
       sluice_dead_letters_total{actor,reason}        counter (process-wide,
                                                      when any was counted)
       sluice_curve_refused_total{tenant}             counter (process-wide,
-                                                     when any was counted) */
+                                                     when any was counted)
+      and every process-wide counter (sl_metrics_count) */
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out);
 
 /*  Dead letters, counted process-wide (like health) by the store when a
@@ -120,5 +121,26 @@ void sl_health_clear(const char *component);
 /*  0 when healthy; 1 with the first report as "component: reason" in
     `reason` (truncated to len, always NUL-terminated) otherwise. */
 int sl_health_get(char *reason, size_t len);
+
+/*  Process-wide labelled counters, like the dead letters: what belongs to
+    no actor instance (auth refusals and acceptances, quota refusals).
+    `family` is a Prometheus counter name and `help` its HELP text (both
+    static strings); then label name/value pairs, ending with NULL. A
+    series, once made, lives as long as the process; at most
+    SL_COUNTER_SERIES of them: past that, a new series is folded into one
+    whose label values are all "other". Label values are escaped, and cut
+    at 63 bytes. Thread-safe. */
+#define SL_COUNTER_SERIES 512
+typedef struct sl_counter sl_counter_t;
+/*  The series (made on first use), to add to without a lookup; NULL when
+    out of memory. */
+sl_counter_t *sl_metrics_counter(const char *family, const char *help, ...)
+    __attribute__((sentinel));
+void sl_counter_add(sl_counter_t *c, uint64_t n);
+/*  Look up (or make) and add n. */
+void sl_metrics_count(const char *family, const char *help, uint64_t n, ...)
+    __attribute__((sentinel));
+/*  The value of one series (tests); 0 if there is none. */
+uint64_t sl_metrics_counted(const char *family, ...) __attribute__((sentinel));
 
 #endif

@@ -344,4 +344,65 @@ int sl_store_view_pairs(sl_store_view_t *v, sl_store_pair_fn fn, void *arg);
 int sl_store_provenance_json(sl_store_t *s, const char *tenant, const char *qn, const char *value,
                              sl_buf_t *out);
 
+/* ---------------------------------------------------------- API tokens */
+
+/*  API tokens (core/store_tokens.c; layout in docs/auth.md "Storage").
+    The store's "tokens" database holds, per token, its id, tenant, role,
+    name, times and a keyed BLAKE2b hash of the whole token
+    (crypto_generichash, 32 bytes, keyed with a random 32-byte key kept in
+    the same database and made with the first token). The token itself is
+    never stored: a copy of the store lets nobody call the API. Shared
+    tenancy only: on an isolated store every call answers SL_ESTATE. */
+
+#define SL_STORE_TOKEN_NAME_MAX 64
+
+typedef struct {
+    char id[17];                            /* 16 hex digits: public, names the token */
+    char tenant[65];                        /* "*" for a platform-admin token */
+    int role;                               /* an sl_role_t (sluice/auth.h) */
+    char name[SL_STORE_TOKEN_NAME_MAX + 1]; /* operator's label, may be "" */
+    int64_t created_us;
+    int64_t expires_us; /* 0: never */
+    int64_t revoked_us; /* 0: not revoked */
+} sl_token_info_t;
+
+/*  Keep `token`'s hash under info->id with info's fields (revoked_us is
+    ignored: a new token is active). SL_EINVAL (an id that is not 16 hex
+    digits, a bad tenant, name or role), SL_EEXIST (the id is taken),
+    SL_ESTATE (isolated), SL_EFULL, SL_EIO. */
+int sl_store_token_add(sl_store_t *s, const char *token, const sl_token_info_t *info);
+
+/*  Look the token up by its id and compare its hash (constant time). SL_OK
+    with *info filled when it matches, also when it is revoked or expired
+    (the caller decides); SL_ENOTFOUND for an unknown id or a mismatch;
+    SL_ESTATE (isolated); SL_EIO. One read transaction, no allocation. */
+int sl_store_token_check(sl_store_t *s, const char *id, const char *token, size_t len,
+                         sl_token_info_t *info);
+
+/*  A token's record by its id, without its secret (to decide who may
+    revoke it). SL_ENOTFOUND, SL_ESTATE, SL_EIO. */
+int sl_store_token_get(sl_store_t *s, const char *id, sl_token_info_t *info);
+
+/*  Mark a token revoked at now_us (kept, so `list` shows it). SL_ENOTFOUND,
+    SL_EEXIST (already revoked), SL_ESTATE, SL_EFULL, SL_EIO. */
+int sl_store_token_revoke(sl_store_t *s, const char *id, int64_t now_us);
+
+/*  Call fn for every token in id order; a non-zero return stops. Returns
+    the number passed, or SL_ESTATE, SL_EIO. */
+typedef int (*sl_token_fn)(void *arg, const sl_token_info_t *info);
+int sl_store_tokens_each(sl_store_t *s, sl_token_fn fn, void *arg);
+
+/* ---------------------------------------------------------- tenant usage */
+
+/*  Bytes of a tenant's data, for store-size quotas (core/store_usage.c).
+    Shared tenancy: the sum of key and value bytes of every record under
+    the tenant's prefix in every database (assets, edges both ways,
+    incidents and their index, change log, cursors, dead letters,
+    propagated copies, the tenant's mark); applied event ids (kept for
+    the retention window only) and tokens are not counted. Isolated: the
+    pages in use of the tenant's environment times the page size. One read
+    transaction, linear in the tenant's records. SL_EINVAL (bad or not
+    allowed tenant), SL_EIO. */
+int sl_store_tenant_bytes(sl_store_t *s, const char *tenant, uint64_t *bytes);
+
 #endif

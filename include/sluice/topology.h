@@ -15,6 +15,7 @@
         acme: { keys: keys/acme, port_offset: 0 }
       insecure_links: false              # true: plain TCP between nodes
       admin: 127.0.0.1:9464              # admin listener when there are no nodes
+      auth: { tokens: true }             # credentials of the HTTP listeners (docs/auth.md)
       nodes:                             # optional map name -> node
         a: { host: 127.0.0.1, port: 7600, admin: 127.0.0.1:9464 }
       actors:                            # required map name -> actor
@@ -125,6 +126,10 @@ typedef struct sl_plan {
     char *tenant;       /* isolated: the one tenant this plan runs, or NULL */
     int insecure_links; /* plain TCP between nodes */
     char *admin;        /* top-level admin address or NULL */
+    char *auth;         /* top-level `auth` as JSON text, or NULL (sluice/auth.h);
+                           also given to every actor whose kind has an `auth`
+                           option and that does not set its own */
+    int auth_secret;    /* auth used a ${ENV} or file: value */
     sl_plan_node_t *nodes;
     int n_nodes;
     sl_plan_actor_t *actors; /* in file order */

@@ -173,3 +173,47 @@ public_key() {
 metric() {
     curl -s -m 5 "$1" | awk -v n="$2" -v l="$3" 'index($0, n "{") == 1 && index($0, l) { v = $NF } END { print v + 0 }'
 }
+
+# --- credentials (tests/integration/auth_*.sh) --------------------------
+
+# b64url: stdin as base64url without padding (RFC 7515).
+b64url() {
+    openssl base64 -A | tr '+/' '-_' | tr -d '='
+}
+
+# rsa_key NAME DIR: an RSA-2048 key pair made with OpenSSL: $T/NAME.pem
+# (private) and DIR/NAME.pub.pem (public, for a key endpoint).
+rsa_key() {
+    openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$T/$1.pem" 2>/dev/null &&
+        openssl pkey -in "$T/$1.pem" -pubout -out "$2/$1.pub.pem" 2>/dev/null
+}
+
+# jwt KEYFILE HEADER-JSON PAYLOAD-JSON: a compact JWS signed RS256 with
+# OpenSSL (independent of the code under test).
+jwt() {
+    local h p s
+    h=$(printf '%s' "$2" | b64url)
+    p=$(printf '%s' "$3" | b64url)
+    s=$(printf '%s.%s' "$h" "$p" | openssl dgst -sha256 -sign "$1" -binary | b64url)
+    printf '%s.%s.%s' "$h" "$p" "$s"
+}
+
+# http_req METHOD URL TOKEN [HEADER...] [-- FILE]: one request with an
+# optional bearer TOKEN ("" for none), headers, and FILE as a JSON body;
+# sets CODE (000 if no connection), body in $T/r.body, headers in $T/r.head.
+http_req() {
+    local method=$1 url=$2 token=$3
+    shift 3
+    local a=(-s -m 10 -X "$method" -o "$T/r.body" -D "$T/r.head" -w '%{http_code}')
+    [ -z "$token" ] || a+=(-H "Authorization: Bearer $token")
+    while [ $# -gt 0 ]; do
+        if [ "$1" = -- ]; then
+            a+=(-H 'Content-Type: application/json' --data-binary "@$2")
+            shift 2
+        else
+            a+=(-H "$1")
+            shift
+        fi
+    done
+    CODE=$(curl "${a[@]}" "$url" 2>/dev/null) || CODE=000
+}

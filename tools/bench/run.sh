@@ -15,7 +15,7 @@
 #   KS_CURVE ["1"]     relay counts of the CurveZMQ 2-process pipeline
 #   BENCH_OUT [$BENCH_DIR/bench]  where results.md, results.jsonl and logs go
 #   ONLY                run only these sections (raw, inproc, tcp, curve, latency,
-#                       memory, store: tools/bench/store.sh, its own knobs there;
+#                       memory, auth, store: tools/bench/store.sh, its own knobs there;
 #                       propagate: propagate_bench, PROP_FANOUT [100000];
 #                       closure: tools/bench/closure.sh (installs and starts
 #                       PostgreSQL 15), its own knobs there)
@@ -35,7 +35,7 @@ LAT_RATE=${LAT_RATE:-20000}
 LAT_WINDOW=${LAT_WINDOW:-5}
 KS=${KS:-"1 3 5"}
 KS_CURVE=${KS_CURVE:-"1"}
-ONLY=${ONLY:-"raw inproc tcp curve latency memory store propagate closure"}
+ONLY=${ONLY:-"raw inproc tcp curve latency memory auth store propagate closure"}
 OUT=${BENCH_OUT:-$BENCH_DIR/bench}
 RUN_BOUND=300 # seconds any one sluice run may take before it is a failure
 
@@ -603,7 +603,33 @@ if [ -n "${MEM_SMAPS:-}" ]; then
     } >>"$MD"
 fi
 
-# --- 5. store (tools/bench/store.sh appends its own section) ------------------
+# --- 5. credentials (tools/bench/auth_bench.c) ------------------------------
+
+if want auth; then
+    [ -x "$BENCH_DIR/auth_bench" ] || die "no $BENCH_DIR/auth_bench"
+    log "credential checks ($REPS runs)"
+    at=() jt=() ap=() jp=()
+    for r in $(seq 1 "$REPS"); do
+        line=$("$BENCH_DIR/auth_bench" --seconds "$MIN_SECONDS" 2>"$OUT/auth_bench.$r.log") ||
+            die "auth_bench failed: $(tail -3 "$OUT/auth_bench.$r.log")"
+        echo "{\"section\":\"auth\",\"run\":$r,\"result\":$line}" >>"$JSONL"
+        at+=("$(sed -n 's/.*"api_token": {"mean_ns": \([0-9]*\).*/\1/p' <<<"$line")")
+        ap+=("$(sed -n 's/.*"api_token": {[^}]*"p99_ns": \([0-9]*\).*/\1/p' <<<"$line")")
+        jt+=("$(sed -n 's/.*"jwt_cached_key": {"mean_ns": \([0-9]*\).*/\1/p' <<<"$line")")
+        jp+=("$(sed -n 's/.*"jwt_cached_key": {[^}]*"p99_ns": \([0-9]*\).*/\1/p' <<<"$line")")
+    done
+    {
+        echo
+        echo "### Credential check per request (one core, tools/bench/auth_bench.c)"
+        echo
+        echo "| credential | mean (median of runs) | runs (mean ns) | p99 (median of runs) | target |"
+        echo "| --- | ---: | ---: | ---: | ---: |"
+        echo "| API token (10000 in the store) | $(median "${at[@]}") ns | ${at[*]} | $(median "${ap[@]}") ns | < 2000 ns |"
+        echo "| Okta JWT, cached key | $(median "${jt[@]}") ns | ${jt[*]} | $(median "${jp[@]}") ns | < 50000 ns |"
+    } >>"$MD"
+fi
+
+# --- 6. store (tools/bench/store.sh appends its own section) ------------------
 
 if want store; then
     echo >>"$MD"
@@ -611,7 +637,7 @@ if want store; then
         die "store benchmarks failed"
 fi
 
-# --- 6. propagation latency (tools/bench/propagate_bench.c) -------------------
+# --- 7. propagation latency (tools/bench/propagate_bench.c) -------------------
 
 if want propagate; then
     PD=$(mktemp -d "$OUT/propagate.XXXXXX")
@@ -636,7 +662,7 @@ for r in rows:
 PY
 fi
 
-# --- 7. lineage closures vs PostgreSQL (tools/bench/closure.sh) ---------------
+# --- 8. lineage closures vs PostgreSQL (tools/bench/closure.sh) ---------------
 
 if want closure; then
     echo >>"$MD"

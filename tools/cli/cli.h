@@ -14,6 +14,7 @@ int sl_cmd_test(int argc, char **argv);
 int sl_cmd_backfill(int argc, char **argv);
 int sl_cmd_lineage(int argc, char **argv);
 int sl_cmd_keygen(int argc, char **argv);
+int sl_cmd_token(int argc, char **argv);
 
 struct sl_plan;
 struct sl_store;
@@ -22,6 +23,10 @@ struct sl_store;
     invalid, names no store, or there is no store there yet. With planp,
     *planp gets the plan (the caller destroys it). */
 struct sl_store *sl_cli_store_open(const char *file, const char *prog, struct sl_plan **planp);
+/*  The same; with create, a store not there yet is made (for what can
+    precede the first run, such as its API tokens). */
+struct sl_store *sl_cli_store_open_new(const char *file, const char *prog, struct sl_plan **planp,
+                                       int create);
 
 /*  1 if argv has -h or --help. */
 int sl_cli_wants_help(int argc, char **argv);

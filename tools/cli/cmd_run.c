@@ -24,7 +24,8 @@ static const char *s_help =
     "Runs a topology: every actor of every node in this process, or with\n"
     "--node only the actors of that node (other nodes are reached over TCP,\n"
     "CurveZMQ with the tenants' keys). The admin listener (/metrics, /healthz,\n"
-    "/readyz) is the node's `admin`, or the top-level `admin`.\n"
+    "/readyz) is the node's `admin`, or the top-level `admin`; it must be a\n"
+    "loopback address unless `auth.admin` is token (docs/auth.md).\n"
     "\n"
     "  --node NAME            run only this node's actors\n"
     "  --tenant T             a 'tenancy: isolated' file: run tenant T's own copy\n"
@@ -122,6 +123,7 @@ int sl_cmd_run(int argc, char **argv)
     sl_admin_t *admin = NULL;
     sl_engine_t *engine = NULL;
     sl_errors_t errors = {0};
+    char *admin_auth = NULL; /* the admin listener keeps the auth it started with */
     sl_plan_t *plan = sl_topology_load_tenant(file, tenant, &errors);
     if (!plan) {
         for (int i = 0; i < errors.count; i++) {
@@ -149,7 +151,8 @@ int sl_cmd_run(int argc, char **argv)
     }
     const char *addr = s_admin_addr(plan, node);
     if (addr) {
-        admin = sl_admin_new(addr, metrics);
+        admin = sl_admin_new_auth(addr, metrics, plan->auth, plan->store_path);
+        admin_auth = plan->auth ? strdup(plan->auth) : NULL;
         if (!admin) {
             sl_error(NULL, "cannot start the admin listener on %s", addr);
             goto done;
@@ -193,8 +196,17 @@ int sl_cmd_run(int argc, char **argv)
                 } else if (node && !sl_plan_node(next, node)) {
                     sl_error(NULL, "reload refused: %s no longer declares node '%s'", file, node);
                     sl_plan_destroy(&next);
-                } else if (sl_engine_reload(engine, &next, err, sizeof err) != SL_OK) {
-                    sl_error(NULL, "reload: %s", err);
+                } else {
+                    if (admin &&
+                        !(admin_auth && next->auth && strcmp(admin_auth, next->auth) == 0) &&
+                        (admin_auth || next->auth)) {
+                        sl_warn(NULL, "reload: auth changed; the HTTP actors restart with it, the "
+                                      "admin listener keeps the one it started with until a "
+                                      "restart");
+                    }
+                    if (sl_engine_reload(engine, &next, err, sizeof err) != SL_OK) {
+                        sl_error(NULL, "reload: %s", err);
+                    }
                 }
                 sl_errors_free(&rerr);
                 continue;
@@ -215,6 +227,7 @@ int sl_cmd_run(int argc, char **argv)
     exit_code = 0;
 done:
     sl_admin_destroy(&admin);
+    free(admin_auth);
     sl_engine_destroy(&engine);
     sl_metrics_destroy(&metrics);
     sl_plan_destroy(&plan);

@@ -37,6 +37,11 @@ static const char *s_help =
 
 sl_store_t *sl_cli_store_open(const char *file, const char *prog, sl_plan_t **planp)
 {
+    return sl_cli_store_open_new(file, prog, planp, 0);
+}
+
+sl_store_t *sl_cli_store_open_new(const char *file, const char *prog, sl_plan_t **planp, int create)
+{
     sl_errors_t errors = {0};
     sl_store_t *store = NULL;
     const char **tenants = NULL;
@@ -55,7 +60,7 @@ sl_store_t *sl_cli_store_open(const char *file, const char *prog, sl_plan_t **pl
     /*  Opening creates a missing store: look first, so a typo in the path
         is an error and not a new, empty store. */
     struct stat st;
-    if (stat(plan->store_path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    if (!create && (stat(plan->store_path, &st) != 0 || !S_ISDIR(st.st_mode))) {
         fprintf(stderr,
                 "%s: no store at %s (named by %s): nothing has been "
                 "stored there "

@@ -20,6 +20,7 @@ static const char *s_usage =
     "  backfill montecarlo FILE --since TIME   apply Monte Carlo incidents to the store\n"
     "  lineage recompute FILE [--dry-run]  recompute propagation; report the differences\n"
     "  keygen --tenant T [--dir DIR]  make a tenant's CURVE key pair\n"
+    "  token create|list|revoke FILE          API tokens of the store (docs/auth.md)\n"
     "  version                    print the version\n"
     "\n"
     "Every command takes --help.\n";
@@ -77,6 +78,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "keygen") == 0) {
         return sl_cmd_keygen(argc - 1, argv + 1);
+    }
+    if (strcmp(cmd, "token") == 0) {
+        return sl_cmd_token(argc - 1, argv + 1);
     }
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         if (sl_cli_wants_help(argc - 1, argv + 1)) {
