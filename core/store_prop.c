@@ -16,6 +16,7 @@ struct sl_store_view {
     s_env_t *e;
     MDB_txn *txn;
     int borrowed; /* txn belongs to the caller (sl_store__view_on) */
+    int released; /* txn reset (no snapshot held) until the next refresh */
     char tenant[S_MAX_TENANT + 1];
     int has_blocks;
     sl_buf_t k, k2; /* scratch keys */
@@ -185,9 +186,20 @@ static int s_prefix_any(sl_store_view_t *v, int db, const void *pfx, size_t n)
     return any;
 }
 
+void sl_store_view_release(sl_store_view_t *v)
+{
+    if (v && !v->borrowed && !v->released) {
+        mdb_txn_reset(v->txn);
+        v->released = 1;
+    }
+}
+
 int sl_store_view_refresh(sl_store_view_t *v)
 {
-    mdb_txn_reset(v->txn);
+    if (!v->released) {
+        mdb_txn_reset(v->txn);
+    }
+    v->released = 0;
     int rc = sl_store__mdb_rc(mdb_txn_renew(v->txn));
     if (rc == SL_OK) {
         v->has_blocks = s_prefix_any(v, S_DB_BLOCKS, v->tenant, strlen(v->tenant) + 1);

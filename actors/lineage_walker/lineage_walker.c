@@ -59,9 +59,10 @@ typedef struct {
     char **allowed;
     s_ten_t *ts;
     int n_ts, cap_ts;
-    int inflight;     /* a round's fences are not all applied yet */
-    uint64_t token;   /* the last fence token given out */
-    int64_t round_at; /* monotonic us when the in-flight round was sent */
+    int inflight;      /* a round's fences are not all applied yet */
+    uint64_t token;    /* the last fence token given out */
+    int64_t round_at;  /* monotonic us when the in-flight round was sent */
+    int64_t warned_at; /* last "the store does not apply" warning */
     int64_t last_flush;
     int dirty; /* the follower's cursor moved since the last flush */
     int started;
@@ -447,14 +448,25 @@ static int s_pending(const s_walker_t *w)
     return 0;
 }
 
+/*  No snapshot is held between rounds (an old one would keep LMDB from
+    reusing freed pages while the walker waits). */
+static void s_release_views(s_walker_t *w)
+{
+    for (int i = 0; i < w->n_ts; i++) {
+        sl_store_view_release(w->ts[i].view);
+    }
+}
+
 static int s_idle(sl_actor_t *a, void *state)
 {
     s_walker_t *w = state;
     (void)a;
-    if (!w->started || w->inflight) {
+    if (!w->started) {
         return SL_OK;
     }
-    return s_pending(w) ? s_round(w) : SL_OK;
+    int rc = !w->inflight && s_pending(w) ? s_round(w) : SL_OK;
+    s_release_views(w);
+    return rc;
 }
 
 static int s_tick(sl_actor_t *a, void *state)
@@ -469,6 +481,16 @@ static int s_tick(sl_actor_t *a, void *state)
         return rc;
     }
     if (w->inflight && (rc = s_check_fences(w)) == SL_EAGAIN) {
+        /*  A store that does not apply our rounds (stopped, map full):
+            say so every 10 s while it lasts. */
+        int64_t waited = sl_mono_us() - w->round_at;
+        if (waited > 10000000 && sl_mono_us() - w->warned_at > 10000000) {
+            w->warned_at = sl_mono_us();
+            sl_warn(w->name,
+                    "the store has not applied the last propagation round for %lld s: waiting "
+                    "(is the store actor running and writable?)",
+                    (long long)(waited / 1000000));
+        }
         return SL_OK;
     }
     if (rc == SL_OK && !w->inflight && s_pending(w)) {
@@ -482,6 +504,7 @@ static int s_tick(sl_actor_t *a, void *state)
         }
         sl_actor_set_tick(a, w->dirty ? w->flush_us : -1);
     }
+    s_release_views(w);
     return rc;
 }
 

@@ -294,6 +294,10 @@ typedef struct sl_store_view sl_store_view_t;
 int sl_store_view_begin(sl_store_t *s, const char *tenant, sl_store_view_t **v);
 /*  Move the view to the newest committed state (cheap: mdb_txn_renew). */
 int sl_store_view_refresh(sl_store_view_t *v);
+/*  Let go of the snapshot until the next refresh (an idle holder of an old
+    snapshot keeps LMDB from reusing the pages freed since: the file
+    grows). No read may use the view until it is refreshed. */
+void sl_store_view_release(sl_store_view_t *v);
 void sl_store_view_end(sl_store_view_t **v);
 
 /*  Edges of qn: SL_DIR_DOWN (qn -> other) or SL_DIR_UP (other -> qn). */
