@@ -509,3 +509,20 @@ const char *sl_opt_type_name(sl_opt_type_t type)
     }
     return "unknown";
 }
+
+int sl_strlist_nullterm(const sl_strlist_t *l, const char ***out)
+{
+    *out = NULL;
+    if (l->count <= 0) {
+        return SL_OK;
+    }
+    const char **a = calloc((size_t)l->count + 1, sizeof *a);
+    if (!a) {
+        return SL_ENOMEM;
+    }
+    for (int i = 0; i < l->count; i++) {
+        a[i] = l->items[i];
+    }
+    *out = a;
+    return SL_OK;
+}

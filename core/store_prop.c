@@ -51,32 +51,35 @@ static int s_target_part(sl_buf_t *k, const char *target)
     return rc ? rc : sl_buf_append(k, h, S_H);
 }
 
-int sl_store__prop_key(sl_buf_t *k, const char *tenant, const char *target, const char *value,
-                       const char *source)
+/*  tenant\0, then the target part before (PROP) or after (PIDX) the
+    value's and source's digests. */
+static int s_copy_key(sl_buf_t *k, const char *tenant, const char *target, const char *value,
+                      const char *source, int target_first)
 {
     uint8_t h[2 * S_H];
     sl_store__h16(h, value, strlen(value));
     sl_store__h16(h + S_H, source, strlen(source));
     sl_buf_reset(k);
     int rc = sl_buf_append(k, tenant, strlen(tenant) + 1);
-    if (rc == SL_OK) {
+    if (rc == SL_OK && target_first) {
         rc = s_target_part(k, target);
     }
-    return rc ? rc : sl_buf_append(k, h, sizeof h);
+    if (rc == SL_OK) {
+        rc = sl_buf_append(k, h, sizeof h);
+    }
+    return rc || target_first ? rc : s_target_part(k, target);
+}
+
+int sl_store__prop_key(sl_buf_t *k, const char *tenant, const char *target, const char *value,
+                       const char *source)
+{
+    return s_copy_key(k, tenant, target, value, source, 1);
 }
 
 int sl_store__pidx_key(sl_buf_t *k, const char *tenant, const char *value, const char *source,
                        const char *target)
 {
-    uint8_t h[2 * S_H];
-    sl_store__h16(h, value, strlen(value));
-    sl_store__h16(h + S_H, source, strlen(source));
-    sl_buf_reset(k);
-    int rc = sl_buf_append(k, tenant, strlen(tenant) + 1);
-    if (rc == SL_OK) {
-        rc = sl_buf_append(k, h, sizeof h);
-    }
-    return rc ? rc : s_target_part(k, target);
+    return s_copy_key(k, tenant, target, value, source, 0);
 }
 
 static int s_be32(sl_buf_t *v, uint32_t d)

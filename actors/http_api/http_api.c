@@ -517,7 +517,7 @@ static void s_exit(sl_actor_t *a, void *state)
     sl_http_destroy(&s->http);
     sl_auth_destroy(&s->authn);
     sl_store_close(&s->store);
-    free(s->allowed);
+    free((void *)s->allowed);
     s->allowed = NULL;
     if (s->mu_ok) {
         pthread_mutex_destroy(&s->mu);
@@ -546,15 +546,8 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "isolated: list the store's tenants in `tenants`");
         goto fail;
     }
-    if (s->tenants.count > 0) {
-        s->allowed = calloc((size_t)s->tenants.count + 1, sizeof *s->allowed);
-        if (!s->allowed) {
-            rc = SL_ENOMEM;
-            goto fail;
-        }
-        for (int i = 0; i < s->tenants.count; i++) {
-            s->allowed[i] = s->tenants.items[i];
-        }
+    if ((rc = sl_strlist_nullterm(&s->tenants, &s->allowed)) != SL_OK) {
+        goto fail;
     }
     if (pthread_mutex_init(&s->mu, NULL) != 0) {
         rc = SL_ENOMEM;

@@ -56,7 +56,7 @@ typedef struct {
     sl_prop_policies_t *pol;
     sl_store_t *store;
     sl_follower_t *fol;
-    char **allowed;
+    const char **allowed;
     s_ten_t *ts;
     int n_ts, cap_ts;
     int inflight;      /* a round's fences are not all applied yet */
@@ -359,7 +359,7 @@ static int s_start(s_walker_t *w)
     sl_store_opts_t so = {
         .path = path ? path : "var/sluice",
         .isolated = w->isolated,
-        .tenants = (const char *const *)w->allowed,
+        .tenants = w->allowed,
     };
     if (!(w->store = sl_store_open(&so, err, sizeof err))) {
         sl_error(w->name, "cannot open store %s: %s", so.path, err);
@@ -407,13 +407,8 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(w->name, "isolated: list the store's tenants in `tenants`");
         return SL_EINVAL;
     }
-    if (w->tenants.count > 0) {
-        if (!(w->allowed = calloc((size_t)w->tenants.count + 1, sizeof *w->allowed))) {
-            return SL_ENOMEM;
-        }
-        for (int i = 0; i < w->tenants.count; i++) {
-            w->allowed[i] = w->tenants.items[i];
-        }
+    if (sl_strlist_nullterm(&w->tenants, &w->allowed) != SL_OK) {
+        return SL_ENOMEM;
     }
     w->token = (uint64_t)sl_now_us(); /* increasing across restarts */
     sl_actor_set_tick(a, 1000);
@@ -536,7 +531,7 @@ static void s_exit(sl_actor_t *a, void *state)
     sl_store_close(&w->store);
     sl_prop_policies_free(&w->pol);
     sl_buf_free(&w->scratch);
-    free(w->allowed);
+    free((void *)w->allowed);
 }
 
 static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,

@@ -53,9 +53,9 @@ typedef struct {
     int full;        /* the store refuses writes (map full) */
     int64_t refused; /* events refused since the last log line */
     int64_t refused_logged;
-    uint64_t commits; /* batches committed, for the exit summary */
-    uint64_t applied; /* events in them */
-    char **allowed;   /* NULL-terminated copy of tenants for the store */
+    uint64_t commits;     /* batches committed, for the exit summary */
+    uint64_t applied;     /* events in them */
+    const char **allowed; /* NULL-terminated tenants for the store */
 } s_store_t;
 
 static s_tenant_t *s_tenant(s_store_t *s, const char *t, size_t len)
@@ -214,7 +214,7 @@ static void s_free(s_store_t *s)
     free(s->ts);
     s->ts = NULL;
     s->n_ts = s->cap_ts = 0;
-    free(s->allowed);
+    free((void *)s->allowed);
     s->allowed = NULL;
 }
 
@@ -279,20 +279,13 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "isolated: list the allowed tenants in `tenants`");
         goto fail;
     }
-    if (s->tenants.count > 0) {
-        s->allowed = calloc((size_t)s->tenants.count + 1, sizeof *s->allowed);
-        if (!s->allowed) {
-            rc = SL_ENOMEM;
-            goto fail;
-        }
-        for (int i = 0; i < s->tenants.count; i++) {
-            s->allowed[i] = s->tenants.items[i];
-        }
+    if ((rc = sl_strlist_nullterm(&s->tenants, &s->allowed)) != SL_OK) {
+        goto fail;
     }
     sl_store_opts_t o = {
         .path = s->path,
         .isolated = s->isolated,
-        .tenants = (const char *const *)s->allowed,
+        .tenants = s->allowed,
         .map_size = s->map_size,
         .nosync = !s->fsync,
         .retention_us = s->retention,

@@ -46,6 +46,11 @@ typedef struct {
     int count;
 } sl_strlist_t;
 
+/*  The items as a NULL-terminated array of borrowed pointers (for
+    sl_store_opts_t.tenants): *out is NULL when the list is empty; free the
+    array, not the items. SL_ENOMEM. */
+int sl_strlist_nullterm(const sl_strlist_t *l, const char ***out);
+
 typedef struct {
     const char *name;
     sl_opt_type_t type;
