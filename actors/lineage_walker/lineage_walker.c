@@ -44,6 +44,7 @@ typedef struct {
     int64_t poll_us;
     int64_t flush_us;
     int64_t round_ops;
+    int64_t follow_us;
     int isolated;
     sl_strlist_t tenants;
     /* run state */
@@ -399,6 +400,10 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(w->name, "round_ops must be from 1 to 1000000");
         return SL_EINVAL;
     }
+    if (w->follow_us < 100 || w->follow_us > 10000000) {
+        sl_error(w->name, "follow must be from 100us to 10s");
+        return SL_EINVAL;
+    }
     if (w->poll_us < 100 || w->poll_us > 1000000) {
         sl_error(w->name, "poll must be from 100us to 1s");
         return SL_EINVAL;
@@ -488,16 +493,28 @@ static int s_tick(sl_actor_t *a, void *state)
         }
         return SL_OK;
     }
+    /*  With several workers, a change is pushed to one of them (the engine
+        routes by its key), but the pairs it affects may belong to another:
+        each worker also reads the log's new records itself, every
+        `follow`. */
+    if (rc == SL_OK && !w->inflight && w->workers > 1) {
+        int64_t n = sl_follower_catch_up(w->fol);
+        rc = n < 0 ? (int)n : SL_OK;
+    }
     if (rc == SL_OK && !w->inflight && s_pending(w)) {
         rc = s_round(w);
     }
     if (!w->inflight) {
         /*  Idle: persist the cursor now and then (our own results move it),
-            and come back only for that. */
+            and come back only for that (or to follow the log). */
         if (w->dirty && sl_mono_us() - w->last_flush >= w->flush_us) {
             s_flush(w);
         }
-        sl_actor_set_tick(a, w->dirty ? w->flush_us : -1);
+        int64_t next = w->dirty ? w->flush_us : -1;
+        if (w->workers > 1 && (next < 0 || w->follow_us < next)) {
+            next = w->follow_us;
+        }
+        sl_actor_set_tick(a, next);
     }
     s_release_views(w);
     return rc;
@@ -558,6 +575,9 @@ static const sl_opt_t s_options[] = {
     {"round_ops", SL_OPT_INT, "10000", offsetof(s_walker_t, round_ops), 0,
      "operations per tenant per round: a larger closure is handed out over several rounds, "
      "each tenant getting its share in every round (1..1000000)"},
+    {"follow", SL_OPT_DURATION, "2ms", offsetof(s_walker_t, follow_us), 0,
+     "with workers > 1: how often each worker reads the change log for records pushed to "
+     "another worker (a change goes to one worker; the pairs it affects may be another's)"},
     {"flush", SL_OPT_DURATION, "1s", offsetof(s_walker_t, flush_us), 0,
      "how often the cursor is persisted when only the walker's own results moved it"},
     {"isolated", SL_OPT_BOOL, "false", offsetof(s_walker_t, isolated), 0,

@@ -48,6 +48,7 @@ YAML
     inputs: [store.changes]
     policy: { "*": { tags: all, incidents: true, owners: true } }
     round_ops: 2      # every closure here is handed out over several rounds
+    workers: 2        # pairs split by source between two walkers
 YAML
         else
             echo "  store: { kind: store, inputs: [http], fsync: false }"
