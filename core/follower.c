@@ -29,6 +29,7 @@ struct sl_follower {
     uint64_t persist_every;
     int64_t persist_us;
     int manual;
+    int (*on_gap)(void *arg, const char *tenant, uint64_t after, uint64_t next);
     sl_follower_fn fn;
     void *arg;
     s_cur_t *curs;
@@ -43,6 +44,7 @@ typedef struct {
     sl_follower_t *f;
     s_cur_t *cur;
     int rc;
+    int64_t n; /* changes handed on */
 } s_read_t;
 
 sl_follower_t *sl_follower_new(sl_store_t *store, const sl_follower_opts_t *opts, sl_follower_fn fn,
@@ -62,6 +64,7 @@ sl_follower_t *sl_follower_new(sl_store_t *store, const sl_follower_opts_t *opts
     f->persist_us = opts->persist_us > 0 ? opts->persist_us : S_PERSIST_US;
     f->last_persist = sl_mono_us();
     f->manual = opts->manual;
+    f->on_gap = opts->on_gap;
     f->consumer = strdup(opts->consumer);
     if (!f->consumer) {
         goto fail;
@@ -193,11 +196,15 @@ static int s_on_log(void *arg, uint64_t seq, const sl_event_t *change)
         return 0;
     }
     if (seq != r->cur->cursor + 1) {
-        /* the log has no gaps: a jump means the store is not what we think */
-        r->rc = SL_ESTATE;
-        return 1;
+        /*  The log has no gaps, but retention trims its head: a jump is
+            that (the consumer is told) or a store not as we think. */
+        if (!r->f->on_gap || r->f->on_gap(r->f->arg, r->cur->tenant, r->cur->cursor, seq) < 0) {
+            r->rc = SL_ESTATE;
+            return 1;
+        }
     }
     r->rc = s_deliver(r->f, r->cur, seq, change);
+    r->n += r->rc == SL_OK;
     return r->rc < 0 ? 1 : 0;
 }
 
@@ -216,10 +223,9 @@ static int64_t s_read_log(sl_follower_t *f, s_cur_t *c, uint64_t upto)
                 limit = upto - c->cursor;
             }
         }
-        uint64_t before = c->cursor;
-        s_read_t r = {f, c, SL_OK};
+        s_read_t r = {f, c, SL_OK, 0};
         int n = sl_store_changes(f->store, c->tenant, c->cursor, limit, s_on_log, &r);
-        total += (int64_t)(c->cursor - before);
+        total += r.n;
         if (n < 0) {
             return n;
         }

@@ -27,6 +27,11 @@
     this many ids per pass, so it never makes one batch slow. */
 #define S_COMPACT_EVERY_US ((int64_t)5 * 1000000)
 #define S_COMPACT_MAX 10000
+/*  The change log's trim: every 100 ms at most, 20 000 records a pass
+    (200 000 a second when behind; a pass deletes from the tree's left
+    edge, a few ms). */
+#define S_TRIM_EVERY_US ((int64_t)100000)
+#define S_TRIM_MAX 20000
 
 static const char *const s_db_names[S_DB_COUNT] = {
     "assets",  "down", "up",      "incidents",  "incidents_by_asset", "changes", "cursors",
@@ -389,6 +394,8 @@ sl_store_t *sl_store_open(const sl_store_opts_t *opts, char *err, size_t errlen)
     pthread_mutex_init(&s->wlock, NULL);
     pthread_mutex_init(&s->gmu, NULL);
     s->graph_cache = !opts->no_graph_cache;
+    s->changes_retention_us =
+        opts->changes_retention_us ? opts->changes_retention_us : S_DEFAULT_RETENTION;
     s->writable = 1;
     s->refs = 1;
     s->isolated = opts->isolated != 0;
@@ -578,6 +585,105 @@ static int s_compact(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn)
     return SL_OK;
 }
 
+static int s_last_seq(MDB_txn *txn, MDB_dbi dbi, const char *tenant, uint64_t *seq);
+
+/*  The lowest cursor of the tenant's followers (consumers whose names do
+    not start with '.': those are marks, such as the walker's fences), or
+    UINT64_MAX when it has none. */
+static uint64_t s_min_cursor(MDB_txn *txn, s_env_t *e, const char *tenant, size_t tl)
+{
+    MDB_cursor *c;
+    MDB_val k = {tl + 1, (void *)tenant}, v;
+    uint64_t min = UINT64_MAX;
+    if (mdb_cursor_open(txn, e->dbi[S_DB_CURSORS], &c) != 0) {
+        return 0; /* unknown: trim nothing */
+    }
+    for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && k.mv_size > tl + 1 && memcmp(k.mv_data, tenant, tl + 1) == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        if (((const char *)k.mv_data)[tl + 1] == '.' || v.mv_size != 8) {
+            continue;
+        }
+        uint64_t seq = sl_store__rd64(v.mv_data);
+        min = seq < min ? seq : min;
+    }
+    mdb_cursor_close(c);
+    return min;
+}
+
+/*  Change-log retention (docs/store.md "Change log retention"): delete a
+    tenant's records older than changes_retention that every follower has
+    passed, oldest first, at most S_TRIM_MAX per pass, never the last
+    one (it carries the sequence on). */
+static int s_trim_changes(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn)
+{
+    MDB_cursor *tc = NULL, *cc = NULL;
+    MDB_val tk, tv, k, v;
+    int64_t cutoff = b->now - b->s->changes_retention_us;
+    int n = 0, mrc;
+    if (b->s->changes_retention_us == 0) {
+        return SL_OK; /* 0: keep the log for ever */
+    }
+    if (b->s->changes_retention_us == -1) {
+        cutoff = INT64_MAX; /* as soon as every follower has passed */
+    }
+    if ((mrc = mdb_cursor_open(txn, e->dbi[S_DB_TENANTS], &tc)) != 0 ||
+        (mrc = mdb_cursor_open(txn, e->dbi[S_DB_CHANGES], &cc)) != 0) {
+        if (tc) {
+            mdb_cursor_close(tc);
+        }
+        return s_fail_batch(b, mrc, "cursor open");
+    }
+    for (mrc = mdb_cursor_get(tc, &tk, &tv, MDB_FIRST); mrc == 0 && n < S_TRIM_MAX;
+         mrc = mdb_cursor_get(tc, &tk, &tv, MDB_NEXT)) {
+        char tenant[S_MAX_TENANT + 1];
+        uint8_t key[S_MAX_TENANT + 9];
+        size_t tl = tk.mv_size;
+        uint64_t last = 0;
+        if (tl == 0 || tl > S_MAX_TENANT) {
+            continue;
+        }
+        memcpy(tenant, tk.mv_data, tl);
+        tenant[tl] = 0;
+        uint64_t upto = s_min_cursor(txn, e, tenant, tl);
+        if (upto == 0 || s_last_seq(txn, e->dbi[S_DB_CHANGES], tenant, &last) != SL_OK) {
+            continue;
+        }
+        memcpy(key, tenant, tl + 1);
+        memset(key + tl + 1, 0, 8);
+        k.mv_size = tl + 9;
+        k.mv_data = key;
+        int crc = mdb_cursor_get(cc, &k, &v, MDB_SET_RANGE);
+        while (crc == 0 && n < S_TRIM_MAX && k.mv_size == tl + 9 &&
+               memcmp(k.mv_data, tenant, tl + 1) == 0) {
+            uint64_t seq = sl_store__rd64((const uint8_t *)k.mv_data + tl + 1);
+            sl_slice_t ts;
+            int64_t at = INT64_MAX;
+            if (sl_msgpack_map_str(v.mv_data, v.mv_size, "time", &ts) == SL_OK) {
+                sl_time_parse(ts.ptr, ts.len, &at);
+            }
+            if (seq >= last || seq > upto || at >= cutoff) {
+                break;
+            }
+            if ((crc = mdb_cursor_del(cc, 0)) != 0) {
+                break;
+            }
+            n++;
+            crc = mdb_cursor_get(cc, &k, &v, MDB_NEXT); /* the next one: LMDB moved on */
+        }
+        if (crc != 0 && crc != MDB_NOTFOUND) {
+            mrc = crc;
+            break;
+        }
+    }
+    mdb_cursor_close(cc);
+    mdb_cursor_close(tc);
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        return s_fail_batch(b, mrc, "change-log trim");
+    }
+    return SL_OK;
+}
+
 /*  The batch's write transaction on env e, begun on first use. */
 static int s_txn(sl_store_batch_t *b, s_env_t *e, MDB_txn **txn)
 {
@@ -593,6 +699,16 @@ static int s_txn(sl_store_batch_t *b, s_env_t *e, MDB_txn **txn)
         if (b->now - e->last_compact_us >= every) {
             e->last_compact_us = b->now;
             int rc = s_compact(b, e, b->txns[i]);
+            if (rc != SL_OK) {
+                return rc;
+            }
+        }
+        /*  The log's trim runs more often (every S_TRIM_EVERY_US, at most
+            S_TRIM_MAX records): a busy store logs tens of thousands of
+            records a second and the trim has to keep up. */
+        if (b->now - e->last_trim_us >= S_TRIM_EVERY_US || b->s->retention_us < S_TRIM_EVERY_US) {
+            e->last_trim_us = b->now;
+            int rc = s_trim_changes(b, e, b->txns[i]);
             if (rc != SL_OK) {
                 return rc;
             }

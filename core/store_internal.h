@@ -42,6 +42,7 @@ typedef struct {
     MDB_dbi dbi[S_DB_COUNT];
     char *tenant;            /* isolated: the env's tenant; NULL when shared */
     int64_t last_compact_us; /* last applied-id compaction (batch lock held) */
+    int64_t last_trim_us;    /* last change-log trim (batch lock held) */
 } s_env_t;
 
 struct sl_store {
@@ -64,7 +65,8 @@ struct sl_store {
 
     pthread_mutex_t gmu; /* the graph caches list */
     s_graph_t *graphs;
-    int graph_cache; /* keep in-memory lineage graphs (store_graph.c) */
+    int graph_cache;              /* keep in-memory lineage graphs (store_graph.c) */
+    int64_t changes_retention_us; /* -1: trim once followers passed; else age */
 
     pthread_mutex_t mu; /* health */
     int writable;

@@ -321,6 +321,36 @@ static int s_policy_pairs(void *arg, const char *value, const char *source)
     return sl_prop_work_add(t->work, value, source);
 }
 
+/*  Every pair of the tenant into its work set (our workers' share). */
+static int s_recompute_tenant(s_walker_t *w, const char *tenant, int mark_policy)
+{
+    s_ten_t *t = s_tenant(w, tenant);
+    if (!t) {
+        return SL_ENOMEM;
+    }
+    void *arg[2] = {w, t};
+    int rc = sl_store_view_refresh(t->view);
+    if (rc == SL_OK && (rc = sl_store_view_all_origins(t->view, s_policy_pairs, arg)) == SL_OK) {
+        rc = sl_store_view_pairs(t->view, s_policy_pairs, arg);
+    }
+    t->mark_policy |= mark_policy;
+    return rc;
+}
+
+/*  The follower's gap: changes trimmed from the log before we read them. */
+static int s_on_gap(void *arg, const char *tenant, uint64_t after, uint64_t next)
+{
+    s_walker_t *w = arg;
+    if (w->inflight) {
+        return SL_EAGAIN;
+    }
+    sl_warn(w->name,
+            "tenant %s: changes %llu..%llu were trimmed from the log before this walker read "
+            "them: recomputing every propagated value",
+            tenant, (unsigned long long)after + 1, (unsigned long long)next - 1);
+    return s_recompute_tenant(w, tenant, 0);
+}
+
 static int s_check_policy(s_walker_t *w)
 {
     char **ts = sl_store_tenants(w->store);
@@ -331,18 +361,9 @@ static int s_check_policy(s_walker_t *w)
         if (grc == SL_OK && got == want) {
             continue;
         }
-        s_ten_t *t = s_tenant(w, ts[i]);
-        if (!t) {
-            rc = SL_ENOMEM;
-            break;
-        }
-        void *arg[2] = {w, t};
         sl_info(w->name, "tenant %s: policy %s: recomputing every propagated value", ts[i],
                 grc == SL_OK && got ? "changed" : "not recorded yet");
-        if ((rc = sl_store_view_all_origins(t->view, s_policy_pairs, arg)) == SL_OK) {
-            rc = sl_store_view_pairs(t->view, s_policy_pairs, arg);
-        }
-        t->mark_policy = 1;
+        rc = s_recompute_tenant(w, ts[i], 1);
     }
     for (int i = 0; ts && ts[i]; i++) {
         free(ts[i]);
@@ -366,7 +387,7 @@ static int s_start(s_walker_t *w)
         sl_error(w->name, "cannot open store %s: %s", so.path, err);
         return SL_EIO;
     }
-    sl_follower_opts_t fo = {.consumer = w->consumer, .manual = 1};
+    sl_follower_opts_t fo = {.consumer = w->consumer, .manual = 1, .on_gap = s_on_gap};
     if (!(w->fol = sl_follower_new(w->store, &fo, s_on_change, w))) {
         return SL_ENOMEM;
     }
@@ -390,8 +411,10 @@ static int s_init(sl_actor_t *a, void *state)
     w->worker = sl_actor_worker(a);
     w->workers = sl_actor_workers(a);
     snprintf(w->consumer, sizeof w->consumer, "%s/%d", w->name, w->worker);
-    snprintf(w->fence, sizeof w->fence, "%s/fence", w->consumer);
-    snprintf(w->policy_mark, sizeof w->policy_mark, "%s/policy", w->consumer);
+    /*  Marks start with '.': the store's change-log retention does not
+        wait for them as it waits for followers' cursors. */
+    snprintf(w->fence, sizeof w->fence, ".fence/%s", w->consumer);
+    snprintf(w->policy_mark, sizeof w->policy_mark, ".policy/%s", w->consumer);
     if (sl_prop_policies_parse(w->policy, &w->pol, err, sizeof err, where, sizeof where) != SL_OK) {
         sl_error(w->name, "policy%s: %s", where, err);
         return SL_EINVAL;

@@ -37,6 +37,8 @@ typedef struct {
     int fsync;
     int64_t map_size;
     int64_t retention;
+    int64_t changes_retention;
+    int keep_changes;
     int isolated;
     sl_strlist_t tenants;
     /* run state */
@@ -289,6 +291,9 @@ static int s_init(sl_actor_t *a, void *state)
         .map_size = s->map_size,
         .nosync = !s->fsync,
         .retention_us = s->retention,
+        .changes_retention_us = s->keep_changes             ? INT64_MAX
+                                : s->changes_retention == 0 ? -1
+                                                            : s->changes_retention,
     };
     s->store = sl_store_open(&o, err, sizeof err);
     if (!s->store) {
@@ -424,6 +429,11 @@ static const sl_opt_t s_options[] = {
      "/healthz 503) until restarted with a larger one"},
     {"retention", SL_OPT_DURATION, "168h", offsetof(s_store_t, retention), 0,
      "how long applied event ids are remembered (the idempotency window; default 7 days)"},
+    {"changes_retention", SL_OPT_DURATION, "168h", offsetof(s_store_t, changes_retention), 0,
+     "change records older than this that every follower (lineage walker, notifier, mirror: "
+     "each keeps a cursor) has read are deleted; 0 = as soon as every follower has read them"},
+    {"keep_changes", SL_OPT_BOOL, "false", offsetof(s_store_t, keep_changes), 0,
+     "keep the whole change log for ever (changes_retention is then ignored)"},
     {"isolated", SL_OPT_BOOL, "false", offsetof(s_store_t, isolated), 0,
      "one environment per tenant under path (set it when the topology's tenancy is "
      "isolated)"},

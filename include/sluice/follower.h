@@ -44,10 +44,17 @@ typedef struct {
     const char *tenant;     /* follow only this tenant; NULL = every tenant */
     uint64_t persist_every; /* persist after this many changes (0 = 1000) */
     int64_t persist_us;     /* ... or after this long (0 = 1 s) */
-    int manual;             /* 1: persist only in sl_follower_flush, never on
-                               its own nor at destroy: for a consumer whose
-                               work on a change completes later (it flushes
-                               once that work is durable) */
+    /*  Optional: the log no longer holds the changes after `after` up to
+        `next` - 1 (trimmed by the store's change-log retention while this
+        consumer was away or before it first ran). Called before change
+        `next` is handed on; the consumer makes up for them (e.g. a full
+        recomputation) and returns >= 0 to go on, negative to stop. Without
+        it such a gap is SL_ESTATE. */
+    int (*on_gap)(void *arg, const char *tenant, uint64_t after, uint64_t next);
+    int manual; /* 1: persist only in sl_follower_flush, never on
+                   its own nor at destroy: for a consumer whose
+                   work on a change completes later (it flushes
+                   once that work is durable) */
 } sl_follower_opts_t;
 
 /*  A follower on `store` (borrowed: must outlive the follower). NULL on

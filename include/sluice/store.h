@@ -32,15 +32,19 @@ typedef struct sl_store sl_store_t;
 typedef struct sl_store_batch sl_store_batch_t;
 
 typedef struct {
-    const char *path;           /* directory; created if missing */
-    int isolated;               /* 1: one environment per tenant */
-    const char *const *tenants; /* isolated: the allowed tenants (NULL-terminated);
-                                   shared: NULL = any tenant allowed */
-    int64_t map_size;           /* bytes per environment (default 1 GiB) */
-    int nosync;                 /* 1: no fsync at commit (tests, benches) */
-    int64_t retention_us;       /* applied event ids kept this long (default 7 days) */
-    int no_graph_cache;         /* 1: no in-memory lineage graph (docs/store.md
-                                   "Graph cache"): walks read LMDB */
+    const char *path;             /* directory; created if missing */
+    int isolated;                 /* 1: one environment per tenant */
+    const char *const *tenants;   /* isolated: the allowed tenants (NULL-terminated);
+                                     shared: NULL = any tenant allowed */
+    int64_t map_size;             /* bytes per environment (default 1 GiB) */
+    int nosync;                   /* 1: no fsync at commit (tests, benches) */
+    int64_t retention_us;         /* applied event ids kept this long (default 7 days) */
+    int no_graph_cache;           /* 1: no in-memory lineage graph (docs/store.md
+                                     "Graph cache"): walks read LMDB */
+    int64_t changes_retention_us; /* change records older than this that every
+                                     follower has passed are deleted (docs/store.md
+                                     "Change log retention"); 0 = 7 days,
+                                     INT64_MAX = for ever, -1 = at once */
 } sl_store_opts_t;
 
 /*  Open (or share) the store at opts->path. NULL with a reason in err. */

@@ -15,6 +15,7 @@
 
 #include "sluice/common.h"
 #include "sluice/event.h"
+#include "sluice/follower.h"
 #include "sluice/log.h"
 #include "sluice/mpjson.h"
 #include "sluice/store.h"
@@ -1145,6 +1146,81 @@ static void test_assets_listing(void **state)
     sl_buf_free(&b);
 }
 
+/*  Change-log retention: records every follower has passed (marks whose
+    names start with '.' do not count) are trimmed, oldest first, never the
+    last one; the sequence goes on; a follower that finds the head trimmed
+    is told (on_gap) or stopped (SL_ESTATE). */
+typedef struct {
+    uint64_t gap_after, gap_next, seen;
+} s_gap_t;
+
+static int s_gap_fn(void *arg, const char *tenant, uint64_t after, uint64_t next)
+{
+    s_gap_t *g = arg;
+    (void)tenant;
+    g->gap_after = after;
+    g->gap_next = next;
+    return 0;
+}
+
+static int s_gap_change(void *arg, const char *tenant, uint64_t seq, const sl_event_t *change)
+{
+    (void)tenant;
+    (void)change;
+    ((s_gap_t *)arg)->seen = seq;
+    return 0;
+}
+
+static uint64_t s_first(sl_store_t *s)
+{
+    json_t *recs = s_changes(s, "acme", 0);
+    uint64_t first = (uint64_t)json_integer_value(json_object_get(json_array_get(recs, 0), "seq"));
+    json_decref(recs);
+    return first;
+}
+
+static void test_changes_retention(void **state)
+{
+    char dir[64] = "/tmp/sl_ret_XXXXXX", body[128], err[256];
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    /*  retention_us 2: compaction (and the trim) at every batch. */
+    sl_store_opts_t o = {.path = dir, .nosync = 1, .retention_us = 2, .changes_retention_us = -1};
+    sl_store_t *s = sl_store_open(&o, err, sizeof err);
+    assert_non_null(s);
+    for (int i = 1; i <= 5; i++) {
+        snprintf(body, sizeof body, "{\"qualified_name\":\"a%d\"}", i);
+        assert_int_equal(s_apply(s, "acme", "asset.upsert", body), SL_APPLY_CHANGED);
+    }
+    /*  No follower: all but the last before each batch are gone. */
+    assert_int_equal(s_first(s), 4);
+    assert_int_equal(s_last(s, "acme"), 5);
+    /*  A follower at 4 holds the rest; a mark at 0 does not count. */
+    assert_int_equal(sl_store_cursor_set(s, "acme", "walker/0", 4), SL_OK);
+    assert_int_equal(sl_store_cursor_set(s, "acme", ".fence/walker/0", 0), SL_OK);
+    for (int i = 6; i <= 8; i++) {
+        snprintf(body, sizeof body, "{\"qualified_name\":\"a%d\"}", i);
+        assert_int_equal(s_apply(s, "acme", "asset.upsert", body), SL_APPLY_CHANGED);
+    }
+    assert_int_equal(s_first(s), 5);
+    assert_int_equal(s_last(s, "acme"), 8);
+    /*  A new follower: told of the trimmed head, then reads on. */
+    s_gap_t g = {0};
+    sl_follower_opts_t fo = {.consumer = "late", .tenant = "acme", .on_gap = s_gap_fn};
+    sl_follower_t *f = sl_follower_new(s, &fo, s_gap_change, &g);
+    assert_int_equal(sl_follower_catch_up(f), 4);
+    assert_int_equal(g.gap_after, 0);
+    assert_int_equal(g.gap_next, 5);
+    assert_int_equal(g.seen, 8);
+    sl_follower_destroy(&f);
+    sl_follower_opts_t fo2 = {.consumer = "strict", .tenant = "acme"};
+    f = sl_follower_new(s, &fo2, s_gap_change, &g);
+    assert_int_equal(sl_follower_catch_up(f), SL_ESTATE);
+    sl_follower_destroy(&f);
+    sl_store_close(&s);
+    s_rmrf(dir);
+}
+
 static void test_cursors_reopen(void **state)
 {
     s_fix_t *f = *state;
@@ -1225,6 +1301,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_map_full, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_assets_listing, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cursors_reopen, s_setup, s_teardown),
+        cmocka_unit_test(test_changes_retention),
         cmocka_unit_test(test_mpjson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -231,6 +231,13 @@ if part size; then
     dub=$(calc "($du1 - $du0) / $SIZE_ASSETS")
     R[bytes]=$used
     psize=$(jget page_size "$e1")
+    # the steady state of a store whose followers keep up: applied ids
+    # expired, change records read by every follower trimmed (--trim 1)
+    dt=$(fresh)
+    tline=$(run1 "$SB" --mode size --assets "$SIZE_ASSETS" --nosync 1 --trim 1 --dir "$dt")
+    et=$(inspect "$dt")
+    R[bytes_trim]=$(calc "($(jget used_bytes "$et") - $(jget used_bytes "$e0")) / $SIZE_ASSETS")
+    rm -rf "$dt"
     {
         echo "#### 3. Bytes on disk per asset (asset.upsert + 5 tag.set + 3 lineage.edge each, $SIZE_ASSETS assets)"
         echo
@@ -239,6 +246,8 @@ if part size; then
         printf '| LMDB used pages x page size (last page + 1 - free pages; minus an empty store) | %.0f |\n' "$used"
         printf '| data.mdb file size (minus an empty store) | %.0f |\n' "$file"
         printf '| du -sb of the directory (minus an empty store) | %.0f |\n' "$dub"
+        printf '| LMDB used pages x page size, change log trimmed and applied ids expired (--trim 1: %s passes) | %.0f |\n' \
+            "$(jget trim_passes "$tline")" "${R[bytes_trim]}"
         echo
         echo "Load: $(jget load_s "$line") s, fsync off (the layout does not depend on it). Pages per database (x $psize B), per asset:"
         echo
@@ -269,6 +278,7 @@ fi
     done
     if [ -n "${R[bytes]:-}" ]; then
         printf '| bytes on disk per asset (5 tags, 3 edges) < 1 KiB | %.0f B | %s |\n' "${R[bytes]}" "$(verdict "${R[bytes]} < 1024")"
+        printf '| the same, log trimmed and applied ids expired (steady state) < 1 KiB | %.0f B | %s |\n' "${R[bytes_trim]}" "$(verdict "${R[bytes_trim]} < 1024")"
     fi
     echo
 } >>"$MD"

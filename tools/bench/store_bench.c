@@ -6,7 +6,7 @@
                   [--nosync 1] [--map-size BYTES] [--hub H]
       store_bench --mode read --dir DIR [--assets N] [--seed S] [--seconds S]
                   [--writer-batch N] [--depth D] [--idle-seconds S]
-      store_bench --mode size --dir DIR [--assets N] [--nosync 1]
+      store_bench --mode size --dir DIR [--assets N] [--nosync 1] [--trim 1]
 
     DIR must not hold a store yet (every run starts from a fresh directory;
     the caller removes it). Tenant "acme", shared tenancy, fsync on unless
@@ -71,6 +71,7 @@ typedef struct {
     int nosync;
     int64_t map_size;
     long long hub; /* bench_graph.h */
+    int trim;      /* size: the steady state with the log trimmed (--trim 1) */
     int writer_batch;
     int depth;
     double idle_seconds;
@@ -255,6 +256,12 @@ static sl_store_t *s_open(const s_opts_t *o, int nosync)
 {
     char err[256] = "";
     sl_store_opts_t so = {.path = o->dir, .nosync = nosync, .map_size = o->map_size};
+    if (o->trim) {
+        /*  The steady state of a store whose followers keep up: applied
+            ids expire at once, change records go once read (none here). */
+        so.retention_us = 1;
+        so.changes_retention_us = -1;
+    }
     sl_store_t *st = sl_store_open(&so, err, sizeof err);
     if (!st) {
         fprintf(stderr, "store_bench: sl_store_open %s: %s\n", o->dir, err);
@@ -581,6 +588,17 @@ static int s_mode_read(const s_opts_t *o)
     return 0;
 }
 
+typedef struct {
+    uint64_t seq;
+} s_first_t;
+
+static int s_first_fn(void *arg, uint64_t seq, const sl_event_t *ev)
+{
+    (void)ev;
+    ((s_first_t *)arg)->seq = seq;
+    return 1;
+}
+
 static int s_mode_size(const s_opts_t *o)
 {
     static const char *const tags[5] = {"pii", "tier1", "finance", "gdpr", "certified"};
@@ -632,10 +650,25 @@ static int s_mode_size(const s_opts_t *o)
         s_apply_batch(st, slots, n, &te);
     }
     int64_t t1 = s_now_ns();
+    int passes = 0;
+    if (o->trim) {
+        /*  Batches of one no-op upsert until the trim and the compaction
+            (each bounded per pass) have caught up. */
+        s_qn(qn, sizeof qn, "analytics", 0);
+        for (uint64_t first = 0, last = 1; passes < 1000 && first < last; passes++) {
+            s_make_asset(&slots[0], qn, "table", 0, 0);
+            sl_event_id_new(slots[0].ev.id); /* a fresh id: not a duplicate */
+            s_apply_batch(st, slots, 1, &ta);
+            sl_store_last_seq(st, TENANT, &last);
+            s_first_t f = {0};
+            sl_store_changes(st, TENANT, 0, 1, s_first_fn, &f);
+            first = f.seq;
+        }
+    }
     sl_store_close(&st);
     printf("{\"bench\":\"store\",\"mode\":\"size\",\"assets\":%lld,\"tags_per_asset\":5,"
-           "\"edges\":%lld,\"sync\":%d,\"load_s\":%.3f,",
-           o->assets, edges, !o->nosync, (double)(t1 - t0) / 1e9);
+           "\"edges\":%lld,\"sync\":%d,\"trim\":%d,\"trim_passes\":%d,\"load_s\":%.3f,",
+           o->assets, edges, !o->nosync, o->trim, passes, (double)(t1 - t0) / 1e9);
     s_print_tally("asset_tag_phase", &ta, 1);
     s_print_tally("edge_phase", &te, 0);
     printf("}\n");
@@ -680,6 +713,8 @@ int main(int argc, char **argv)
             o.seed = strtoull(v, NULL, 10);
         } else if (strcmp(argv[i], "--nosync") == 0) {
             o.nosync = atoi(v);
+        } else if (strcmp(argv[i], "--trim") == 0) {
+            o.trim = atoi(v);
         } else if (strcmp(argv[i], "--hub") == 0) {
             o.hub = strtoll(v, NULL, 10);
         } else if (strcmp(argv[i], "--map-size") == 0) {
