@@ -1,6 +1,7 @@
 /*  journal: the ingest journal over LMDB, with group commit
     (include/sluice/journal.h has the contract). */
 #include <errno.h>
+#include <limits.h>
 #include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "sluice/event.h"
 #include "sluice/journal.h"
 
 #define S_MAX_ENTRY (16u << 20)
@@ -24,10 +26,25 @@ typedef struct s_waiter {
     pthread_cond_t cv; /* own condition: a commit wakes its group only */
 } s_waiter_t;
 
+/*  A consumer's confirmation: the newest in memory and the newest written. */
+typedef struct {
+    char name[256];
+    uint64_t seq;
+    uint64_t stored;
+} s_confirm_t;
+
 struct sl_journal {
     MDB_env *env;
     MDB_dbi entries;
     MDB_dbi cursors;
+    /* the process-wide registry (under s_reg_mu) */
+    struct sl_journal *reg_next;
+    char *real; /* canonical path: one object per directory */
+    char id[37];
+    int refs;
+    /* confirmations (under mu) */
+    s_confirm_t conf[SL_JOURNAL_CONSUMERS];
+    int n_conf;
     pthread_mutex_t mu;
     pthread_cond_t cv;        /* the writer finished (sl_journal_close waits on it) */
     pthread_cond_t new;       /* new durable entries, or closing */
@@ -42,6 +59,9 @@ struct sl_journal {
     s_waiter_t *pend_waiters;
     sl_buf_t spare; /* the other buffer, swapped in while a group commits */
 };
+
+static pthread_mutex_t s_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static sl_journal_t *s_reg;
 
 static int s_err(int mrc)
 {
@@ -77,25 +97,42 @@ static uint64_t s_get64(const uint8_t *p)
     return v;
 }
 
-sl_journal_t *sl_journal_open(const sl_journal_opts_t *opts, char *err, size_t errlen)
+/*  The journal's id from "meta", made on first open. */
+static int s_load_id(sl_journal_t *j, MDB_txn *txn)
+{
+    MDB_dbi meta;
+    int mrc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta);
+    if (mrc) {
+        return mrc;
+    }
+    MDB_val k = {2, "id"}, v;
+    mrc = mdb_get(txn, meta, &k, &v);
+    if (mrc == 0 && v.mv_size == 36) {
+        memcpy(j->id, v.mv_data, 36);
+        j->id[36] = '\0';
+        return 0;
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND) {
+        return mrc;
+    }
+    uint8_t raw[16];
+    sl_event_id_new(raw);
+    sl_uuid_format(raw, j->id);
+    v = (MDB_val){36, j->id};
+    return mdb_put(txn, meta, &k, &v, 0);
+}
+
+static sl_journal_t *s_open_env(const sl_journal_opts_t *opts, const char *real, char *err,
+                                size_t errlen)
 {
     sl_journal_t *j = NULL;
     MDB_txn *txn = NULL;
     MDB_cursor *c = NULL;
     int mrc = 0;
     const char *what = "";
-    if (!opts || !opts->path || !opts->path[0]) {
-        snprintf(err, errlen, "no journal path");
-        return NULL;
-    }
-    /* the journal usually lives inside the store's directory, which the
-       store actor may not have made yet */
-    if (sl_mkdirs(opts->path, 0750) != 0) {
-        snprintf(err, errlen, "cannot create %s: %s", opts->path, strerror(errno));
-        return NULL;
-    }
     j = calloc(1, sizeof *j);
-    if (!j) {
+    if (!j || !(j->real = strdup(real))) {
+        free(j);
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
@@ -129,7 +166,8 @@ sl_journal_t *sl_journal_open(const sl_journal_opts_t *opts, char *err, size_t e
     what = "open databases";
     if ((mrc = mdb_txn_begin(j->env, NULL, 0, &txn)) != 0 ||
         (mrc = mdb_dbi_open(txn, "entries", MDB_CREATE, &j->entries)) != 0 ||
-        (mrc = mdb_dbi_open(txn, "cursors", MDB_CREATE, &j->cursors)) != 0) {
+        (mrc = mdb_dbi_open(txn, "cursors", MDB_CREATE, &j->cursors)) != 0 ||
+        (mrc = s_load_id(j, txn)) != 0) {
         goto fail;
     }
     /*  The next sequence follows the last entry, or the highest cursor if
@@ -182,8 +220,66 @@ fail:
     pthread_cond_destroy(&j->new);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
+    free(j->real);
     free(j);
     return NULL;
+}
+
+sl_journal_t *sl_journal_open(const sl_journal_opts_t *opts, char *err, size_t errlen)
+{
+    char real[PATH_MAX];
+    if (!opts || !opts->path || !opts->path[0]) {
+        snprintf(err, errlen, "no journal path");
+        return NULL;
+    }
+    /* the journal usually lives inside the store's directory, which the
+       store actor may not have made yet */
+    if (sl_mkdirs(opts->path, 0750) != 0) {
+        snprintf(err, errlen, "cannot create %s: %s", opts->path, strerror(errno));
+        return NULL;
+    }
+    if (!realpath(opts->path, real)) {
+        snprintf(err, errlen, "cannot resolve %s: %s", opts->path, strerror(errno));
+        return NULL;
+    }
+    /*  Under the registry lock: two openers of one directory must not
+        both open the environment. */
+    pthread_mutex_lock(&s_reg_mu);
+    sl_journal_t *j = s_reg;
+    while (j && strcmp(j->real, real) != 0) {
+        j = j->reg_next;
+    }
+    if (j) {
+        j->refs++;
+    } else if ((j = s_open_env(opts, real, err, errlen)) != NULL) {
+        j->refs = 1;
+        j->reg_next = s_reg;
+        s_reg = j;
+    }
+    pthread_mutex_unlock(&s_reg_mu);
+    return j;
+}
+
+sl_journal_t *sl_journal_find(const char *id)
+{
+    if (!id) {
+        return NULL;
+    }
+    pthread_mutex_lock(&s_reg_mu);
+    sl_journal_t *j = s_reg;
+    while (j && strcmp(j->id, id) != 0) {
+        j = j->reg_next;
+    }
+    if (j) {
+        j->refs++;
+    }
+    pthread_mutex_unlock(&s_reg_mu);
+    return j;
+}
+
+const char *sl_journal_id(const sl_journal_t *j)
+{
+    return j->id;
 }
 
 void sl_journal_close(sl_journal_t **jp)
@@ -193,6 +289,21 @@ void sl_journal_close(sl_journal_t **jp)
     }
     sl_journal_t *j = *jp;
     *jp = NULL;
+    pthread_mutex_lock(&s_reg_mu);
+    if (--j->refs > 0) {
+        pthread_mutex_unlock(&s_reg_mu);
+        return;
+    }
+    for (sl_journal_t **pp = &s_reg; *pp; pp = &(*pp)->reg_next) {
+        if (*pp == j) {
+            *pp = j->reg_next;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s_reg_mu);
+    /*  Best effort: a confirmation not written only makes the next
+        replay longer. */
+    (void)sl_journal_flush(j);
     pthread_mutex_lock(&j->mu);
     j->closing = 1;
     pthread_cond_broadcast(&j->cv);
@@ -208,13 +319,65 @@ void sl_journal_close(sl_journal_t **jp)
     pthread_cond_destroy(&j->new);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
+    free(j->real);
     free(j);
 }
 
-/*  Write one group in one transaction. Runs without the lock: only one
-    thread is ever the writer (j->writing). */
+/*  The confirmations not written yet (a copy, taken under the lock). */
+static int s_conf_pending(sl_journal_t *j, s_confirm_t *todo)
+{
+    int n = 0;
+    pthread_mutex_lock(&j->mu);
+    for (int i = 0; i < j->n_conf; i++) {
+        if (j->conf[i].seq > j->conf[i].stored) {
+            todo[n++] = j->conf[i];
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+    return n;
+}
+
+/*  Write them in txn; never backwards (a cursor_set may have stored more). */
+static int s_conf_put(sl_journal_t *j, MDB_txn *txn, const s_confirm_t *todo, int n)
+{
+    for (int i = 0; i < n; i++) {
+        MDB_val k = {strlen(todo[i].name), (void *)todo[i].name}, v;
+        int mrc = mdb_get(txn, j->cursors, &k, &v);
+        if (mrc == 0 && v.mv_size == 8 && s_get64(v.mv_data) >= todo[i].seq) {
+            continue;
+        }
+        uint8_t val[8];
+        s_be64(val, todo[i].seq);
+        v = (MDB_val){8, val};
+        if ((mrc = mdb_put(txn, j->cursors, &k, &v, 0)) != 0) {
+            return mrc;
+        }
+    }
+    return 0;
+}
+
+/*  After their commit: written. */
+static void s_conf_stored(sl_journal_t *j, const s_confirm_t *todo, int n)
+{
+    pthread_mutex_lock(&j->mu);
+    for (int i = 0; i < n; i++) {
+        for (int k = 0; k < j->n_conf; k++) {
+            if (strcmp(j->conf[k].name, todo[i].name) == 0 && j->conf[k].stored < todo[i].seq) {
+                j->conf[k].stored = todo[i].seq;
+            }
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
+}
+
+/*  Write one group in one transaction, and the confirmations made since
+    the last write (under load they never cost a commit of their own).
+    Runs without the lock: only one thread is ever the writer
+    (j->writing). */
 static int s_commit_group(sl_journal_t *j, const sl_buf_t *g, uint64_t first, uint32_t n)
 {
+    s_confirm_t todo[SL_JOURNAL_CONSUMERS];
+    int nc = s_conf_pending(j, todo);
     MDB_txn *txn = NULL;
     int mrc = mdb_txn_begin(j->env, NULL, 0, &txn);
     if (mrc) {
@@ -242,7 +405,14 @@ static int s_commit_group(sl_journal_t *j, const sl_buf_t *g, uint64_t first, ui
         memcpy((uint8_t *)v.mv_data + 8, g->data + off, len);
         off += len;
     }
+    if (nc > 0 && (mrc = s_conf_put(j, txn, todo, nc)) != 0) {
+        mdb_txn_abort(txn);
+        return s_err(mrc);
+    }
     mrc = mdb_txn_commit(txn);
+    if (mrc == 0 && nc > 0) {
+        s_conf_stored(j, todo, nc);
+    }
     return s_err(mrc);
 }
 
@@ -444,7 +614,67 @@ int sl_journal_cursor_get(sl_journal_t *j, const char *name, uint64_t *seq)
         *seq = s_get64(v.mv_data);
     }
     mdb_txn_abort(txn);
+    pthread_mutex_lock(&j->mu);
+    for (int i = 0; i < j->n_conf; i++) {
+        if (strcmp(j->conf[i].name, name) == 0 && j->conf[i].seq > *seq) {
+            *seq = j->conf[i].seq;
+        }
+    }
+    pthread_mutex_unlock(&j->mu);
     return mrc == 0 || mrc == MDB_NOTFOUND ? SL_OK : s_err(mrc);
+}
+
+int sl_journal_confirm(sl_journal_t *j, const char *name, uint64_t seq)
+{
+    if (!s_name_ok(name)) {
+        return SL_EINVAL;
+    }
+    if (seq > atomic_load(&j->durable)) {
+        return SL_ERANGE;
+    }
+    int rc = SL_OK;
+    pthread_mutex_lock(&j->mu);
+    int i = 0;
+    while (i < j->n_conf && strcmp(j->conf[i].name, name) != 0) {
+        i++;
+    }
+    if (i == j->n_conf) {
+        if (j->n_conf == SL_JOURNAL_CONSUMERS) {
+            rc = SL_EFULL;
+        } else {
+            snprintf(j->conf[i].name, sizeof j->conf[i].name, "%s", name);
+            j->conf[i].seq = j->conf[i].stored = 0;
+            j->n_conf++;
+        }
+    }
+    if (rc == SL_OK && seq > j->conf[i].seq) {
+        j->conf[i].seq = seq;
+    }
+    pthread_mutex_unlock(&j->mu);
+    return rc;
+}
+
+int sl_journal_flush(sl_journal_t *j)
+{
+    s_confirm_t todo[SL_JOURNAL_CONSUMERS];
+    int n = s_conf_pending(j, todo);
+    if (n == 0) {
+        return SL_OK;
+    }
+    MDB_txn *txn = NULL;
+    int mrc = mdb_txn_begin(j->env, NULL, 0, &txn);
+    if (mrc) {
+        return s_err(mrc);
+    }
+    if ((mrc = s_conf_put(j, txn, todo, n)) != 0) {
+        mdb_txn_abort(txn);
+        return s_err(mrc);
+    }
+    if ((mrc = mdb_txn_commit(txn)) != 0) {
+        return s_err(mrc);
+    }
+    s_conf_stored(j, todo, n);
+    return SL_OK;
 }
 
 int sl_journal_cursor_set(sl_journal_t *j, const char *name, uint64_t seq)

@@ -20,7 +20,28 @@
 
     Sequences start at 1 and only grow; a failed commit leaves a gap (its
     appenders got the error and answered it, so nothing was promised).
-    Every function is thread-safe. */
+    Every function is thread-safe.
+
+    Consumers confirm. A consumer that applied entries durably (the store
+    actor, after its batch commit) calls sl_journal_confirm: the value is
+    kept in memory (a monotonic maximum, no write on the caller's path)
+    and written to "cursors" by sl_journal_flush (the owner calls it
+    periodically) and at the last close. The owner replays what is after
+    the lowest confirmed cursor and trims up to it. A confirmation lost
+    in a crash only makes the replay longer: every apply is idempotent.
+
+    One object per directory per process. LMDB forbids opening one
+    environment twice in a process, and a consumer may still confirm
+    after the owner closed (the store commits its last batch after the
+    ingest actor stopped): so the journal is reference counted and kept
+    in a process-wide registry. Opening a directory that is open already
+    returns the same object (its first opener's options); a consumer
+    takes a reference by the journal's id (sl_journal_find); the last
+    sl_journal_close flushes the confirmations and closes. Each journal
+    has an id (a UUID made when its directory was created, in database
+    "meta"), which marks and confirmations carry across nodes, so a
+    confirmation meant for an earlier journal at the same path is never
+    applied to a new one. */
 #ifndef SLUICE_JOURNAL_H
 #define SLUICE_JOURNAL_H
 
@@ -36,16 +57,38 @@ typedef struct {
     int nosync;       /* 1: no fsync at commit (tests, benchmarks only) */
 } sl_journal_opts_t;
 
-/*  Open (or create) the journal at opts->path. NULL with a reason in err:
-    the directory cannot be made, LMDB refuses (map size, permissions),
-    or out of memory. */
+/*  Open (or create) the journal at opts->path, or take a new reference
+    on it if this process has it open already (the options of that first
+    open stay). NULL with a reason in err: the directory cannot be made,
+    LMDB refuses (map size, permissions), or out of memory. */
 sl_journal_t *sl_journal_open(const sl_journal_opts_t *opts, char *err, size_t errlen);
 
-/*  Wake every waiter (appends then return SL_ESTOPPED, waits return),
-    close the environment, free. The caller makes sure no thread is still
-    inside another call (stop the HTTP server first). Safe twice; NULLs
-    the pointer. */
+/*  Drop a reference; the last one flushes the confirmations, wakes every
+    waiter (appends then return SL_ESTOPPED, waits return), closes the
+    environment and frees. The caller makes sure no thread is still
+    inside another call through this reference (stop the HTTP server
+    first). Safe twice; NULLs the pointer. */
 void sl_journal_close(sl_journal_t **j);
+
+/*  The journal's id: 36 characters of UUID text, NUL-terminated, valid
+    as long as the reference. */
+const char *sl_journal_id(const sl_journal_t *j);
+
+/*  A new reference on the journal with this id if this process has it
+    open, else NULL. Release it with sl_journal_close. */
+sl_journal_t *sl_journal_find(const char *id);
+
+/*  Consumer `name` has durably applied every entry up to and including
+    seq. In memory until sl_journal_flush; a seq at or below the one held
+    is ignored (SL_OK). SL_EINVAL (name not 1..255 bytes), SL_ERANGE (seq
+    beyond the last durable entry: nobody can have applied it), SL_EFULL
+    (more than SL_JOURNAL_CONSUMERS consumers). */
+#define SL_JOURNAL_CONSUMERS 32
+int sl_journal_confirm(sl_journal_t *j, const char *name, uint64_t seq);
+
+/*  Write every confirmation that advanced since the last flush to
+    "cursors", in one commit (none if nothing advanced). SL_EIO, SL_EFULL. */
+int sl_journal_flush(sl_journal_t *j);
 
 /*  Append n entries (each 1 byte .. 16 MiB) and wait until the commit
     that holds them is durable. *first_seq (may be NULL) receives the
@@ -72,7 +115,8 @@ typedef int (*sl_journal_fn)(void *arg, uint64_t seq, int64_t time_us, const voi
     Returns the number visited, or SL_EIO. */
 int sl_journal_read(sl_journal_t *j, uint64_t after, int max, sl_journal_fn fn, void *arg);
 
-/*  A consumer's cursor: 0 if it has none. Names are 1..255 bytes. */
+/*  A consumer's cursor: the stored one, or its confirmation in memory if
+    that is higher; 0 if it has none. Names are 1..255 bytes. */
 int sl_journal_cursor_get(sl_journal_t *j, const char *name, uint64_t *seq);
 /*  Store a consumer's cursor durably (its own commit). SL_EINVAL, SL_EFULL,
     SL_EIO. */

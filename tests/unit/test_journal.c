@@ -208,6 +208,120 @@ static void test_trim(void **state)
     assert_int_equal(seq, 21);
 }
 
+/*  Confirmations: in memory until flushed, monotonic, never past the last
+    durable entry, the lowest one decides what a trim may delete, and
+    they survive a reopen once flushed. */
+static void test_confirm_flush_trim(void **state)
+{
+    s_fix_t *f = *state;
+    for (int i = 0; i < 30; i++) {
+        assert_int_equal(s_append_str(f->j, "c", NULL), SL_OK);
+    }
+    uint64_t c = 0;
+    assert_int_equal(sl_journal_confirm(f->j, "store", 12), SL_OK);
+    assert_int_equal(sl_journal_confirm(f->j, "store", 7), SL_OK); /* lower: ignored */
+    assert_int_equal(sl_journal_cursor_get(f->j, "store", &c), SL_OK);
+    assert_int_equal(c, 12);
+    assert_int_equal(sl_journal_confirm(f->j, "store", 31), SL_ERANGE);
+    assert_int_equal(sl_journal_confirm(f->j, "", 3), SL_EINVAL);
+    assert_int_equal(sl_journal_confirm(f->j, "mirror", 20), SL_OK);
+
+    /* the owner trims up to the lowest confirmation */
+    uint64_t lo = 0, hi = 0, removed = 0, n = 0, first = 0;
+    assert_int_equal(sl_journal_cursor_get(f->j, "store", &lo), SL_OK);
+    assert_int_equal(sl_journal_cursor_get(f->j, "mirror", &hi), SL_OK);
+    uint64_t upto = lo < hi ? lo : hi;
+    assert_int_equal(upto, 12);
+    assert_int_equal(sl_journal_trim(f->j, upto, sl_now_us() + 1000000, 1000, &removed), SL_OK);
+    assert_int_equal(removed, 12);
+    assert_int_equal(sl_journal_stats(f->j, &n, &first), SL_OK);
+    assert_int_equal(n, 18);
+    assert_int_equal(first, 13);
+
+    /* not flushed: a reopen (the last reference closing flushes) keeps them */
+    sl_journal_close(&f->j);
+    f->j = s_open(f->path, 0);
+    assert_non_null(f->j);
+    assert_int_equal(sl_journal_cursor_get(f->j, "store", &c), SL_OK);
+    assert_int_equal(c, 12);
+    assert_int_equal(sl_journal_cursor_get(f->j, "mirror", &c), SL_OK);
+    assert_int_equal(c, 20);
+
+    /* flushed explicitly; a stored cursor is never moved back by a flush */
+    assert_int_equal(sl_journal_cursor_set(f->j, "mirror", 25), SL_OK);
+    assert_int_equal(sl_journal_confirm(f->j, "store", 30), SL_OK);
+    assert_int_equal(sl_journal_confirm(f->j, "mirror", 22), SL_OK);
+    assert_int_equal(sl_journal_flush(f->j), SL_OK);
+    assert_int_equal(sl_journal_flush(f->j), SL_OK); /* nothing new: no commit */
+    assert_int_equal(sl_journal_cursor_get(f->j, "mirror", &c), SL_OK);
+    assert_int_equal(c, 25);
+    /* entries after the lowest cursor are what a restart replays */
+    s_seen_t s = {0};
+    assert_int_equal(sl_journal_read(f->j, 25, 100, s_collect, &s), 5);
+    assert_int_equal(s.seqs[0], 26);
+
+    /* bounded number of consumers */
+    char name[32];
+    int rc = SL_OK;
+    for (int i = 0; i < SL_JOURNAL_CONSUMERS + 1 && rc == SL_OK; i++) {
+        snprintf(name, sizeof name, "c%d", i);
+        rc = sl_journal_confirm(f->j, name, 1);
+    }
+    assert_int_equal(rc, SL_EFULL);
+}
+
+/*  One object per directory per process, found by id; a consumer's
+    reference keeps it open after the owner closed, and its late
+    confirmation is written when the last reference goes. */
+static void test_registry_refs(void **state)
+{
+    s_fix_t *f = *state;
+    const char *id = sl_journal_id(f->j);
+    assert_int_equal(strlen(id), 36);
+    char saved[37];
+    snprintf(saved, sizeof saved, "%s", id);
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(s_append_str(f->j, "r", NULL), SL_OK);
+    }
+    /* a second open of the same directory (another spelling) is the same object */
+    char other[160];
+    snprintf(other, sizeof other, "%s/../%s", f->path, strrchr(f->path, '/') + 1);
+    sl_journal_t *j2 = s_open(other, 0);
+    assert_ptr_equal(j2, f->j);
+    sl_journal_close(&j2);
+    assert_null(j2);
+
+    sl_journal_t *held = sl_journal_find(saved);
+    assert_ptr_equal(held, f->j);
+    assert_null(sl_journal_find("00000000-0000-7000-8000-000000000000"));
+    assert_null(sl_journal_find(NULL));
+
+    /* the owner goes; the consumer still confirms */
+    sl_journal_close(&f->j);
+    assert_int_equal(sl_journal_confirm(held, "store", 5), SL_OK);
+    sl_journal_t *again = sl_journal_find(saved);
+    assert_ptr_equal(again, held);
+    sl_journal_close(&again);
+    sl_journal_close(&held); /* last: flushes and closes */
+    assert_null(sl_journal_find(saved));
+
+    /* reopened: the same id, the late confirmation stored */
+    f->j = s_open(f->path, 0);
+    assert_non_null(f->j);
+    assert_string_equal(sl_journal_id(f->j), saved);
+    uint64_t c = 0;
+    assert_int_equal(sl_journal_cursor_get(f->j, "store", &c), SL_OK);
+    assert_int_equal(c, 5);
+
+    /* a new directory has a new id */
+    char fresh[128];
+    snprintf(fresh, sizeof fresh, "%s/journal-b", f->dir);
+    sl_journal_t *b = s_open(fresh, 0);
+    assert_non_null(b);
+    assert_string_not_equal(sl_journal_id(b), saved);
+    sl_journal_close(&b);
+}
+
 #define S_THREADS 8
 #define S_PER_THREAD 500
 
@@ -356,6 +470,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_wait, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_cursor_replay_reopen, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_trim, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_confirm_flush_trim, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_registry_refs, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_group_commit_threads, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_map_full, s_setup, s_teardown),
         cmocka_unit_test(test_open_errors),
