@@ -13,6 +13,7 @@
 #include "sluice/actor.h"
 #include "sluice/curve.h"
 #include "sluice/engine.h"
+#include "sluice/journal.h"
 #include "sluice/log.h"
 #include "sluice/zap.h"
 
@@ -22,6 +23,9 @@
 #define S_HWM 256                 /* messages queued per link */
 #define S_CTL_BYTE 0xc1           /* never a msgpack value: control message */
 #define S_CTL_EOS 'E'
+#define S_CTL_MARK 'M'    /* journal mark: seq, sender, origin, journal id */
+#define S_CTL_CONFIRM 'C' /* confirmation back to a marking source: seq, consumer, journal id */
+#define S_JID_MAX 40      /* journal id text (36) and NUL */
 #define S_ID_MAX 160
 #define S_WARN_PER_SEC 10 /* link refusals logged one by one per second */
 
@@ -52,12 +56,33 @@ typedef struct {
     s_link_spec_t *links;
 } s_output_spec_t;
 
+/*  The marks of one origin that reach an instance: the upstream instances
+    that carry them (the lowest of their marks is passed on). */
+typedef struct {
+    char *origin;
+    int n_up;
+    char **up;               /* ids "actor/worker" */
+    s_target_spec_t confirm; /* a confirmer's way back to a remote origin
+                                (endpoint "" = the origin runs in this process) */
+} s_markin_spec_t;
+
 typedef struct {
     int n_outputs;
     s_output_spec_t *outputs;
     int n_expected;
     char **expected; /* ids "actor/worker" of upstreams waited for */
+    int n_markin;
+    s_markin_spec_t *markin;
+    char **confirmers; /* marking sources: NULL-terminated confirmer names */
 } s_spec_t;
+
+static void s_strv_free(char **v, int n)
+{
+    for (int i = 0; v && (n < 0 ? v[i] != NULL : i < n); i++) {
+        free(v[i]);
+    }
+    free(v);
+}
 
 static void s_spec_free(s_spec_t *s)
 {
@@ -79,6 +104,13 @@ static void s_spec_free(s_spec_t *s)
         free(s->expected[i]);
     }
     free(s->expected);
+    for (int i = 0; i < s->n_markin; i++) {
+        free(s->markin[i].origin);
+        s_strv_free(s->markin[i].up, s->markin[i].n_up);
+        sl_curve_key_wipe(&s->markin[i].confirm.key);
+    }
+    free(s->markin);
+    s_strv_free(s->confirmers, -1);
     free(s);
 }
 
@@ -124,6 +156,30 @@ typedef struct {
     int n_links;
     s_link_t *links;
 } s_output_t;
+
+/*  The newest marks of one upstream instance, one per connection it sends
+    on: over CURVE one per tenant, each its own ordered pipe, so a mark
+    counts only once it came through all of them. */
+typedef struct {
+    int need; /* connections (from its marks) */
+    int n;    /* of them seen */
+    char (*key)[SL_CURVE_TENANT_MAX + 1];
+    uint64_t *seq;
+} s_upmark_t;
+
+/*  Thread side of s_markin_spec_t: the newest marks of each upstream
+    instance, the newest passed on, and a confirmer's way back. */
+typedef struct {
+    char *origin;
+    int n_up;
+    char **up;
+    s_upmark_t *um;
+    uint64_t passed;
+    char journal[S_JID_MAX];
+    s_target_spec_t confirm; /* remote origin: where (endpoint "" = here) */
+    s_target_t *sock;        /* remote origin: PUSH to its input */
+    sl_journal_t *held;      /* origin in this process: a reference on its journal */
+} s_markin_t;
 
 struct sl_actor {
     sl_engine_t *engine;
@@ -183,6 +239,10 @@ struct sl_actor {
     int done;     /* finished: outputs closed */
     int retiring; /* replaced on reload: drain the input, no EOS */
     int term;     /* $TERM received */
+    /* journal marks (docs/ingest.md "Confirmation") */
+    s_markin_t *markin;
+    int n_markin;
+    char **confirmers; /* marking sources: NULL-terminated */
 };
 
 struct sl_engine {
@@ -631,20 +691,31 @@ restart:
     a->pending = 0;
 }
 
-/*  End of stream: 0xc1 'E' ID, then "\0" and the number of connections
-    the consumer gets one on (a CURVE link has one per tenant, and data on
-    one may still be in flight when another's end arrives). */
-static int s_send_eos(sl_actor_t *a)
+/*  Send a control message to every target, waiting for room (serving
+    commands meanwhile). A durable target is tried once (its follower
+    reads the log). Per target it adds what the consumer needs to count
+    the connections it gets the message on (a CURVE link has one per
+    tenant, each its own ordered pipe): end of stream (type 'E') "\0" and
+    their number when more than one, a mark ('M') "\0<number>:<tenant>".
+    Marks skip durable targets: they do not travel change logs. */
+static int s_send_ctl(sl_actor_t *a, const void *body, size_t n, char type)
 {
-    char msg[2 + S_ID_MAX + 16];
-    msg[0] = (char)S_CTL_BYTE;
-    msg[1] = S_CTL_EOS;
-    size_t n = strlen(a->id);
-    memcpy(msg + 2, a->id, n);
+    char msg[16 + 4 * S_ID_MAX];
+    if (n > sizeof msg - 16 - SL_CURVE_TENANT_MAX) {
+        return SL_EINVAL;
+    }
+    memcpy(msg, body, n);
     for (int i = 0; i < a->n_targets_all && !a->term; i++) {
         s_target_t *t = a->all[i];
-        size_t len = n + 2;
-        if (t->slots > 1) {
+        size_t len = n;
+        if (type == S_CTL_MARK && t->durable) {
+            continue;
+        }
+        if (type == S_CTL_MARK) {
+            msg[len++] = '\0';
+            len += (size_t)snprintf(msg + len, sizeof msg - len, "%d:%s",
+                                    t->slots > 0 ? t->slots : 1, t->tenant);
+        } else if (t->slots > 1) {
             msg[len++] = '\0';
             len += (size_t)snprintf(msg + len, sizeof msg - len, "%d", t->slots);
         }
@@ -670,11 +741,386 @@ static int s_send_eos(sl_actor_t *a)
             }
         }
     }
+    return a->term ? SL_ESTOPPED : SL_OK;
+}
+
+/*  End of stream: 0xc1 'E' ID (and the slots suffix, s_send_ctl). */
+static int s_send_eos(sl_actor_t *a)
+{
+    char msg[2 + S_ID_MAX];
+    msg[0] = (char)S_CTL_BYTE;
+    msg[1] = S_CTL_EOS;
+    size_t n = strlen(a->id);
+    memcpy(msg + 2, a->id, n);
+    return s_send_ctl(a, msg, n + 2, S_CTL_EOS);
+}
+
+/* ------------------------------------------------------------------------ */
+/*  Journal marks and confirmations                                          */
+
+/*  A mark or a confirmation: [0xc1][type][seq, 8 bytes big-endian] then
+    NUL-separated strings, the last one running to the end. A mark's are
+    sender, origin, journal id, and "<connections>:<tenant>" (added per
+    target by s_send_ctl); a confirmation's are consumer and journal id. */
+typedef struct {
+    uint64_t seq;
+    char s[4][S_ID_MAX];
+} s_ctl_t;
+
+static size_t s_ctl_build(uint8_t *buf, size_t cap, char type, uint64_t seq,
+                          const char *const *strs, int n)
+{
+    size_t off = 10;
+    buf[0] = S_CTL_BYTE;
+    buf[1] = (uint8_t)type;
+    for (int i = 0; i < 8; i++) {
+        buf[2 + i] = (uint8_t)(seq >> (56 - 8 * i));
+    }
+    for (int i = 0; i < n; i++) {
+        size_t l = strlen(strs[i]) + (i + 1 < n ? 1 : 0);
+        if (off + l > cap) {
+            return 0;
+        }
+        memcpy(buf + off, strs[i], l);
+        off += l;
+    }
+    return off;
+}
+
+/*  Parse n strings (each 1 .. S_ID_MAX-1 bytes). SL_EPROTO if malformed:
+    these may come from another node. */
+static int s_ctl_parse(const uint8_t *p, size_t len, int n, s_ctl_t *c)
+{
+    if (len < 11) {
+        return SL_EPROTO;
+    }
+    c->seq = 0;
+    for (int i = 0; i < 8; i++) {
+        c->seq = (c->seq << 8) | p[2 + i];
+    }
+    size_t off = 10;
+    for (int i = 0; i < n; i++) {
+        const uint8_t *end = p + len;
+        const uint8_t *z = i + 1 < n ? memchr(p + off, 0, len - off) : NULL;
+        size_t l = (size_t)((i + 1 < n ? z : end) - (p + off));
+        if ((i + 1 < n && !z) || l == 0 || l >= S_ID_MAX ||
+            (i + 1 == n && memchr(p + off, 0, l) != NULL)) {
+            return SL_EPROTO;
+        }
+        memcpy(c->s[i], p + off, l);
+        c->s[i][l] = '\0';
+        off += l + 1;
+    }
     return SL_OK;
+}
+
+static s_markin_t *s_markin_find(sl_actor_t *a, const char *origin)
+{
+    for (int i = 0; i < a->n_markin; i++) {
+        if (strcmp(a->markin[i].origin, origin) == 0) {
+            return &a->markin[i];
+        }
+    }
+    return NULL;
+}
+
+static void s_upmark_clear(s_upmark_t *u)
+{
+    free(u->key);
+    free(u->seq);
+    memset(u, 0, sizeof *u);
+}
+
+/*  The mark an upstream instance has passed on every connection, or 0. */
+static uint64_t s_upmark_value(const s_upmark_t *u)
+{
+    if (u->need < 1 || u->n < u->need) {
+        return 0;
+    }
+    uint64_t low = u->seq[0];
+    for (int k = 1; k < u->n; k++) {
+        low = u->seq[k] < low ? u->seq[k] : low;
+    }
+    return low;
+}
+
+/*  Note a mark that came on connection `key` of `need`. */
+static void s_upmark_note(s_upmark_t *u, int need, const char *key, uint64_t seq)
+{
+    if (need != u->need) {
+        s_upmark_clear(u); /* its links changed: count them again */
+        u->need = need;
+    }
+    int k = 0;
+    while (k < u->n && strcmp(u->key[k], key) != 0) {
+        k++;
+    }
+    if (k == u->n) {
+        if (u->n == u->need) {
+            return; /* more connections than it said: ignored */
+        }
+        char(*nk)[SL_CURVE_TENANT_MAX + 1] = realloc(u->key, (size_t)(u->n + 1) * sizeof *nk);
+        if (nk) {
+            u->key = nk;
+        }
+        uint64_t *ns = nk ? realloc(u->seq, (size_t)(u->n + 1) * sizeof *ns) : NULL;
+        if (!ns) {
+            return; /* not counted: nothing is confirmed, nothing lost */
+        }
+        u->seq = ns;
+        snprintf(u->key[k], sizeof u->key[k], "%s", key);
+        u->seq[k] = 0;
+        u->n++;
+    }
+    if (seq > u->seq[k]) {
+        u->seq[k] = seq;
+    }
+}
+
+static void s_markin_clear(s_markin_t *m)
+{
+    free(m->origin);
+    s_strv_free(m->up, m->n_up);
+    for (int i = 0; m->um && i < m->n_up; i++) {
+        s_upmark_clear(&m->um[i]);
+    }
+    free(m->um);
+    sl_curve_key_wipe(&m->confirm.key);
+    s_target_destroy(&m->sock);
+    sl_journal_close(&m->held);
+    memset(m, 0, sizeof *m);
+}
+
+static void s_markin_free_all(sl_actor_t *a)
+{
+    for (int i = 0; i < a->n_markin; i++) {
+        s_markin_clear(&a->markin[i]);
+    }
+    free(a->markin);
+    a->markin = NULL;
+    a->n_markin = 0;
+    s_strv_free(a->confirmers, -1);
+    a->confirmers = NULL;
+}
+
+/*  Take the spec's marks (relink: what each upstream already sent, the
+    journal reference and the way back carry over). */
+static int s_apply_marks(sl_actor_t *a, s_spec_t *spec)
+{
+    s_markin_t *nm = calloc((size_t)spec->n_markin + 1, sizeof *nm);
+    if (!nm) {
+        return SL_ENOMEM;
+    }
+    for (int i = 0; i < spec->n_markin; i++) {
+        s_markin_spec_t *ms = &spec->markin[i];
+        s_markin_t *m = &nm[i];
+        s_markin_t *old = s_markin_find(a, ms->origin);
+        m->origin = ms->origin;
+        m->up = ms->up;
+        m->n_up = ms->n_up;
+        ms->origin = NULL;
+        ms->up = NULL;
+        ms->n_up = 0;
+        m->confirm = ms->confirm;
+        m->um = calloc((size_t)m->n_up + 1, sizeof *m->um);
+        if (!m->um) {
+            continue; /* no marks pass here: nothing is confirmed, nothing lost */
+        }
+        if (old) {
+            for (int u = 0; u < m->n_up; u++) {
+                for (int k = 0; old->um && k < old->n_up; k++) {
+                    if (strcmp(old->up[k], m->up[u]) == 0) {
+                        m->um[u] = old->um[k];
+                        memset(&old->um[k], 0, sizeof old->um[k]);
+                    }
+                }
+            }
+            m->passed = old->passed;
+            memcpy(m->journal, old->journal, sizeof m->journal);
+            m->held = old->held;
+            old->held = NULL;
+            if (strcmp(old->confirm.endpoint, m->confirm.endpoint) == 0) {
+                m->sock = old->sock;
+                old->sock = NULL;
+            }
+        }
+    }
+    for (int i = 0; i < a->n_markin; i++) {
+        s_markin_clear(&a->markin[i]);
+    }
+    free(a->markin);
+    a->markin = nm;
+    a->n_markin = spec->n_markin;
+    s_strv_free(a->confirmers, -1);
+    a->confirmers = spec->confirmers;
+    spec->confirmers = NULL;
+    return SL_OK;
+}
+
+/*  A mark from an upstream instance: when the lowest mark of the origin
+    over every upstream connection carrying it advances, pass it on (after
+    flushing what this instance emitted before it) or, in a confirmer,
+    hand it to the kind. */
+static void s_on_mark(sl_actor_t *a, const uint8_t *p, size_t len)
+{
+    s_ctl_t c;
+    char *colon = NULL;
+    long need = 0;
+    if (s_ctl_parse(p, len, 4, &c) == SL_OK) {
+        need = strtol(c.s[3], &colon, 10);
+    }
+    if (!colon || *colon != ':' || need < 1 || need > 100000 || strlen(c.s[2]) >= S_JID_MAX ||
+        strlen(colon + 1) > SL_CURVE_TENANT_MAX) {
+        atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
+        sl_warn(a->name, "dropped a malformed journal mark of %zu bytes", len);
+        return;
+    }
+    s_markin_t *m = s_markin_find(a, c.s[1]);
+    if (!m || !m->um) {
+        return; /* a sink, or not on a path of that origin */
+    }
+    int u = 0;
+    while (u < m->n_up && strcmp(m->up[u], c.s[0]) != 0) {
+        u++;
+    }
+    if (u == m->n_up) {
+        return;
+    }
+    if (strcmp(m->journal, c.s[2]) != 0) {
+        /*  A new journal behind the origin (first mark, or the directory
+            was made anew): its sequences start again. */
+        for (int k = 0; k < m->n_up; k++) {
+            s_upmark_clear(&m->um[k]);
+        }
+        m->passed = 0;
+        sl_journal_close(&m->held);
+        snprintf(m->journal, sizeof m->journal, "%s", c.s[2]);
+    }
+    s_upmark_note(&m->um[u], (int)need, colon + 1, c.seq);
+    uint64_t low = s_upmark_value(&m->um[0]);
+    for (int k = 1; k < m->n_up; k++) {
+        uint64_t v = s_upmark_value(&m->um[k]);
+        low = v < low ? v : low;
+    }
+    if (low <= m->passed) {
+        return;
+    }
+    m->passed = low;
+    if (a->kind->mark && (a->kind->flags & SL_KIND_CONFIRMS)) {
+        if (!m->confirm.endpoint[0] && !m->held) {
+            /*  Hold the journal from the first mark on: the origin may stop
+                before this instance commits what came before its last
+                mark, and that confirmation must still be written. */
+            m->held = sl_journal_find(m->journal);
+        }
+        sl_mark_t mk = {.origin = m->origin, .seq = low};
+        if (a->kind->mark(a, a->state, &mk) < 0) {
+            atomic_fetch_add_explicit(&a->m->errors, 1, memory_order_relaxed);
+        }
+        return;
+    }
+    if (a->n_outputs == 0) {
+        return;
+    }
+    uint8_t buf[16 + 3 * S_ID_MAX];
+    const char *strs[3] = {a->id, m->origin, m->journal};
+    size_t n = s_ctl_build(buf, sizeof buf, S_CTL_MARK, low, strs, 3);
+    s_flush_all(a);
+    if (n > 0 && !a->term) {
+        s_send_ctl(a, buf, n, S_CTL_MARK);
+    }
+}
+
+/*  A confirmation from a confirmer on another node, at the origin. */
+static void s_on_confirm(sl_actor_t *a, const uint8_t *p, size_t len)
+{
+    s_ctl_t c;
+    if (!(a->kind->flags & SL_KIND_MARKS) || s_ctl_parse(p, len, 2, &c) != SL_OK) {
+        atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
+        sl_warn(a->name, "dropped a malformed journal confirmation of %zu bytes", len);
+        return;
+    }
+    int known = 0;
+    for (int i = 0; a->confirmers && a->confirmers[i] && !known; i++) {
+        known = strcmp(a->confirmers[i], c.s[0]) == 0;
+    }
+    if (!known) {
+        s_warn_limited(a,
+                       "ignored a journal confirmation from '%s', which is not a confirmer of "
+                       "this actor",
+                       c.s[0]);
+        return;
+    }
+    sl_journal_t *j = sl_journal_find(c.s[1]);
+    if (!j) {
+        return; /* an earlier journal, or this actor's is closed: harmless */
+    }
+    int rc = sl_journal_confirm(j, c.s[0], c.seq);
+    if (rc != SL_OK) {
+        s_warn_limited(a, "journal confirmation %llu from %s refused: %s",
+                       (unsigned long long)c.seq, c.s[0], sl_strerror(rc));
+    }
+    sl_journal_close(&j);
+}
+
+int sl_emit_mark(sl_actor_t *a, const char *journal_id, uint64_t seq)
+{
+    if (!(a->kind->flags & SL_KIND_MARKS) || a->workers != 1 || !journal_id ||
+        strlen(journal_id) == 0 || strlen(journal_id) >= S_JID_MAX) {
+        return SL_EINVAL;
+    }
+    if (a->done || a->term) {
+        return SL_ESTOPPED;
+    }
+    uint8_t buf[16 + 3 * S_ID_MAX];
+    const char *strs[3] = {a->id, a->name, journal_id};
+    size_t n = s_ctl_build(buf, sizeof buf, S_CTL_MARK, seq, strs, 3);
+    if (n == 0) {
+        return SL_EINVAL;
+    }
+    s_flush_all(a);
+    if (a->term) {
+        return SL_ESTOPPED;
+    }
+    return s_send_ctl(a, buf, n, S_CTL_MARK);
+}
+
+int sl_actor_confirm(sl_actor_t *a, const char *origin, uint64_t seq)
+{
+    s_markin_t *m = origin ? s_markin_find(a, origin) : NULL;
+    if (!m || !m->journal[0]) {
+        return SL_ENOTFOUND;
+    }
+    if (seq > m->passed) {
+        return SL_ERANGE;
+    }
+    if (!m->confirm.endpoint[0]) {
+        if (!m->held) {
+            m->held = sl_journal_find(m->journal);
+        }
+        return m->held ? sl_journal_confirm(m->held, a->name, seq) : SL_ENOTFOUND;
+    }
+    if (!m->sock && !(m->sock = s_target_new(&m->confirm, 0, 1))) {
+        return SL_EIO;
+    }
+    uint8_t buf[16 + 2 * S_ID_MAX];
+    const char *strs[2] = {a->name, m->journal};
+    size_t n = s_ctl_build(buf, sizeof buf, S_CTL_CONFIRM, seq, strs, 2);
+    if (n == 0) {
+        return SL_EINVAL;
+    }
+    return zmq_send(m->sock->sock, buf, n, ZMQ_DONTWAIT) >= 0 ? SL_OK : SL_EAGAIN;
+}
+
+const char *const *sl_actor_confirmers(const sl_actor_t *a)
+{
+    static const char *const none[1] = {NULL};
+    return a->confirmers ? (const char *const *)a->confirmers : none;
 }
 
 static void s_free_links(sl_actor_t *a)
 {
+    s_markin_free_all(a);
     for (int i = 0; i < a->n_targets_all; i++) {
         s_target_destroy(&a->all[i]);
     }
@@ -809,6 +1255,9 @@ static int s_apply_spec(sl_actor_t *a, s_spec_t *spec)
     a->n_expected = spec->n_expected;
     spec->expected = NULL;
     spec->n_expected = 0;
+    if (s_apply_marks(a, spec) != SL_OK && rc == SL_OK) {
+        rc = SL_ENOMEM;
+    }
     s_spec_free(spec);
     return rc;
 }
@@ -965,6 +1414,14 @@ static void s_handle_message(sl_actor_t *a, zmq_msg_t *msg)
     if (len >= 1 && p[0] == S_CTL_BYTE) {
         if (len >= 2 && p[1] == S_CTL_EOS) {
             s_note_eos(a, (const char *)p + 2, len - 2);
+            return;
+        }
+        if (len >= 2 && p[1] == S_CTL_MARK) {
+            s_on_mark(a, p, len);
+            return;
+        }
+        if (len >= 2 && p[1] == S_CTL_CONFIRM) {
+            s_on_confirm(a, p, len);
             return;
         }
         atomic_fetch_add_explicit(&a->engine->metrics->malformed, 1, memory_order_relaxed);
@@ -1427,6 +1884,143 @@ done:
     return found;
 }
 
+/*  Marks pass through every actor with outputs except confirmers, and
+    only along non-durable edges. */
+static int s_passes_marks(const sl_actor_kind_t *k)
+{
+    return k->outputs != NULL && !(k->flags & SL_KIND_CONFIRMS);
+}
+
+static int s_takes_marks(const sl_actor_kind_t *k)
+{
+    return (k->flags & SL_KIND_CONFIRMS) && k->mark != NULL;
+}
+
+static int s_input_durable(const sl_plan_t *plan, const sl_plan_input_t *in)
+{
+    const sl_plan_actor_t *u = sl_plan_actor(plan, in->actor);
+    return !u || !u->kind->outputs ||
+           (u->kind->outputs[in->output_index].flags & SL_OUTPUT_DURABLE) != 0;
+}
+
+/*  1 if marks of origin `o` reach `to`. */
+static int s_marks_reach(const sl_plan_t *plan, const sl_plan_actor_t *o, const sl_plan_actor_t *to)
+{
+    int n = plan->n_actors;
+    char *seen = calloc((size_t)n + 1, 1);
+    int *stack = calloc((size_t)n + 1, sizeof *stack);
+    int found = 0, sp = 0;
+    if (!seen || !stack) {
+        goto done;
+    }
+    stack[sp++] = (int)(o - plan->actors);
+    seen[stack[0]] = 1;
+    while (sp > 0 && !found) {
+        const char *cur = plan->actors[stack[--sp]].name;
+        for (int i = 0; i < n && !found; i++) {
+            const sl_plan_actor_t *c = &plan->actors[i];
+            for (int j = 0; j < c->n_inputs; j++) {
+                if (strcmp(c->inputs[j].actor, cur) != 0 || s_input_durable(plan, &c->inputs[j])) {
+                    continue;
+                }
+                if (c == to) {
+                    found = 1;
+                } else if (!seen[i] && s_passes_marks(c->kind)) {
+                    seen[i] = 1;
+                    stack[sp++] = i;
+                }
+                break;
+            }
+        }
+    }
+done:
+    free(seen);
+    free(stack);
+    return found;
+}
+
+/*  For each marking origin whose marks reach `pa`: the upstream instances
+    that carry them, and for a confirmer the way back to a remote origin.
+    For a marking source: the confirmers its marks reach. */
+static int s_spec_marks(sl_engine_t *e, const sl_plan_actor_t *pa, s_spec_t *s)
+{
+    const sl_plan_t *plan = e->plan;
+    if (pa->kind->flags & SL_KIND_MARKS) {
+        s->confirmers = calloc((size_t)plan->n_actors + 1, sizeof *s->confirmers);
+        if (!s->confirmers) {
+            return SL_ENOMEM;
+        }
+        int k = 0;
+        for (int i = 0; i < plan->n_actors; i++) {
+            const sl_plan_actor_t *c = &plan->actors[i];
+            if (c != pa && s_takes_marks(c->kind) && s_marks_reach(plan, pa, c) &&
+                !(s->confirmers[k++] = strdup(c->name))) {
+                return SL_ENOMEM;
+            }
+        }
+    }
+    if (!s_passes_marks(pa->kind) && !s_takes_marks(pa->kind)) {
+        return SL_OK;
+    }
+    s->markin = calloc((size_t)plan->n_actors + 1, sizeof *s->markin);
+    if (!s->markin) {
+        return SL_ENOMEM;
+    }
+    for (int i = 0; i < plan->n_actors; i++) {
+        const sl_plan_actor_t *o = &plan->actors[i];
+        if (o == pa || !(o->kind->flags & SL_KIND_MARKS) || !s_marks_reach(plan, o, pa)) {
+            continue;
+        }
+        s_markin_spec_t *ms = &s->markin[s->n_markin++];
+        if (!(ms->origin = strdup(o->name))) {
+            return SL_ENOMEM;
+        }
+        for (int j = 0; j < pa->n_inputs; j++) {
+            const sl_plan_actor_t *u = sl_plan_actor(plan, pa->inputs[j].actor);
+            if (!u || s_input_durable(plan, &pa->inputs[j]) ||
+                !(u == o || (s_passes_marks(u->kind) && s_marks_reach(plan, o, u)))) {
+                continue;
+            }
+            char **up = realloc(ms->up, ((size_t)ms->n_up + (size_t)u->workers) * sizeof *up);
+            if (!up) {
+                return SL_ENOMEM;
+            }
+            ms->up = up;
+            for (int uw = 0; uw < u->workers; uw++) {
+                char id[S_ID_MAX];
+                snprintf(id, sizeof id, "%s/%d", u->name, uw);
+                int dup = 0;
+                for (int k = 0; k < ms->n_up && !dup; k++) {
+                    dup = strcmp(ms->up[k], id) == 0;
+                }
+                if (!dup && !(ms->up[ms->n_up++] = strdup(id))) {
+                    return SL_ENOMEM;
+                }
+            }
+        }
+        if (s_takes_marks(pa->kind) && s_remote(e, pa, o)) {
+            /*  Back to the origin's input (worker 0, the first link slot:
+                over CURVE with the first keyed tenant's key). */
+            s_target_spec_t *ts = &ms->confirm;
+            s_endpoint(e, pa, o, 0, 0, ts->endpoint, sizeof ts->endpoint);
+            snprintf(ts->consumer, sizeof ts->consumer, "%s/0", o->name);
+            ts->curve = sl_plan_curve_links(plan) && e->n_keys > 0;
+            if (ts->curve) {
+                ts->key = e->keys[0];
+            }
+        }
+    }
+    return SL_OK;
+}
+
+/*  A marking source on a node takes confirmations from other nodes on its
+    TCP port: always bound, so a reload that moves a confirmer to another
+    node needs no restart of the source. */
+static int s_takes_confirmations(const sl_engine_t *e, const sl_plan_actor_t *pa)
+{
+    return e->node && (pa->kind->flags & SL_KIND_MARKS);
+}
+
 static s_spec_t *s_spec_build(sl_engine_t *e, const sl_plan_actor_t *pa, int w, int *follows_stop)
 {
     const sl_plan_t *plan = e->plan;
@@ -1521,6 +2115,9 @@ static s_spec_t *s_spec_build(sl_engine_t *e, const sl_plan_actor_t *pa, int w, 
     if (follows_stop) {
         *follows_stop = !(pa->kind->flags & SL_KIND_SOURCE) && s->n_expected == 0;
     }
+    if (s_spec_marks(e, pa, s) != SL_OK) {
+        goto fail;
+    }
     (void)w;
     return s;
 fail:
@@ -1567,11 +2164,14 @@ static sl_actor_t *s_instance_start(sl_engine_t *e, sl_plan_actor_t *pa, int w, 
              e->plan->store_path ? e->plan->store_path : "");
     snprintf(a->id, sizeof a->id, "%s/%d", pa->name, w);
     snprintf(a->inproc, sizeof a->inproc, "inproc://sl/%s/%d/%d", pa->name, a->gen, w);
-    for (int i = 0; e->node && i < pa->n_inputs && !a->binds; i++) {
+    /*  Bind TCP when an upstream runs on another node, and for a marking
+        source on a node, whose confirmers may send confirmations back. */
+    int remote = s_takes_confirmations(e, pa);
+    for (int i = 0; e->node && i < pa->n_inputs && !remote; i++) {
         const sl_plan_actor_t *u = sl_plan_actor(e->plan, pa->inputs[i].actor);
-        if (!u || !s_remote(e, u, pa)) {
-            continue;
-        }
+        remote = u && s_remote(e, u, pa);
+    }
+    if (remote) {
         /*  One endpoint per link slot: over CURVE, one per tenant with
             keys, bound with that tenant's key. */
         int curve = sl_plan_curve_links(e->plan);

@@ -83,6 +83,29 @@ const char *sl_opt_value(const sl_opt_values_t *opts, const char *name);
 #define SL_KIND_KEYS                                                                               \
     0x2u /* uses the tenants' CURVE keys (sl_actor_keys):                                          \
             the topology must declare some, checked at load */
+/*  A source that journals what it emits (http_ingest, zmq_ingest): it sends journal
+    marks after what it emitted (sl_emit_mark) and replays what its
+    confirmers did not confirm (sl_actor_confirmers). */
+#define SL_KIND_MARKS 0x4u
+/*  Applies events durably (the store): receives marks through `mark` and
+    confirms them once what came before them is durable
+    (sl_actor_confirm). It does not pass marks on. */
+#define SL_KIND_CONFIRMS 0x8u
+
+/*  Journal marks (docs/ingest.md "Confirmation"). A mark (origin, seq)
+    says: every event the origin actor emitted before it has reached this
+    instance's handle, or left the pipeline on the way (filtered, routed
+    elsewhere, rejected). The engine sends it after the events it
+    follows, passes it through every actor that has outputs (after
+    flushing what that actor emitted), and where several upstream
+    instances carry one origin's events it passes on only the lowest mark
+    all of them have sent. An actor that holds events back across handle
+    calls and emits them later must not be put between a marking source
+    and a confirmer (none of the built-in kinds does). */
+typedef struct {
+    const char *origin; /* the marking source's actor name */
+    uint64_t seq;       /* its journal sequence */
+} sl_mark_t;
 
 typedef struct sl_actor_kind {
     const char *name;
@@ -113,6 +136,11 @@ typedef struct sl_actor_kind {
         reason at that part's position in the file. */
     int (*check_option)(const char *option, const char *json, const sl_opt_values_t *opts,
                         char *err, size_t errlen, char *where, size_t wherelen);
+    /*  SL_KIND_CONFIRMS kinds: a mark reached this instance (on its own
+        thread, between handle calls). m is valid during the call. The
+        kind calls sl_actor_confirm(a, m->origin, m->seq) once everything
+        it handled before is durable (at once if nothing is pending). */
+    int (*mark)(sl_actor_t *a, void *state, const sl_mark_t *m);
 } sl_actor_kind_t;
 
 /*  Registry (actors/registry.c). */
@@ -131,6 +159,26 @@ int sl_actor_kind_output(const sl_actor_kind_t *kind, const char *name);
     order. May block while a downstream queue is full (back-pressure).
     SL_ESTOPPED if the engine is stopping and the send could not complete. */
 int sl_emit(sl_actor_t *a, int output, const sl_event_t *ev);
+
+/*  SL_KIND_MARKS sources: after the events emitted so far, send the mark
+    (this actor, seq) of journal `journal_id` (sl_journal_id) on every
+    output; pending batches are flushed first. May wait for room like a
+    flush. SL_EINVAL (not a marking kind, or workers > 1), SL_ESTOPPED. */
+int sl_emit_mark(sl_actor_t *a, const char *journal_id, uint64_t seq);
+
+/*  SL_KIND_CONFIRMS kinds: everything before mark (origin, seq) is
+    durable. The engine writes the confirmation to the origin's journal
+    when the origin runs in this process, or sends it back to the
+    origin's node as a control message. SL_ENOTFOUND (no mark of that
+    origin reached this instance, or its journal is gone), SL_ERANGE (seq
+    past the newest mark), SL_EAGAIN (the link back is full: the next
+    confirmation carries it). */
+int sl_actor_confirm(sl_actor_t *a, const char *origin, uint64_t seq);
+
+/*  SL_KIND_MARKS sources: NULL-terminated names of the confirming actors
+    that its marks reach (empty: none; nothing will confirm). Valid until
+    the next tick (a reload may change it). */
+const char *const *sl_actor_confirmers(const sl_actor_t *a);
 
 /*  Call tick every `interval_us` microseconds; 0 = as often as possible
     (a busy source), negative = never (the default). */

@@ -19,7 +19,16 @@
     that has seen end-of-stream from every upstream instance it waits for
     drains, calls exit, and passes it on. Inside a cycle through a durable
     output the edge back into the cycle is not waited for, so draining
-    always ends. */
+    always ends.
+
+    Journal marks (include/sluice/actor.h, docs/ingest.md): a marking
+    source's marks are control messages too, sent after the events they
+    follow, passed on by every actor with outputs (along non-durable
+    links) once every upstream instance carrying that source's events sent
+    it, and handed to a confirming kind (the store). Its confirmation goes
+    into the source's journal directly in this process, or back over TCP
+    to the source's input when the source runs on another node (the
+    source then binds its TCP port). */
 #ifndef SLUICE_ENGINE_H
 #define SLUICE_ENGINE_H
 
