@@ -12,7 +12,15 @@
 
     One instance per store: LMDB has one writer, and per-tenant emission
     order comes from this instance's view of the log, so workers > 1 is
-    refused at init. */
+    refused at init.
+
+    Journal marks (docs/ingest.md "Confirmation"): a mark says everything
+    its origin emitted before it has been handled here. It is confirmed
+    back to the origin's journal at once if no batch is open, else after
+    the commit of the open batch; so a confirmed entry is durable in the
+    store. Once events were refused (full map, failed commit) nothing is
+    confirmed any more until a restart: those events stay in the journal
+    and are replayed. */
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +30,13 @@
 #include "sluice/log.h"
 #include "sluice/metrics.h"
 #include "sluice/store.h"
+
+#define S_MARKS 8 /* origins with a mark waiting for the open batch's commit */
+
+typedef struct {
+    char origin[128];
+    uint64_t seq;
+} s_pending_mark_t;
 
 /*  Per tenant: the last seq emitted, and whether this batch changed it. */
 typedef struct {
@@ -58,6 +73,10 @@ typedef struct {
     uint64_t commits;     /* batches committed, for the exit summary */
     uint64_t applied;     /* events in them */
     const char **allowed; /* NULL-terminated tenants for the store */
+    s_pending_mark_t marks[S_MARKS];
+    int n_marks;
+    int unconfirming; /* events were refused: confirm nothing more */
+    uint64_t confirmed;
 } s_store_t;
 
 static s_tenant_t *s_tenant(s_store_t *s, const char *t, size_t len)
@@ -110,6 +129,18 @@ static void s_set_full(s_store_t *s)
     sl_health_set(s->name, text);
 }
 
+/*  Events were not applied: their journal entries must be replayed, so
+    from now on no mark is confirmed. */
+static void s_stop_confirming(s_store_t *s)
+{
+    if (!s->unconfirming) {
+        s->unconfirming = 1;
+        s->n_marks = 0;
+        sl_warn(s->name, "events were refused: journal confirmations stop until a restart, so "
+                         "the journal keeps them for replay");
+    }
+}
+
 /*  Count events that were not applied (refused on a full map, or lost with
     an aborted batch). */
 static void s_refuse(sl_actor_t *a, s_store_t *s, int64_t n)
@@ -118,6 +149,53 @@ static void s_refuse(sl_actor_t *a, s_store_t *s, int64_t n)
         sl_actor_count_error(a);
     }
     s->refused += n;
+    s_stop_confirming(s);
+}
+
+static void s_confirm(sl_actor_t *a, s_store_t *s, const char *origin, uint64_t seq)
+{
+    int rc = sl_actor_confirm(a, origin, seq);
+    if (rc == SL_OK) {
+        s->confirmed++;
+    } else if (rc != SL_EAGAIN) {
+        sl_debug(s->name, "confirmation %llu to %s: %s", (unsigned long long)seq, origin,
+                 sl_strerror(rc));
+    }
+}
+
+/*  After a successful commit: everything before the waiting marks is
+    durable. */
+static void s_confirm_pending(sl_actor_t *a, s_store_t *s)
+{
+    for (int i = 0; i < s->n_marks && !s->unconfirming; i++) {
+        s_confirm(a, s, s->marks[i].origin, s->marks[i].seq);
+    }
+    s->n_marks = 0;
+}
+
+static int s_mark(sl_actor_t *a, void *state, const sl_mark_t *m)
+{
+    s_store_t *s = state;
+    if (s->unconfirming) {
+        return SL_OK;
+    }
+    if (!s->batch) {
+        s_confirm(a, s, m->origin, m->seq);
+        return SL_OK;
+    }
+    int i = 0;
+    while (i < s->n_marks && strcmp(s->marks[i].origin, m->origin) != 0) {
+        i++;
+    }
+    if (i == s->n_marks) {
+        if (s->n_marks == S_MARKS) {
+            return SL_OK; /* a later mark of this origin confirms it */
+        }
+        snprintf(s->marks[i].origin, sizeof s->marks[i].origin, "%s", m->origin);
+        s->n_marks++;
+    }
+    s->marks[i].seq = m->seq;
+    return SL_OK;
 }
 
 /*  One line per batch would be one per millisecond under load: the
@@ -202,6 +280,7 @@ static int s_commit(sl_actor_t *a, s_store_t *s)
     }
     s->commits++;
     s->applied += (uint64_t)n;
+    s_confirm_pending(a, s);
     s_emit_new(a, s);
     return SL_OK;
 }
@@ -332,6 +411,7 @@ static int s_handle(sl_actor_t *a, void *state, const sl_event_t *ev)
         if (rc) {
             s->batch = NULL;
             sl_error(s->name, "cannot begin a batch: %s", sl_strerror(rc));
+            s_stop_confirming(s);
             return rc; /* counted by the engine */
         }
         /*  Dead letters name this actor (replay targets it by name). */
@@ -403,9 +483,10 @@ static void s_exit(sl_actor_t *a, void *state)
     }
     s_log_refused(s, 1);
     if (s->commits) {
-        sl_info(s->name, "%llu events in %llu commits (%.1f per commit)",
+        sl_info(s->name,
+                "%llu events in %llu commits (%.1f per commit), %llu journal confirmations",
                 (unsigned long long)s->applied, (unsigned long long)s->commits,
-                (double)s->applied / (double)s->commits);
+                (double)s->applied / (double)s->commits, (unsigned long long)s->confirmed);
     }
     if (s->full) {
         sl_health_clear(s->name);
@@ -452,7 +533,9 @@ static const sl_output_t s_outputs[] = {
 const sl_actor_kind_t sl_actor_store = {
     .name = "store",
     .description = "Applies events to the metadata store (LMDB) in batched, idempotent "
-                   "commits and emits each resulting change on `changes`.",
+                   "commits and emits each resulting change on `changes`; confirms journal "
+                   "marks to the ingest journal after the commit that covers them.",
+    .flags = SL_KIND_CONFIRMS,
     .state_size = sizeof(s_store_t),
     .options = s_options,
     .outputs = s_outputs,
@@ -461,4 +544,5 @@ const sl_actor_kind_t sl_actor_store = {
     .tick = s_tick,
     .exit = s_exit,
     .idle = s_idle,
+    .mark = s_mark,
 };
