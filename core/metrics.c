@@ -715,6 +715,62 @@ static int s_render_counters(sl_buf_t *out)
     return rc;
 }
 
+/* ------------------------------------------------------ journals */
+
+typedef struct {
+    char actor[64];
+    uint64_t v[3]; /* entries, last, confirmed */
+} s_journal_t;
+
+static pthread_mutex_t s_journal_lock = PTHREAD_MUTEX_INITIALIZER;
+static s_journal_t s_journals[SL_JOURNAL_GAUGES];
+static int s_journals_n;
+
+void sl_metrics_journal(const char *actor, uint64_t entries, uint64_t last, uint64_t confirmed)
+{
+    pthread_mutex_lock(&s_journal_lock);
+    int i = 0;
+    while (i < s_journals_n && strcmp(s_journals[i].actor, actor) != 0) {
+        i++;
+    }
+    if (i == s_journals_n && s_journals_n < SL_JOURNAL_GAUGES) {
+        snprintf(s_journals[i].actor, sizeof s_journals[i].actor, "%s", actor);
+        s_journals_n++;
+    }
+    if (i < s_journals_n) {
+        s_journals[i].v[0] = entries;
+        s_journals[i].v[1] = last;
+        s_journals[i].v[2] = confirmed;
+    }
+    pthread_mutex_unlock(&s_journal_lock);
+}
+
+static int s_render_journals(sl_buf_t *out)
+{
+    static const char *const names[3] = {"sluice_journal_entries", "sluice_journal_last_seq",
+                                         "sluice_journal_confirmed_seq"};
+    static const char *const help[3] = {
+        "Entries an ingest journal holds (not trimmed yet).",
+        "Newest durable sequence of an ingest journal.",
+        "Sequence a restart replays after: the lowest confirmation of the journal's confirmers."};
+    int rc = SL_OK;
+    pthread_mutex_lock(&s_journal_lock);
+    for (int f = 0; f < 3 && s_journals_n > 0 && !rc; f++) {
+        rc = s_family(out, names[f], "gauge", help[f]);
+        for (int i = 0; i < s_journals_n && !rc; i++) {
+            rc = s_appendf(out, "%s{actor=\"", names[f]);
+            if (!rc) {
+                rc = s_label_value(out, s_journals[i].actor);
+            }
+            if (!rc) {
+                rc = s_appendf(out, "\"} %llu\n", (unsigned long long)s_journals[i].v[f]);
+            }
+        }
+    }
+    pthread_mutex_unlock(&s_journal_lock);
+    return rc;
+}
+
 int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
 {
     if (!m || !out) {
@@ -810,6 +866,9 @@ int sl_metrics_render(sl_metrics_t *m, sl_buf_t *out)
     }
     if (!rc) {
         rc = s_render_counters(out);
+    }
+    if (!rc) {
+        rc = s_render_journals(out);
     }
     if (rc) {
         out->len = start_len;

@@ -7,16 +7,12 @@
     committer appends everything queued since its last commit to the
     journal (core/journal.c) in one call, so one fsync covers them all, and
     only then sends each request its 2xx. No HTTP thread ever waits for an
-    fsync. The actor's own thread (tick) reads newly
-    journaled entries in order and emits them; its cursor is the last
-    sequence handed on.
-
-    The store cannot yet confirm back what it applied, so the durable
-    cursor trails the emitted one by `replay_window`: on start every entry
-    handed on during that window before the stop is handed on again (the
-    store drops duplicates by event id), and entries are trimmed only once
-    the durable cursor passed them (plus `retention`). docs/ingest.md
-    says what this does not cover.
+    fsync. The actor's own thread (tick) hands newly journaled entries on
+    in order (core/ingest.c, shared with zmq_ingest), with journal marks
+    after them: the store confirms each mark into the journal after the
+    commit that covers it, so a restart replays everything not confirmed
+    and entries are trimmed once confirmed (docs/ingest.md
+    "Confirmation").
 
     One instance per journal (LMDB has one writer per environment and the
     cursor is one sequence), so workers > 1 is refused. */
@@ -33,27 +29,18 @@
 #include "sluice/actor.h"
 #include "sluice/adapters.h"
 #include "sluice/http.h"
-#include "sluice/journal.h"
+#include "sluice/ingest.h"
 #include "sluice/log.h"
 #include "sluice/metrics.h"
+#include "sluice/montecarlo_api.h"
 #include "sluice/quota.h"
 #include "sluice/schema.h"
 
 #define S_TENANT_MAX 64
-#define S_READ_BATCH 1024 /* entries per tick */
-#define S_WAIT_US 2000    /* a tick waits this long for new entries */
-#define S_MAINT_US 100000 /* cursor persistence period */
-#define S_TRIM_US 1000000 /* trim period */
-#define S_TRIM_MAX 200000 /* entries deleted per trim commit */
-#define S_RING 256        /* (time, handed) samples: 25 s at 100 ms */
-#define S_RETRY_AFTER 1   /* seconds, on 429 and 503 */
+#define S_WAIT_US 2000  /* a tick waits this long for new entries */
+#define S_RETRY_AFTER 1 /* seconds, on 429 and 503 */
 #define S_REASON 512
 #define S_TALLY 16 /* tenants of one request counted for quotas */
-
-typedef struct {
-    int64_t t;
-    uint64_t seq;
-} s_sample_t;
 
 /*  A parsed request waiting for the committer. */
 typedef struct s_job {
@@ -76,6 +63,7 @@ typedef struct {
     int64_t threads;
     char *tenant;
     int64_t replay_window_us;
+    int64_t redeliver_us;
     int64_t retention_us;
     int64_t map_size;
     int fsync;
@@ -87,28 +75,20 @@ typedef struct {
     char *auth;
     char *montecarlo;
     char *quotas;
+    char *mc_api;
     /* run state */
-    sl_auth_t *authn;       /* the listener's credential checks */
-    sl_mc_secrets_t *mc;    /* Monte Carlo webhook secrets, per tenant */
-    sl_quota_t *quota;      /* NULL: no quotas */
-    sl_schema_gate_t *gate; /* NULL: no synchronous validation */
+    sl_mc_resolver_t *resolver; /* MCONs through getTable (montecarlo_api), or NULL */
+    sl_auth_t *authn;           /* the listener's credential checks */
+    sl_mc_secrets_t *mc;        /* Monte Carlo webhook secrets, per tenant */
+    sl_quota_t *quota;          /* NULL: no quotas */
+    sl_schema_gate_t *gate;     /* NULL: no synchronous validation */
     sl_name_map_t *map;
     char name[64];
-    char *journal_path;
-    sl_journal_t *j;
+    sl_ingest_t *in; /* the journal and what is handed on (core/ingest.c) */
+    sl_journal_t *j; /* sl_ingest_journal(in): appends from any thread */
     sl_http_t *http;
-    _Atomic uint64_t handed; /* last sequence emitted (request threads read it) */
-    _Atomic int full;        /* the journal's map is full */
-    uint64_t saved;          /* cursor last stored durably */
-    s_sample_t ring[S_RING];
-    int ring_n;
-    int ring_head;
-    int64_t next_maint;
-    int64_t next_trim;
+    _Atomic int full; /* the journal's map is full */
     sl_actor_t *a;
-    int emit_stopped;
-    uint64_t emitted;
-    uint64_t bad_entries;
     /* the committer */
     pthread_t committer;
     int committer_on;
@@ -507,12 +487,11 @@ static int s_commit_reply(s_ingest_t *s, const sl_http_req_t *req, s_req_t *r0,
     parsing rather than buffer without bound. 1 if refused. */
 static int s_saturated(s_ingest_t *s, sl_http_resp_t *resp)
 {
-    uint64_t last = sl_journal_last(s->j);
-    uint64_t handed = atomic_load(&s->handed);
-    if (last > handed && last - handed >= (uint64_t)s->max_lag) {
+    uint64_t lag = sl_ingest_lag(s->in);
+    if (lag >= (uint64_t)s->max_lag) {
         sl_http_error(resp, 429, "saturated",
                       "%llu events are waiting to be handed on (max_lag %lld): retry later",
-                      (unsigned long long)(last - handed), (long long)s->max_lag);
+                      (unsigned long long)lag, (long long)s->max_lag);
         resp->retry_after_s = S_RETRY_AFTER;
         return 1;
     }
@@ -585,7 +564,7 @@ static int s_answer(s_ingest_t *s, int rc, long n, const sl_buf_t *ids, const ch
             sl_error(s->name,
                      "journal %s is full: requests answered 503 until entries are "
                      "trimmed (raise map_size or lower retention)",
-                     s->journal_path);
+                     sl_ingest_path(s->in));
             sl_health_set(s->name, "the ingest journal is full");
         }
         sl_http_error(resp, 503, "journal_full", "the journal is full: retry later");
@@ -599,7 +578,7 @@ static int s_answer(s_ingest_t *s, int rc, long n, const sl_buf_t *ids, const ch
         return SL_OK;
     }
     if (atomic_load(&s->full) && atomic_exchange(&s->full, 0)) {
-        sl_info(s->name, "journal %s accepts events again", s->journal_path);
+        sl_info(s->name, "journal %s accepts events again", sl_ingest_path(s->in));
         sl_health_clear(s->name);
     }
     char head[64];
@@ -936,94 +915,11 @@ static int s_openlineage(void *arg, const sl_http_req_t *req, sl_http_resp_t *re
 
 /* ------------------------------------------------------------ actor thread */
 
-static int s_emit_one(void *arg, uint64_t seq, int64_t time_us, const void *data, size_t len)
-{
-    s_ingest_t *s = arg;
-    (void)time_us;
-    sl_event_t ev;
-    size_t used = 0;
-    int rc = sl_event_decode(data, len, &used, &ev);
-    if (rc == SL_OK && used == len) {
-        rc = sl_emit(s->a, 0, &ev);
-        if (rc == SL_ESTOPPED) {
-            s->emit_stopped = 1;
-            return 1; /* not handed on: replayed at the next start */
-        }
-        if (rc == SL_OK) {
-            s->emitted++;
-        }
-    } else {
-        /*  Only this actor writes the journal, from envelopes it encoded:
-            a bad entry is a bug or a damaged file. Skip it, loudly. */
-        s->bad_entries++;
-        sl_error(s->name, "journal entry %llu is not an event (%s): skipped",
-                 (unsigned long long)seq, sl_strerror(rc ? rc : SL_EPROTO));
-        sl_actor_count_error(s->a);
-    }
-    atomic_store(&s->handed, seq);
-    return 0;
-}
-
-/*  The cursor to store: what was handed on replay_window ago. */
-static uint64_t s_safe(s_ingest_t *s, int64_t now)
-{
-    uint64_t safe = s->saved;
-    for (int i = 0; i < s->ring_n; i++) {
-        const s_sample_t *x = &s->ring[(s->ring_head - 1 - i + S_RING) % S_RING];
-        if (now - x->t >= s->replay_window_us) {
-            if (x->seq > safe) {
-                safe = x->seq;
-            }
-            break;
-        }
-    }
-    return safe;
-}
-
-static void s_maintain(s_ingest_t *s, int64_t now)
-{
-    if (now < s->next_maint) {
-        return;
-    }
-    s->next_maint = now + S_MAINT_US;
-    s->ring[s->ring_head] = (s_sample_t){now, atomic_load(&s->handed)};
-    s->ring_head = (s->ring_head + 1) % S_RING;
-    if (s->ring_n < S_RING) {
-        s->ring_n++;
-    }
-    uint64_t safe = s_safe(s, now);
-    if (safe > s->saved) {
-        int rc = sl_journal_cursor_set(s->j, s->name, safe);
-        if (rc == SL_OK) {
-            s->saved = safe;
-        } else {
-            sl_warn(s->name, "cannot store the journal cursor: %s", sl_strerror(rc));
-        }
-    }
-    if (now >= s->next_trim) {
-        s->next_trim = now + S_TRIM_US;
-        uint64_t removed = 0;
-        int rc =
-            sl_journal_trim(s->j, s->saved, sl_now_us() - s->retention_us, S_TRIM_MAX, &removed);
-        if (rc) {
-            sl_warn(s->name, "cannot trim the journal: %s", sl_strerror(rc));
-        }
-    }
-}
-
 static int s_tick(sl_actor_t *a, void *state)
 {
     s_ingest_t *s = state;
     s->a = a;
-    uint64_t h = atomic_load(&s->handed);
-    if (!s->emit_stopped && sl_journal_wait(s->j, h, S_WAIT_US) == SL_OK) {
-        int n = sl_journal_read(s->j, h, S_READ_BATCH, s_emit_one, s);
-        if (n < 0) {
-            sl_error(s->name, "cannot read the journal: %s", sl_strerror(n));
-        }
-    }
-    s_maintain(s, sl_mono_us());
-    return SL_OK;
+    return sl_ingest_tick(s->in, a, S_WAIT_US);
 }
 
 static void s_exit(sl_actor_t *a, void *state)
@@ -1043,30 +939,17 @@ static void s_exit(sl_actor_t *a, void *state)
         pthread_cond_destroy(&s->qcv);
         pthread_mutex_destroy(&s->qmu);
     }
-    if (s->j) {
-        /*  Conservative: what was handed on in the last replay_window is
-            handed on again at the next start (the store drops it if it
-            already has it). */
-        uint64_t safe = s_safe(s, sl_mono_us());
-        if (safe > s->saved && sl_journal_cursor_set(s->j, s->name, safe) == SL_OK) {
-            s->saved = safe;
-        }
-        uint64_t last = sl_journal_last(s->j);
-        sl_info(s->name, "stopped: %llu events handed on, cursor %llu, journal at %llu",
-                (unsigned long long)s->emitted, (unsigned long long)s->saved,
-                (unsigned long long)last);
-    }
-    sl_journal_close(&s->j);
+    s->j = NULL;
+    sl_ingest_close(&s->in);
     sl_auth_destroy(&s->authn);
     sl_mc_secrets_destroy(&s->mc);
     sl_quota_destroy(&s->quota);
     sl_name_map_destroy(&s->map);
+    sl_mc_resolver_destroy(&s->resolver);
     sl_schema_gate_destroy(&s->gate);
     if (atomic_load(&s->full)) {
         sl_health_clear(s->name);
     }
-    free(s->journal_path);
-    s->journal_path = NULL;
 }
 
 static int s_init(sl_actor_t *a, void *state)
@@ -1097,8 +980,10 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "max_body must be from 1KiB to 1GiB");
         goto fail;
     }
-    if (s->max_lag < 1 || s->replay_window_us < 0 || s->retention_us < 0 || s->map_size < 1) {
-        sl_error(s->name, "max_lag and map_size must be >= 1, replay_window and retention >= 0");
+    if (s->max_lag < 1 || s->replay_window_us < 0 || s->retention_us < 0 || s->map_size < 1 ||
+        s->redeliver_us < 0) {
+        sl_error(s->name,
+                 "max_lag and map_size must be >= 1, replay_window, redeliver and retention >= 0");
         goto fail;
     }
     if (s->tenant && !sl_name_ok(s->tenant, S_TENANT_MAX)) {
@@ -1135,6 +1020,17 @@ static int s_init(sl_actor_t *a, void *state)
         sl_error(s->name, "%s", err);
         goto fail;
     }
+    if (s->mc_api) {
+        sl_mc_api_opts_t ao = {.log_name = s->name,
+                               .on_auth = "name look-ups stopped until the topology is reloaded "
+                                          "(names no rule maps are dead-lettered)"};
+        s->resolver = sl_mc_resolver_from_json(s->mc_api, "montecarlo_api", &ao, err, sizeof err);
+        if (!s->resolver) {
+            sl_error(s->name, "%s", err);
+            goto fail;
+        }
+        sl_mc_resolver_attach(s->resolver, s->map);
+    }
     if (s->schema_map && !s->schemas) {
         sl_error(s->name, "schema_map needs schemas (the directory of schema files)");
         goto fail;
@@ -1147,40 +1043,22 @@ static int s_init(sl_actor_t *a, void *state)
             goto fail;
         }
     }
-    if (s->journal) {
-        s->journal_path = strdup(s->journal);
-    } else {
-        const char *sp = sl_actor_store_path(a);
-        size_t n = strlen(sp ? sp : "var/sluice") + strlen(s->name) + 16;
-        s->journal_path = malloc(n);
-        if (s->journal_path) {
-            snprintf(s->journal_path, n, "%s/journal-%s", sp ? sp : "var/sluice", s->name);
-        }
-    }
-    if (!s->journal_path) {
-        rc = SL_ENOMEM;
-        goto fail;
-    }
-    sl_journal_opts_t jo = {.path = s->journal_path, .map_size = s->map_size, .nosync = !s->fsync};
-    s->j = sl_journal_open(&jo, err, sizeof err);
-    if (!s->j) {
+    sl_ingest_opts_t io = {.name = s->name,
+                           .journal = s->journal,
+                           .store_path = sl_actor_store_path(a),
+                           .map_size = s->map_size,
+                           .fsync = s->fsync,
+                           .replay_window_us = s->replay_window_us,
+                           .redeliver_us = s->redeliver_us,
+                           .retention_us = s->retention_us,
+                           .actor = a};
+    s->in = sl_ingest_open(&io, err, sizeof err);
+    if (!s->in) {
         sl_error(s->name, "%s", err);
         rc = SL_EIO;
         goto fail;
     }
-    uint64_t cur = 0;
-    rc = sl_journal_cursor_get(s->j, s->name, &cur);
-    if (rc) {
-        sl_error(s->name, "cannot read the journal cursor: %s", sl_strerror(rc));
-        goto fail;
-    }
-    atomic_store(&s->handed, cur);
-    s->saved = cur;
-    uint64_t last = sl_journal_last(s->j);
-    if (last > cur) {
-        sl_info(s->name, "replaying %llu journaled events after cursor %llu",
-                (unsigned long long)(last - cur), (unsigned long long)cur);
-    }
+    s->j = sl_ingest_journal(s->in);
     pthread_mutex_init(&s->qmu, NULL);
     pthread_cond_init(&s->qcv, NULL);
     s->qtail = &s->qhead;
@@ -1232,7 +1110,7 @@ static int s_init(sl_actor_t *a, void *state)
         timer. */
     sl_actor_set_tick(a, 0);
     sl_info(s->name, "ingest on %s (port %d), journal %s (fsync %s)%s%s; credentials: %s",
-            s->listen, sl_http_port(s->http), s->journal_path, s->fsync ? "on" : "off",
+            s->listen, sl_http_port(s->http), sl_ingest_path(s->in), s->fsync ? "on" : "off",
             s->gate ? ", events validated against the schemas of " : "", s->gate ? s->schemas : "",
             sl_auth_describe(s->authn));
     if (!s->auth) {
@@ -1258,6 +1136,9 @@ static int s_check_option(const char *option, const char *json, const sl_opt_val
     if (strcmp(option, "montecarlo") == 0) {
         return sl_mc_secrets_check(json, err, errlen, where, wherelen);
     }
+    if (strcmp(option, "montecarlo_api") == 0) {
+        return sl_mc_resolver_check_json(json, option, 1, err, errlen, where, wherelen);
+    }
     if (strcmp(option, "quotas") == 0) {
         return sl_quota_config_check(json, err, errlen, where, wherelen);
     }
@@ -1270,9 +1151,7 @@ static int s_check_option(const char *option, const char *json, const sl_opt_val
 static const sl_opt_t s_options[] = {
     {"listen", SL_OPT_STR, NULL, offsetof(s_ingest_t, listen), SL_OPT_REQUIRED,
      "host:port to accept events on ([v6]:port for IPv6)"},
-    {"journal", SL_OPT_STR, NULL, offsetof(s_ingest_t, journal), 0,
-     "journal directory (its own LMDB environment); default: <store path>/journal-<actor "
-     "name>"},
+    SL_INGEST_OPTIONS(s_ingest_t),
     {"max_body", SL_OPT_SIZE, "10MiB", offsetof(s_ingest_t, max_body), 0,
      "largest request body (413 beyond)"},
     {"timeout", SL_OPT_DURATION, "30s", offsetof(s_ingest_t, timeout_us), 0,
@@ -1282,19 +1161,8 @@ static const sl_opt_t s_options[] = {
     {"threads", SL_OPT_INT, "0", offsetof(s_ingest_t, threads), 0,
      "HTTP threads polling the connections (0: one per CPU core); they never wait for the "
      "journal's fsync, a committer thread does"},
-    {"max_lag", SL_OPT_INT, "200000", offsetof(s_ingest_t, max_lag), 0,
-     "events journaled but not yet handed on; past it requests get 429 with Retry-After"},
     {"tenant", SL_OPT_STR, NULL, offsetof(s_ingest_t, tenant), 0,
      "tenant of events that carry none and come without an X-Tenant-ID header"},
-    {"replay_window", SL_OPT_DURATION, "2s", offsetof(s_ingest_t, replay_window_us), 0,
-     "the stored cursor trails what was handed on by this long: on start, events handed on "
-     "that recently are handed on again (the store drops duplicates by id)"},
-    {"retention", SL_OPT_DURATION, "0s", offsetof(s_ingest_t, retention_us), 0,
-     "how long entries are kept after the stored cursor passed them"},
-    {"map_size", SL_OPT_SIZE, "1GiB", offsetof(s_ingest_t, map_size), 0,
-     "LMDB map size of the journal; when full, requests get 503 until entries are trimmed"},
-    {"fsync", SL_OPT_BOOL, "true", offsetof(s_ingest_t, fsync), 0,
-     "fsync every group commit (false: a power loss may lose acknowledged events)"},
     {"mapping", SL_OPT_JSON, NULL, offsetof(s_ingest_t, mapping), 0,
      "name mapping rules of the adapters (Monte Carlo and OpenLineage names -> qualified "
      "names; docs/adapters.md)"},
@@ -1310,6 +1178,11 @@ static const sl_opt_t s_options[] = {
     {"auth", SL_OPT_JSON, NULL, offsetof(s_ingest_t, auth), 0,
      "credentials for /v1/events and /api/v1/lineage (role writer): none, or {tokens, okta}; "
      "default: the topology's top-level auth (docs/auth.md)"},
+    {"montecarlo_api", SL_OPT_JSON, NULL, offsetof(s_ingest_t, mc_api), 0,
+     "look webhook MCONs up with Monte Carlo's getTable (unset: no network access): {url, "
+     "api_id, api_token (x-mcd-id / x-mcd-token: use ${ENV} or file:), lookup: unmapped (only "
+     "MCONs no rule maps) | always, ttl: 1h, cache_size: 10000, timeout: 5s (one look-up, "
+     "retries included)} (docs/adapters.md)"},
     {"quotas", SL_OPT_JSON, NULL, offsetof(s_ingest_t, quotas), 0,
      "per-tenant quotas: {tenants: {tenant or \"*\": {events_per_second, burst, store_size}}, "
      "size_interval}; over them 429 with Retry-After, or 507 (docs/auth.md)"},
@@ -1334,7 +1207,7 @@ const sl_actor_kind_t sl_actor_http_ingest = {
                    "NDJSON; Monte Carlo webhooks; OpenLineage at /api/v1/lineage), journals them "
                    "durably (group commit) before the 202, and hands "
                    "them on in order. See docs/ingest.md.",
-    .flags = SL_KIND_SOURCE,
+    .flags = SL_KIND_SOURCE | SL_KIND_MARKS,
     .state_size = sizeof(s_ingest_t),
     .options = s_options,
     .outputs = s_outputs,

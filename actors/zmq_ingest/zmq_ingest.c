@@ -57,6 +57,7 @@ typedef struct {
     int64_t max_message;
     int64_t max_lag;
     int64_t replay_window_us;
+    int64_t redeliver_us;
     int64_t retention_us;
     int64_t map_size;
     int fsync;
@@ -496,9 +497,9 @@ static int s_init(sl_actor_t *a, void *state)
         goto fail;
     }
     if (s->max_lag < 1 || s->replay_window_us < 0 || s->retention_us < 0 || s->map_size < 1 ||
-        s->max_message < 1024) {
+        s->redeliver_us < 0 || s->max_message < 1024) {
         sl_error(s->name, "max_lag and map_size must be >= 1, max_message >= 1KiB, "
-                          "replay_window and retention >= 0");
+                          "replay_window, redeliver and retention >= 0");
         goto fail;
     }
     const sl_curve_key_t *keys = NULL;
@@ -524,7 +525,9 @@ static int s_init(sl_actor_t *a, void *state)
                            .map_size = s->map_size,
                            .fsync = s->fsync,
                            .replay_window_us = s->replay_window_us,
-                           .retention_us = s->retention_us};
+                           .redeliver_us = s->redeliver_us,
+                           .retention_us = s->retention_us,
+                           .actor = a};
     s->in = sl_ingest_open(&io, err, sizeof err);
     if (!s->in) {
         sl_error(s->name, "%s", err);
@@ -581,7 +584,7 @@ const sl_actor_kind_t sl_actor_zmq_ingest = {
                    "envelopes or JSON), each producer authenticated by its tenant's key pair; "
                    "journals them durably (group commit) before the ack, and hands them on in "
                    "order. See docs/zmq_ingest.md.",
-    .flags = SL_KIND_SOURCE | SL_KIND_KEYS,
+    .flags = SL_KIND_SOURCE | SL_KIND_KEYS | SL_KIND_MARKS,
     .state_size = sizeof(s_zin_t),
     .options = s_options,
     .outputs = s_outputs,

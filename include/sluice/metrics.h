@@ -105,6 +105,16 @@ uint64_t sl_metrics_dead_letters(const char *actor, const char *reason_class);
 void sl_metrics_curve_refused(const char *tenant);
 /*  The count for one tenant (tests). */
 uint64_t sl_metrics_curve_refusals(const char *tenant);
+/*  Journal gauges, process-wide like dead letters, set by each journaling
+    actor (http_ingest) about its journal:
+      sluice_journal_entries{actor}        entries held (not trimmed yet)
+      sluice_journal_last_seq{actor}       newest durable sequence
+      sluice_journal_confirmed_seq{actor}  what a restart replays after:
+                                           the lowest confirmation of its
+                                           confirmers (or its own cursor)
+    At most SL_JOURNAL_GAUGES actors (more are not shown). Thread-safe. */
+#define SL_JOURNAL_GAUGES 64
+void sl_metrics_journal(const char *actor, uint64_t entries, uint64_t last, uint64_t confirmed);
 
 /*  Process health, beside the metrics: a component that cannot do its work
     reports it here (the store actor when its LMDB map is full and it
