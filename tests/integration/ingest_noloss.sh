@@ -121,24 +121,9 @@ reached() { [ "$(last_seq)" = "$TOTAL" ]; }
 wait_for 120 reached || fail "the store's log has $(last_seq) changes, expected $TOTAL"
 
 # every change, page by page: each acked id exactly once, no other
-after=0
-: >"$T/logged"
-while [ "$after" -lt "$TOTAL" ]; do
-    curl -s -m 10 -H 'X-Tenant-ID: acme' "$Q/v1/changes?after=$after&limit=1000" >"$T/page" || fail "changes page after $after"
-    grep -o '"event_id":"[0-9a-f-]*"' "$T/page" | cut -d'"' -f4 >>"$T/logged"
-    n=$(grep -o '"seq":[0-9]*' "$T/page" | tail -1 | cut -d: -f2)
-    [ -n "$n" ] && [ "$n" -gt "$after" ] || fail "changes page after $after: no progress"
-    after=$n
-done
-sort "$T/logged" >"$T/logged.sorted"
-[ "$(wc -l <"$T/logged.sorted")" = "$TOTAL" ] || fail "$(wc -l <"$T/logged.sorted") changes logged, expected $TOTAL"
-dups=$(uniq -d "$T/logged.sorted" | wc -l)
-[ "$dups" = 0 ] || fail "$dups events applied twice: $(uniq -d "$T/logged.sorted" | head -3)"
-sort -u "$T/acked" >"$T/acked.sorted"
-missing=$(comm -23 "$T/acked.sorted" "$T/logged.sorted" | wc -l)
-[ "$missing" = 0 ] || fail "$missing acknowledged events lost: $(comm -23 "$T/acked.sorted" "$T/logged.sorted" | head -3)"
-extra=$(comm -13 "$T/acked.sorted" "$T/logged.sorted" | wc -l)
-[ "$extra" = 0 ] || fail "$extra events in the store that no client sent"
+change_ids "$Q" acme "$TOTAL" "$T/logged"
+[ "$(wc -l <"$T/logged")" = "$TOTAL" ] || fail "$(wc -l <"$T/logged") changes logged, expected $TOTAL"
+exactly_once "$T/acked" "$T/logged"
 
 # the content too: a sample of assets read back
 for e in "c0/b0/e0" "c$((CLIENTS - 1))/b$((BATCHES - 1))/e$((BATCH - 1))"; do

@@ -217,3 +217,33 @@ http_req() {
     done
     CODE=$(curl "${a[@]}" "$url" 2>/dev/null) || CODE=000
 }
+
+# change_ids QUERY_URL TENANT TOTAL OUT: every change of TENANT's log
+# (through http_api's /v1/changes, page by page) up to seq TOTAL; the
+# event id of each, one per line, into OUT.
+change_ids() {
+    local q=$1 tenant=$2 total=$3 out=$4 after=0 n
+    : >"$out"
+    while [ "$after" -lt "$total" ]; do
+        curl -s -m 10 -H "X-Tenant-ID: $tenant" "$q/v1/changes?after=$after&limit=1000" >"$T/page" ||
+            fail "changes page after $after"
+        grep -o '"event_id":"[0-9a-f-]*"' "$T/page" | cut -d'"' -f4 >>"$out"
+        n=$(grep -o '"seq":[0-9]*' "$T/page" | tail -1 | cut -d: -f2)
+        [ -n "$n" ] && [ "$n" -gt "$after" ] || fail "changes page after $after: no progress"
+        after=$n
+    done
+}
+
+# exactly_once ACKED LOGGED: every id of file ACKED is in file LOGGED
+# exactly once and LOGGED holds no other; fails naming the first few.
+exactly_once() {
+    sort "$2" >"$T/logged.sorted"
+    sort -u "$1" >"$T/acked.sorted"
+    local dups missing extra
+    dups=$(uniq -d "$T/logged.sorted" | wc -l)
+    [ "$dups" = 0 ] || fail "$dups events applied twice: $(uniq -d "$T/logged.sorted" | head -3)"
+    missing=$(comm -23 "$T/acked.sorted" "$T/logged.sorted" | wc -l)
+    [ "$missing" = 0 ] || fail "$missing acknowledged events lost: $(comm -23 "$T/acked.sorted" "$T/logged.sorted" | head -3)"
+    extra=$(comm -13 "$T/acked.sorted" "$T/logged.sorted" | wc -l)
+    [ "$extra" = 0 ] || fail "$extra events in the store that no client sent"
+}
