@@ -32,9 +32,21 @@ struct sl_name_map {
     size_t n_wh;
     s_rule_t *ns;
     size_t n_ns;
-    json_t *names;   /* object: external name -> qualified name */
-    json_t *lineage; /* array of eventType strings; NULL = ["COMPLETE"] */
+    json_t *names;          /* object: external name -> qualified name */
+    json_t *lineage;        /* array of eventType strings; NULL = ["COMPLETE"] */
+    sl_mc_lookup_fn lookup; /* MCONs through getTable, or NULL */
+    void *lookup_arg;
+    int lookup_always;
 };
+
+void sl_name_map_set_lookup(sl_name_map_t *map, sl_mc_lookup_fn fn, void *arg, int always)
+{
+    if (map) {
+        map->lookup = fn;
+        map->lookup_arg = arg;
+        map->lookup_always = always;
+    }
+}
 
 int sl_adapt__fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 {
@@ -365,63 +377,22 @@ static int s_override(const sl_name_map_t *map, const char *key, char *out, size
     return SL_OK;
 }
 
-int sl_name_map_montecarlo(const sl_name_map_t *map, const char *name, const char *warehouse,
-                           char *out, size_t cap, char *err, size_t errlen)
+/*  Map a Monte Carlo object id (db:schema.table, or a dotted name) by the
+    rule of the first of keys[] the map has a rule for, else the
+    defaults; ctype (may be NULL) sets the default case when no rule
+    gives a connection type. `name` is what messages show. */
+static int s_mc_map(const sl_name_map_t *map, const char *name, const char *obj,
+                    const char *const *keys, size_t nkeys, const char *ctype_hint, char *out,
+                    size_t cap, char *err, size_t errlen)
 {
-    char mwh[128] = "";
-    const char *obj = name;
     int rc;
-    if (!name || !*name) {
-        return sl_adapt__fail(err, errlen, SL_ENOTFOUND, "table name: empty");
-    }
-    if (cap == 0) {
-        return SL_ERANGE;
-    }
-    if ((rc = s_override(map, name, out, cap)) != SL_ENOTFOUND) {
-        return rc == SL_OK ? rc
-                           : sl_adapt__fail(err, errlen, rc, "table '%.200s': name too long", name);
-    }
-    if (strncmp(name, "MCON++", 6) == 0) {
-        /*  MCON++{account}++{warehouse}++{object_type}++{object_id} */
-        const char *f[4];
-        const char *p = name + 6;
-        int n = 0;
-        for (; n < 3; n++) {
-            const char *q = strstr(p, "++");
-            if (!q) {
-                break;
-            }
-            f[n] = p;
-            p = q + 2;
-        }
-        if (n < 3 || !*p) {
-            return sl_adapt__fail(err, errlen, SL_ENOTFOUND,
-                                  "table '%.200s': malformed MCON (expected "
-                                  "MCON++account++warehouse++type++id)",
-                                  name);
-        }
-        size_t wl = (size_t)(f[2] - f[1] - 2);
-        if (wl < sizeof mwh) {
-            memcpy(mwh, f[1], wl);
-            mwh[wl] = '\0';
-        }
-        obj = p;
-        if ((rc = s_override(map, obj, out, cap)) != SL_ENOTFOUND) {
-            return rc == SL_OK
-                       ? rc
-                       : sl_adapt__fail(err, errlen, rc, "table '%.200s': name too long", name);
-        }
-    }
     const s_rule_t *r = NULL;
-    if (map) {
-        r = s_find(map->wh, map->n_wh, warehouse);
-        if (!r && mwh[0]) {
-            r = s_find(map->wh, map->n_wh, mwh);
-        }
+    for (size_t i = 0; map && !r && i < nkeys; i++) {
+        r = keys[i] && keys[i][0] ? s_find(map->wh, map->n_wh, keys[i]) : NULL;
     }
     const s_rule_t *d = map ? &map->def : NULL;
     const char *prefix = r && r->prefix ? r->prefix : d ? d->prefix : NULL;
-    const char *ctype = r && r->ctype ? r->ctype : d ? d->ctype : NULL;
+    const char *ctype = r && r->ctype ? r->ctype : d && d->ctype ? d->ctype : ctype_hint;
     const char *sep = r && r->sep ? r->sep : d && d->sep ? d->sep : "/";
     int fold = r && r->fold != S_CASE_UNSET   ? r->fold
                : r && r->ctype                ? s_default_fold(r->ctype)
@@ -474,6 +445,98 @@ int sl_name_map_montecarlo(const sl_name_map_t *map, const char *name, const cha
 range:
     out[0] = '\0';
     return sl_adapt__fail(err, errlen, SL_ERANGE, "table '%.200s': qualified name too long", name);
+}
+
+/*  An MCON through the map's look-up (getTable), then the rules. */
+static int s_mc_looked_up(const sl_name_map_t *map, const char *mcon, const char *warehouse,
+                          const char *rules_said, char *out, size_t cap, char *err, size_t errlen)
+{
+    sl_mc_table_t t;
+    char why[256] = "";
+    int rc = map->lookup(map->lookup_arg, mcon, &t, why, sizeof why);
+    if (rc == SL_ENOMEM) {
+        return rc;
+    }
+    if (rc != SL_OK) {
+        return sl_adapt__fail(err, errlen, SL_ENOTFOUND, "table '%.200s': %s%sgetTable: %s", mcon,
+                              rules_said ? rules_said : "", rules_said ? "; " : "",
+                              why[0] ? why : sl_strerror(rc));
+    }
+    if ((rc = s_override(map, t.full_table_id, out, cap)) != SL_ENOTFOUND) {
+        return rc == SL_OK ? rc
+                           : sl_adapt__fail(err, errlen, rc, "table '%.200s': name too long", mcon);
+    }
+    const char *keys[4] = {t.warehouse_uuid, t.warehouse_name, t.connection_type, warehouse};
+    rc = s_mc_map(map, mcon, t.full_table_id, keys, 4, t.connection_type, out, cap, err, errlen);
+    if (rc == SL_ENOTFOUND) {
+        return sl_adapt__fail(err, errlen, rc,
+                              "table '%.200s': getTable says '%.200s' on warehouse %s (%s), and no "
+                              "mapping rule gives a prefix for it (set mapping.prefix or "
+                              "mapping.warehouses)",
+                              mcon, t.full_table_id, t.warehouse_uuid[0] ? t.warehouse_uuid : "?",
+                              t.connection_type[0] ? t.connection_type : "no connection type");
+    }
+    return rc;
+}
+
+int sl_name_map_montecarlo(const sl_name_map_t *map, const char *name, const char *warehouse,
+                           char *out, size_t cap, char *err, size_t errlen)
+{
+    char mwh[128] = "";
+    const char *obj = name;
+    int rc, mcon = 0;
+    if (!name || !*name) {
+        return sl_adapt__fail(err, errlen, SL_ENOTFOUND, "table name: empty");
+    }
+    if (cap == 0) {
+        return SL_ERANGE;
+    }
+    if ((rc = s_override(map, name, out, cap)) != SL_ENOTFOUND) {
+        return rc == SL_OK ? rc
+                           : sl_adapt__fail(err, errlen, rc, "table '%.200s': name too long", name);
+    }
+    if (strncmp(name, "MCON++", 6) == 0) {
+        /*  MCON++{account}++{warehouse}++{object_type}++{object_id} */
+        const char *f[4];
+        const char *p = name + 6;
+        int n = 0;
+        mcon = 1;
+        for (; n < 3; n++) {
+            const char *q = strstr(p, "++");
+            if (!q) {
+                break;
+            }
+            f[n] = p;
+            p = q + 2;
+        }
+        if (n < 3 || !*p) {
+            return sl_adapt__fail(err, errlen, SL_ENOTFOUND,
+                                  "table '%.200s': malformed MCON (expected "
+                                  "MCON++account++warehouse++type++id)",
+                                  name);
+        }
+        size_t wl = (size_t)(f[2] - f[1] - 2);
+        if (wl < sizeof mwh) {
+            memcpy(mwh, f[1], wl);
+            mwh[wl] = '\0';
+        }
+        obj = p;
+        if ((rc = s_override(map, obj, out, cap)) != SL_ENOTFOUND) {
+            return rc == SL_OK
+                       ? rc
+                       : sl_adapt__fail(err, errlen, rc, "table '%.200s': name too long", name);
+        }
+        if (map && map->lookup && map->lookup_always) {
+            return s_mc_looked_up(map, name, warehouse, NULL, out, cap, err, errlen);
+        }
+    }
+    const char *keys[2] = {warehouse, mwh};
+    rc = s_mc_map(map, name, obj, keys, 2, NULL, out, cap, err, errlen);
+    if (rc == SL_ENOTFOUND && mcon && map && map->lookup) {
+        return s_mc_looked_up(map, name, warehouse, "no mapping rule maps it", out, cap, err,
+                              errlen);
+    }
+    return rc;
 }
 
 /*  Schemes whose dataset names are dotted database paths. */

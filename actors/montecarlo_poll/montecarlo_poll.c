@@ -36,16 +36,12 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <sodium.h>
 
 #include "sluice/actor.h"
 #include "sluice/adapters.h"
-#include "sluice/httpc.h"
 #include "sluice/log.h"
+#include "sluice/montecarlo_api.h"
 
-#define S_MAX_RESPONSE ((size_t)64 << 20) /* bytes of one GraphQL answer */
-#define S_BACKOFF_MIN_US 1000000
-#define S_BACKOFF_MAX_US 60000000
 #define S_TICK_US 200000 /* how often the actor checks whether a poll is due */
 
 /*  Where the events of a poll go: sl_emit in the actor, the store in the
@@ -68,10 +64,12 @@ typedef struct {
     int64_t timeout;
     char *state;
     int64_t lookback;
+    char *resolve;
     /* runtime */
     const char *name;
     sl_actor_t *a;
-    sl_httpc_t *http;
+    sl_mc_api_t *api;
+    sl_mc_resolver_t *resolver; /* getTable look-ups, when `resolve` is set */
     sl_name_map_t *map;
     int alerts;          /* getAlerts instead of getIncidents */
     int auth_failed;     /* 401/403: no more requests until reload */
@@ -80,7 +78,6 @@ typedef struct {
     int64_t since;       /* where the next poll starts (us), -1 = everything */
     int64_t watermark;   /* newest updatedTime seen (us), -1 none */
     int64_t resume_from; /* where the last poll started, -1 none */
-    sl_httpc_reply_t reply;
     sl_buf_t scratch;
     sl_buf_t out;
     sl_mc_sink_fn sink;
@@ -91,8 +88,9 @@ typedef struct {
     int64_t nodes, events, skipped, dead;
 } s_poll_t;
 
-static int s_stopping(s_poll_t *s)
+static int s_stopping(void *arg)
 {
+    s_poll_t *s = arg;
     return s->a && sl_actor_stopping(s->a);
 }
 
@@ -181,89 +179,15 @@ static int s_state_save(s_poll_t *s)
 
 /* ----------------------------------------------------------------- HTTP */
 
-/*  Sleep up to us, in slices, returning early (SL_ESTOPPED) on a stop. */
-static int s_sleep(s_poll_t *s, int64_t us)
-{
-    int64_t end = sl_mono_us() + us;
-    for (;;) {
-        if (s_stopping(s)) {
-            return SL_ESTOPPED;
-        }
-        int64_t left = end - sl_mono_us();
-        if (left <= 0) {
-            return SL_OK;
-        }
-        usleep((useconds_t)(left < 50000 ? left : 50000));
-    }
-}
-
-/*  POST one GraphQL request; on SL_OK *root is the parsed answer (a JSON
-    object with `data`). Retries 429, 5xx and transport errors until
-    deadline (monotonic us). SL_EINVAL with auth_failed set on 401/403. */
+/*  POST one GraphQL request (core/montecarlo_api.c retries 429, 5xx and
+    transport errors until deadline); a 401/403 stops polling. */
 static int s_request(s_poll_t *s, const char *body, int64_t deadline, json_t **root)
 {
-    int64_t backoff = S_BACKOFF_MIN_US;
-    sl_httpc_reply_t *r = &s->reply;
-    *root = NULL;
-    for (int attempt = 1;; attempt++) {
-        char why[320];
-        int rc = sl_httpc_request(s->http, "POST", body, strlen(body), r);
-        long status = rc == SL_OK ? r->status : 0;
-        if (rc == SL_ENOMEM) {
-            return rc;
-        }
-        if (rc == SL_ERANGE) {
-            sl_error(s->name, "GraphQL API %s: %s", s->url, r->error);
-            return SL_EPROTO; /* the same answer again: no retry */
-        }
-        if (rc == SL_OK && status >= 200 && status <= 299) {
-            json_error_t jerr;
-            *root = json_loadb((const char *)r->body.data, r->body.len, 0, &jerr);
-            if (!json_is_object(*root)) {
-                sl_error(s->name, "GraphQL API %s: answer is not a JSON object (%s)", s->url,
-                         jerr.text);
-                json_decref(*root);
-                *root = NULL;
-                return SL_EPROTO;
-            }
-            return SL_OK;
-        }
-        if (rc == SL_OK && (status == 401 || status == 403)) {
-            s->auth_failed = 1;
-            sl_error(s->name,
-                     "GraphQL API %s answered %ld %s: check api_id and api_token (x-mcd-id / "
-                     "x-mcd-token); polling stopped until the topology is reloaded",
-                     s->url, status, status == 401 ? "Unauthorized" : "Forbidden");
-            return SL_EINVAL;
-        }
-        if (rc == SL_OK && status != 429 && status < 500) {
-            sl_error(s->name, "GraphQL API %s answered %ld: %.*s", s->url, status,
-                     (int)(r->body.len < 200 ? r->body.len : 200),
-                     r->body.len ? (const char *)r->body.data : "");
-            return SL_EPROTO;
-        }
-        if (rc != SL_OK) {
-            snprintf(why, sizeof why, "%s", r->error);
-        } else {
-            snprintf(why, sizeof why, "answered %ld", status);
-        }
-        /*  Equal jitter: half the back-off fixed, half random, so clients
-            that failed together do not retry together. */
-        int64_t wait = r->retry_after_s > 0 && r->retry_after_s < 3600
-                           ? (int64_t)r->retry_after_s * 1000000
-                           : backoff / 2 + (int64_t)randombytes_uniform((uint32_t)(backoff / 2));
-        if (sl_mono_us() + wait > deadline) {
-            sl_error(s->name, "GraphQL API %s %s; giving up after %d attempts (next poll retries)",
-                     s->url, why, attempt);
-            return SL_ETIMEDOUT;
-        }
-        sl_warn(s->name, "GraphQL API %s %s; retry %d in %lld ms", s->url, why, attempt,
-                (long long)(wait / 1000));
-        if ((rc = s_sleep(s, wait)) != SL_OK) {
-            return rc;
-        }
-        backoff = backoff * 2 > S_BACKOFF_MAX_US ? S_BACKOFF_MAX_US : backoff * 2;
+    int rc = sl_mc_api_query(s->api, body, deadline, root, NULL, 0);
+    if (rc == SL_EINVAL && sl_mc_api_auth_failed(s->api)) {
+        s->auth_failed = 1;
     }
+    return rc;
 }
 
 /* ------------------------------------------------------------- the poll */
@@ -548,32 +472,39 @@ static int s_setup(s_poll_t *s)
         sl_error(s->name, "%s", err);
         return SL_EINVAL;
     }
-    if (sodium_init() < 0) {
-        return SL_ENOMEM;
-    }
-    sl_httpc_opts_t ho = {.url = s->url, .timeout_us = s->timeout, .max_body = S_MAX_RESPONSE};
-    if (!(s->http = sl_httpc_new(&ho, err, sizeof err))) {
+    sl_mc_api_opts_t ao = {
+        .url = s->url,
+        .api_id = s->api_id,
+        .api_token = s->api_token,
+        .timeout_us = s->timeout,
+        .log_name = s->name,
+        .on_auth = "polling stopped until the topology is reloaded",
+        .stopping = s_stopping,
+        .stopping_arg = s,
+    };
+    if (!(s->api = sl_mc_api_new(&ao, err, sizeof err))) {
         sl_error(s->name, "%s", err);
         return SL_EIO;
     }
-    int rc = sl_httpc_header(s->http, "Content-Type", "application/json");
-    if (rc == SL_OK) {
-        rc = sl_httpc_header(s->http, "Accept", "application/json");
+    if (s->resolve) {
+        /*  Its own client: a look-up never waits behind a page. */
+        ao.on_auth = "name look-ups stopped until the topology is reloaded (names no rule maps "
+                     "are dead-lettered)";
+        s->resolver = sl_mc_resolver_from_json(s->resolve, "resolve", &ao, err, sizeof err);
+        if (!s->resolver) {
+            sl_error(s->name, "%s", err);
+            return SL_EINVAL;
+        }
+        sl_mc_resolver_attach(s->resolver, s->map);
     }
-    if (rc == SL_OK) {
-        rc = sl_httpc_header(s->http, "x-mcd-id", s->api_id);
-    }
-    if (rc == SL_OK) {
-        rc = sl_httpc_header(s->http, "x-mcd-token", s->api_token);
-    }
-    return rc;
+    return SL_OK;
 }
 
 static void s_teardown(s_poll_t *s)
 {
-    sl_httpc_destroy(&s->http);
     sl_name_map_destroy(&s->map);
-    sl_buf_free(&s->reply.body);
+    sl_mc_resolver_destroy(&s->resolver);
+    sl_mc_api_destroy(&s->api);
     sl_buf_free(&s->scratch);
     sl_buf_free(&s->out);
     free(s->state_file);
@@ -736,6 +667,17 @@ int sl_montecarlo_poll_backfill(void *state, const char *name, int64_t since_us,
     return rc;
 }
 
+/*  At topology load: the `resolve` object (FILE:LINE:COL of a bad key). */
+static int s_check_option(const char *option, const char *json, const sl_opt_values_t *opts,
+                          char *err, size_t errlen, char *where, size_t wherelen)
+{
+    (void)opts;
+    if (strcmp(option, "resolve") != 0) {
+        return 0;
+    }
+    return sl_mc_resolver_check_json(json, option, 0, err, errlen, where, wherelen);
+}
+
 static const sl_opt_t s_options[] = {
     {"url", SL_OPT_STR, NULL, offsetof(s_poll_t, url), SL_OPT_REQUIRED,
      "GraphQL endpoint, e.g. https://api.getmontecarlo.com/graphql"},
@@ -758,6 +700,10 @@ static const sl_opt_t s_options[] = {
      "watermark file (default: <store path>/<actor>.montecarlo_poll.json)"},
     {"lookback", SL_OPT_DURATION, "168h", offsetof(s_poll_t, lookback), 0,
      "how far back the first poll goes when there is no watermark (0: everything)"},
+    {"resolve", SL_OPT_JSON, NULL, offsetof(s_poll_t, resolve), 0,
+     "look MCONs up with getTable (unset: never): {lookup: unmapped (only MCONs no rule maps) "
+     "| always, ttl: 1h, cache_size: 10000, timeout: 5s (one look-up, retries included)}; "
+     "url, api_id and api_token default to this actor's (docs/adapters.md)"},
     {0},
 };
 
@@ -777,4 +723,5 @@ const sl_actor_kind_t sl_actor_montecarlo_poll = {
     .init = s_init,
     .tick = s_tick,
     .exit = s_exit,
+    .check_option = s_check_option,
 };

@@ -1,8 +1,9 @@
 /*  sluice/adapters.h: external formats -> sluice events.
 
     Pure functions over one request body: no sockets, no threads, no state
-    other than the (immutable) name map. The HTTP ingest calls them from its
-    routes; tests call them over the fixtures (tests/adapters/ golden files).
+    other than the (immutable) name map, unless a look-up is attached to
+    the map (sl_name_map_set_lookup: MCONs through Monte Carlo's API). The HTTP ingest calls them
+   from its routes; tests call them over the fixtures (tests/adapters/ golden files).
     docs/adapters.md documents every mapping rule.
 
     Output: each adapter appends ONE JSON array of events in the public
@@ -68,6 +69,31 @@ typedef struct sl_name_map sl_name_map_t;
 sl_name_map_t *sl_name_map_new(const char *json, size_t len, char *err, size_t errlen);
 /*  Safe twice; NULLs the pointer. */
 void sl_name_map_destroy(sl_name_map_t **map);
+
+/*  What Monte Carlo's getTable says about an MCON. */
+typedef struct {
+    char full_table_id[256]; /* "db:schema.table" */
+    char warehouse_uuid[48];
+    char warehouse_name[128];
+    char connection_type[32];
+} sl_mc_table_t;
+
+/*  A look-up of one MCON (getTable through sl_mc_resolver_t,
+    include/sluice/montecarlo_api.h): SL_OK with *t filled, or an error
+    code with a one-line reason in why. Thread-safe. */
+typedef int (*sl_mc_lookup_fn)(void *arg, const char *mcon, sl_mc_table_t *t, char *why,
+                               size_t whylen);
+
+/*  Attach a look-up to the map (before the map is shared between
+    threads; fn NULL detaches). always = 0: an MCON no rule maps is looked
+    up; 1: every MCON is, and the answer is what the rules map. The
+    answer's fullTableId is mapped by the rule of the first of warehouse
+    uuid, warehouse name, connection type that has one (else the
+    defaults), with the connection type's default case. An MCON the
+    look-up fails on is SL_ENOTFOUND with the look-up's reason. With a
+    look-up attached the Monte Carlo adapter may use the network; it stays
+    thread-safe. */
+void sl_name_map_set_lookup(sl_name_map_t *map, sl_mc_lookup_fn fn, void *arg, int always);
 
 /*  Map one Monte Carlo name (table_name, fullTableId or MCON) to a
     qualified name. `warehouse` (may be NULL) is a warehouse uuid, name or
