@@ -2,12 +2,22 @@
 
     serve: a GraphQL endpoint (POST /graphql) answering getIncidents with
     the fixture pages (Relay: no `after` -> page 1, page 1's endCursor ->
-    page 2, anything else -> an empty last page) and getTable with the
-    getTable fixture. x-mcd-id / x-mcd-token are checked when --id/--token
-    are given (401 otherwise). Failures are injected in order: --fail 429:N
-    and --fail 500:N answer the first N requests with that status, --fail
-    401 answers every request 401. Prints "port N" once listening, and a
-    line per request on stderr; stops on SIGINT/SIGTERM.
+    page 2, anything else -> an empty last page) and getTable(mcon) for
+    the tables of this mock account: the getTable fixture's, and every
+    table the incident pages name (tableMcons: fullTableId and warehouse
+    from the MCON, connectionType from the incident's warehouse). Another
+    MCON gets what GraphQL answers for a missing object: 200 with
+    data.getTable null and an error naming the path (REFERENCE.md leaves
+    open whether Monte Carlo adds the error; the client takes both). A
+    getTable without $mcon is a 400 GraphQL validation error.
+    x-mcd-id / x-mcd-token are checked when --id/--token are given (401
+    otherwise). Failures are injected in order: --fail 429:N and --fail
+    500:N answer the first N requests with that status (the 429s with
+    Retry-After: 1, as a rate limit does), --fail 401 and --fail 403 answer
+    every request so. --rate N answers more than N requests in one second
+    429 with Retry-After: 1. Prints "port N" once listening, and a line per
+    request on stderr ("request 3: getTable mcon=..."); stops on
+    SIGINT/SIGTERM.
 
     send: POST a webhook body as Monte Carlo does, with x-mcd-signature
     (HMAC-SHA512 of the raw body, or of the canonical form with
@@ -15,8 +25,9 @@
     status of each delivery; exit 0 if all were 2xx.
 
       mock_montecarlo serve --fixtures DIR [--listen H:P] [--id ID --token T]
-                            [--fail 429:N] [--fail 500:N] [--fail 401]
+                            [--fail 429:N] [--fail 500:N] [--fail 401|403] [--rate N]
       mock_montecarlo send URL FILE [--secret S] [--canonical] [--times N] */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,15 +38,20 @@
 #include <jansson.h>
 
 #include "sluice/adapters.h"
+#include "sluice/common.h"
 #include "sluice/http.h"
 
 static volatile sig_atomic_t s_stop;
 
 typedef struct {
     char *page1, *page2, *table, *cursor1;
+    json_t *tables; /* MCON -> getTable answer object */
     const char *id, *token;
-    int fail429, fail500, fail401;
+    int fail429, fail500, fail401, fail403, rate;
     int requests;
+    pthread_mutex_t rate_mu;
+    int64_t window; /* start of the current second (monotonic us) */
+    int in_window;
 } s_mock_t;
 
 static void s_on_signal(int sig)
@@ -71,6 +87,86 @@ static char *s_slurp(const char *dir, const char *name, size_t *len)
     return b;
 }
 
+/*  The tables of the mock account: the getTable fixture, and every table
+    an incident page names. */
+static int s_add_tables(s_mock_t *m, const char *page)
+{
+    json_t *root = json_loads(page, 0, NULL);
+    json_t *edges =
+        json_object_get(json_object_get(json_object_get(root, "data"), "getIncidents"), "edges");
+    size_t i, k;
+    json_t *e, *mc;
+    json_array_foreach(edges, i, e)
+    {
+        json_t *node = json_object_get(e, "node");
+        json_t *wh = json_object_get(node, "warehouse");
+        json_array_foreach(json_object_get(node, "tableMcons"), k, mc)
+        {
+            /*  MCON++account++warehouse++type++db:schema.table */
+            const char *s = json_string_value(mc);
+            const char *f[4] = {0};
+            const char *p = s ? s + 6 : NULL;
+            int n = 0;
+            while (p && n < 4 && (f[n] = p) && (p = strstr(p, "++"))) {
+                p += 2;
+                n++;
+            }
+            if (!s || strncmp(s, "MCON++", 6) != 0 || n != 3 || json_object_get(m->tables, s)) {
+                continue;
+            }
+            char whid[64];
+            snprintf(whid, sizeof whid, "%.*s", (int)(f[2] - f[1] - 2), f[1]);
+            json_t *t = json_pack("{s:s,s:s,s:{s:s,s:O?,s:O?}}", "mcon", s, "fullTableId", f[3],
+                                  "warehouse", "uuid", whid, "name", json_object_get(wh, "name"),
+                                  "connectionType", json_object_get(wh, "connectionType"));
+            if (!t || json_object_set_new(m->tables, s, t) != 0) {
+                json_decref(root);
+                return -1;
+            }
+        }
+    }
+    json_decref(root);
+    return 0;
+}
+
+/*  --rate N: more than N requests within one second are refused. */
+static int s_over_rate(s_mock_t *m)
+{
+    if (m->rate <= 0) {
+        return 0;
+    }
+    pthread_mutex_lock(&m->rate_mu);
+    int64_t now = sl_mono_us();
+    if (now - m->window >= 1000000) {
+        m->window = now;
+        m->in_window = 0;
+    }
+    int over = ++m->in_window > m->rate;
+    pthread_mutex_unlock(&m->rate_mu);
+    return over;
+}
+
+static int s_get_table(s_mock_t *m, int n, json_t *q, sl_http_resp_t *resp)
+{
+    const char *mcon = json_string_value(json_object_get(json_object_get(q, "variables"), "mcon"));
+    fprintf(stderr, "mock_montecarlo: request %d: getTable mcon=%s\n", n, mcon ? mcon : "-");
+    if (!mcon) {
+        static const char bad[] = "{\"errors\":[{\"message\":\"Variable \\\"$mcon\\\" of type "
+                                  "\\\"String\\\" was not provided.\"}]}";
+        return sl_http_json(resp, 400, bad, strlen(bad));
+    }
+    json_t *t = json_object_get(m->tables, mcon);
+    json_t *ans = t ? json_pack("{s:{s:O}}", "data", "getTable", t)
+                    : json_pack("{s:{s:n},s:[{s:s,s:[s]}]}", "data", "getTable", "errors",
+                                "message", "Object not found", "path", "getTable");
+    char *text = ans ? json_dumps(ans, JSON_COMPACT) : NULL;
+    json_decref(ans);
+    int rc = text ? sl_http_json(resp, 200, text, strlen(text))
+                  : sl_http_error(resp, 500, "internal", "out of memory");
+    free(text);
+    return rc;
+}
+
 static int s_graphql(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
 {
     s_mock_t *m = arg;
@@ -83,8 +179,14 @@ static int s_graphql(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
         fprintf(stderr, "mock_montecarlo: request %d: 401\n", n);
         return sl_http_json(resp, 401, "{\"errors\":[{\"message\":\"Unauthorized\"}]}", 40);
     }
-    if (n <= m->fail429) {
-        fprintf(stderr, "mock_montecarlo: request %d: 429 (injected)\n", n);
+    if (m->fail403) {
+        fprintf(stderr, "mock_montecarlo: request %d: 403\n", n);
+        return sl_http_json(resp, 403, "{\"errors\":[{\"message\":\"Forbidden\"}]}", 37);
+    }
+    if (n <= m->fail429 || s_over_rate(m)) {
+        fprintf(stderr, "mock_montecarlo: request %d: 429 (%s)\n", n,
+                n <= m->fail429 ? "injected" : "rate");
+        resp->retry_after_s = 1;
         return sl_http_json(resp, 429, "{\"errors\":[{\"message\":\"Too many requests\"}]}", 45);
     }
     if (n <= m->fail429 + m->fail500) {
@@ -103,7 +205,9 @@ static int s_graphql(void *arg, const sl_http_req_t *req, sl_http_resp_t *resp)
                             "{\"errors\":[{\"message\":\"Must provide query string.\"}]}", 52);
     }
     if (strstr(query, "getTable")) {
-        ans = m->table;
+        rc = s_get_table(m, n, q, resp);
+        json_decref(q);
+        return rc;
     } else if (strstr(query, "getIncidents")) {
         ans = !after ? m->page1 : strcmp(after, m->cursor1) == 0 ? m->page2 : empty;
     }
@@ -137,10 +241,14 @@ static int s_serve(int argc, char **argv)
                 m.fail500 = atoi(v + 4);
             } else if (strcmp(v, "401") == 0) {
                 m.fail401 = 1;
+            } else if (strcmp(v, "403") == 0) {
+                m.fail403 = 1;
             } else {
-                fprintf(stderr, "mock_montecarlo: --fail 429:N, 500:N or 401\n");
+                fprintf(stderr, "mock_montecarlo: --fail 429:N, 500:N, 401 or 403\n");
                 return 2;
             }
+        } else if (strcmp(a, "--rate") == 0 && v) {
+            m.rate = atoi(v);
         } else {
             fprintf(stderr, "mock_montecarlo serve: unknown argument '%s'\n", a);
             return 2;
@@ -163,6 +271,18 @@ static int s_serve(int argc, char **argv)
     }
     m.cursor1 = strdup(c1);
     json_decref(p1);
+    json_t *ft = json_loads(m.table, 0, NULL);
+    json_t *t0 = json_object_get(json_object_get(ft, "data"), "getTable");
+    const char *mc0 = json_string_value(json_object_get(t0, "mcon"));
+    m.tables = json_object();
+    if (!m.tables || !mc0 || json_object_set(m.tables, mc0, t0) != 0 ||
+        s_add_tables(&m, m.page1) != 0 || s_add_tables(&m, m.page2) != 0) {
+        fprintf(stderr, "mock_montecarlo: the getTable fixture has no data.getTable.mcon\n");
+        json_decref(ft);
+        return 1;
+    }
+    json_decref(ft);
+    pthread_mutex_init(&m.rate_mu, NULL);
     sl_http_opts_t o = {.listen = listen, .log_name = "mock_montecarlo"};
     sl_http_t *h = sl_http_new(&o, err, sizeof err);
     if (!h || sl_http_route(h, "POST", "/graphql", SL_HTTP_EXACT, s_graphql, &m) != SL_OK ||
@@ -183,6 +303,7 @@ static int s_serve(int argc, char **argv)
     free(m.page2);
     free(m.table);
     free(m.cursor1);
+    json_decref(m.tables);
     return 0;
 }
 
@@ -268,7 +389,7 @@ int main(int argc, char **argv)
     }
     fprintf(stderr,
             "usage: mock_montecarlo serve --fixtures DIR [--listen H:P] [--id ID --token T]"
-            " [--fail 429:N|500:N|401]\n"
+            " [--fail 429:N|500:N|401|403] [--rate N]\n"
             "       mock_montecarlo send URL FILE [--secret S] [--canonical] [--times N]\n");
     return 2;
 }
