@@ -275,6 +275,11 @@ void sl_quota_give(sl_quota_t *q, const char *tenant, uint64_t n)
     pthread_mutex_unlock(&q->mu);
 }
 
+int64_t sl_quota_size_interval(const sl_quota_t *q)
+{
+    return q->interval_us;
+}
+
 int sl_quota_size(sl_quota_t *q, const char *tenant, uint64_t *used, uint64_t *limit)
 {
     if (!q || !tenant || !q->any_size) {

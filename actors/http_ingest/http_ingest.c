@@ -222,7 +222,7 @@ static int s_tally(s_req_t *r, const sl_event_t *ev, long index)
 /*  The request's quotas, once all its events are parsed: each tenant's
     store size (only for events that add data: deletes pass, so a tenant
     over its size can make room), then its rate, all or nothing. 1 with
-    429 or 507 in resp if refused. */
+    429 in resp if refused. */
 static int s_quota_check(s_ingest_t *s, s_req_t *r, sl_http_resp_t *resp)
 {
     char t[S_TENANT_MAX + 1];
@@ -234,7 +234,12 @@ static int s_quota_check(s_ingest_t *s, s_req_t *r, sl_http_resp_t *resp)
         snprintf(t, sizeof t, "%s", r->tally[i].tenant);
         uint64_t used = 0, limit = 0;
         if (r->tally[i].writes > 0 && sl_quota_size(s->quota, t, &used, &limit) == SL_EFULL) {
-            sl_http_error(resp, 507, "store_quota",
+            /*  429 like the rate quota (the issue's contract: a quota
+                exceeded is a 429); Retry-After is when sizes are measured
+                again. */
+            int64_t every = sl_quota_size_interval(s->quota) / 1000000;
+            resp->retry_after_s = every > 0 ? (unsigned)every : 1;
+            sl_http_error(resp, 429, "store_quota",
                           "tenant '%s' uses %llu bytes of the store, at or over its quota of "
                           "%llu (key and value bytes of its records, measured periodically): "
                           "writes are refused until data is deleted or the quota raised",
@@ -1185,7 +1190,7 @@ static const sl_opt_t s_options[] = {
      "retries included)} (docs/adapters.md)"},
     {"quotas", SL_OPT_JSON, NULL, offsetof(s_ingest_t, quotas), 0,
      "per-tenant quotas: {tenants: {tenant or \"*\": {events_per_second, burst, store_size}}, "
-     "size_interval}; over them 429 with Retry-After, or 507 (docs/auth.md)"},
+     "size_interval}; over either, 429 with Retry-After (docs/auth.md)"},
     {"schemas", SL_OPT_STR, NULL, offsetof(s_ingest_t, schemas), 0,
      "directory of schema files: when set, every event of a request (adapters' too) is "
      "validated before it is journaled, and one invalid event makes the whole request a 400 "

@@ -51,6 +51,8 @@ void sl_quota_give(sl_quota_t *q, const char *tenant, uint64_t n);
 /*  SL_OK if the tenant may add data; SL_EFULL when its last measurement
     is at or over its store_size, with *used and *limit (bytes). */
 int sl_quota_size(sl_quota_t *q, const char *tenant, uint64_t *used, uint64_t *limit);
+/*  How often sizes are measured (us): the Retry-After of a size refusal. */
+int64_t sl_quota_size_interval(const sl_quota_t *q);
 
 /*  1 once every limited tenant was measured at least once (tests). */
 int sl_quota_measured(sl_quota_t *q);

@@ -2,7 +2,7 @@
 # Per-tenant quotas in shared tenancy, with the real binary: acme's events
 # per second (a token bucket) answered 429 with Retry-After once spent, a
 # batch larger than the burst 429 at once; beta's store size measured from
-# the store and, once over, writes answered 507 with the reason while
+# the store and, once over, writes answered 429 with the reason while
 # deletes still pass; the other tenant unaffected; refusals counted.
 source "$(dirname "$0")/lib.bash"
 
@@ -67,7 +67,7 @@ post "$A" "$T/a1.json"
 grep -qi '^Retry-After: [1-9][0-9]*' "$T/p.head" || fail "429 without Retry-After: $(cat "$T/p.head")"
 grep -q '"code":"rate_quota"' "$T/p.body" || fail "429 body: $(pbody)"
 
-# --- beta: under its size at first, then over it (1 KiB): 507; deletes pass
+# --- beta: under its size at first, then over it (1 KiB): 429; deletes pass
 evs "$T/b1.json" 3 db://beta/x
 post "$BT" "$T/b1.json"
 [ "$CODE" = 202 ] || fail "beta's first write: $CODE $(pbody)"
@@ -76,12 +76,12 @@ over() {
     n=$((n + 1))
     evs "$T/bn.json" 1 "db://beta/more$n-"
     post "$BT" "$T/bn.json"
-    [ "$CODE" = 507 ]
+    [ "$CODE" = 429 ]
 }
 wait_for 30 over || fail "beta never over its store size: $CODE $(pbody)"
-grep -q '"code":"store_quota"' "$T/p.body" || fail "507 body: $(pbody)"
+grep -q '"code":"store_quota"' "$T/p.body" || fail "429 body: $(pbody)"
 grep -q "tenant 'beta' uses [0-9]* bytes of the store, at or over its quota of 1024" "$T/p.body" ||
-    fail "507 reason: $(pbody)"
+    fail "429 reason: $(pbody)"
 evs "$T/bdel.json" 1 db://beta/x asset.delete
 post "$BT" "$T/bdel.json"
 [ "$CODE" = 202 ] || fail "a delete while over the size: $CODE $(pbody)"
