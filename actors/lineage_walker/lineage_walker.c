@@ -25,6 +25,7 @@
 #include "sluice/actor.h"
 #include "sluice/follower.h"
 #include "sluice/log.h"
+#include "sluice/metrics.h"
 #include "sluice/propagate.h"
 #include "sluice/store.h"
 
@@ -69,7 +70,9 @@ typedef struct {
     int started;
     sl_buf_t scratch;
     sl_prop_stats_t st; /* totals, for the exit line */
+    sl_counter_t *m_rounds, *m_sets, *m_unsets, *m_pairs, *m_gaps;
     uint64_t rounds;
+    uint64_t pairs_counted; /* st.pairs already added to m_pairs */
     int64_t slowest_round_us;
 } s_walker_t;
 
@@ -144,6 +147,7 @@ typedef struct {
 static int s_emit_op(void *arg, const sl_prop_op_t *op)
 {
     s_emit_t *e = arg;
+    sl_counter_add(op->set ? e->w->m_sets : e->w->m_unsets, 1);
     sl_event_t ev;
     int rc = sl_prop_op_event(op, e->tenant, e->w->name, &ev, &e->w->scratch);
     if (rc == SL_OK) {
@@ -254,6 +258,9 @@ static int s_round(s_walker_t *w)
         w->inflight = 1;
         w->round_at = sl_mono_us();
         w->rounds++;
+        sl_counter_add(w->m_rounds, 1);
+        sl_counter_add(w->m_pairs, w->st.pairs - w->pairs_counted);
+        w->pairs_counted = w->st.pairs;
         sl_actor_set_tick(w->a, w->poll_us);
     }
     int64_t took = sl_mono_us() - t0;
@@ -344,6 +351,7 @@ static int s_on_gap(void *arg, const char *tenant, uint64_t after, uint64_t next
     if (w->inflight) {
         return SL_EAGAIN;
     }
+    sl_counter_add(w->m_gaps, 1);
     sl_warn(w->name,
             "tenant %s: changes %llu..%llu were trimmed from the log before this walker read "
             "them: recomputing every propagated value",
@@ -439,6 +447,21 @@ static int s_init(sl_actor_t *a, void *state)
         return SL_ENOMEM;
     }
     w->token = (uint64_t)sl_now_us(); /* increasing across restarts */
+    w->m_rounds =
+        sl_metrics_counter("sluice_propagation_rounds_total",
+                           "Propagation rounds sent to the store.", "actor", w->name, NULL);
+    w->m_pairs = sl_metrics_counter("sluice_propagation_pairs_total",
+                                    "(value, source) pairs recomputed.", "actor", w->name, NULL);
+    w->m_sets = sl_metrics_counter("sluice_propagation_copies_total",
+                                   "Propagated copies set (created or updated) or removed.",
+                                   "actor", w->name, "op", "set", NULL);
+    w->m_unsets = sl_metrics_counter("sluice_propagation_copies_total",
+                                     "Propagated copies set (created or updated) or removed.",
+                                     "actor", w->name, "op", "unset", NULL);
+    w->m_gaps = sl_metrics_counter("sluice_propagation_log_gaps_total",
+                                   "Change-log ranges trimmed before the walker read them (each "
+                                   "makes it recompute the tenant).",
+                                   "actor", w->name, NULL);
     sl_actor_set_tick(a, 1000);
     return SL_OK;
 }

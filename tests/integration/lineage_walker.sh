@@ -15,6 +15,7 @@ source "$(dirname "$0")/lib.bash"
 
 IN=$(free_port) || fail "no free port"
 API=$(free_port) || fail "no free port"
+ADM=$(free_port) || fail "no free port"
 FX="$SL_SOURCE_DIR/tests/adapters/signature"
 P=snowflake://acme-prod/analytics/orders
 FCT="$P/fct_orders"
@@ -31,6 +32,7 @@ topo() { # FILE WITH_WALKER
 version: 1
 name: lineage-walker
 store: { path: $T/store }
+admin: 127.0.0.1:$ADM
 actors:
   http:
     kind: http_ingest
@@ -164,6 +166,13 @@ CODE=$(curl -s -m 10 -o "$T/post.body" -w '%{http_code}' -H 'Content-Type: appli
     --data-binary "@$T/resolved.json" "$B/v1/webhooks/montecarlo/tok-9") || CODE=000
 [ "$CODE" = 202 ] || fail "resolve webhook: $CODE $(cat "$T/post.body")"
 wait_for 30 upstream "$DASH_E" "$INC" 0 || fail "resolved incident still upstream: $(asset "$DASH_E")"
+
+# --- metrics: the walker's rounds and copies are counted
+curl -s -m 5 "http://127.0.0.1:$ADM/metrics" >"$T/metrics.txt" || fail "no /metrics"
+grep -Eq '^sluice_propagation_copies_total\{actor="walker",op="set"\} [1-9]' "$T/metrics.txt" ||
+    fail "copies not counted: $(grep propagation "$T/metrics.txt")"
+grep -Eq '^sluice_propagation_rounds_total\{actor="walker"\} [1-9]' "$T/metrics.txt" ||
+    fail "rounds not counted"
 
 # --- 5. unset retracts everywhere
 ev tag.unset "{\"qualified_name\":\"$FCT\",\"tag\":\"pii\"}" | send
