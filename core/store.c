@@ -2726,6 +2726,8 @@ typedef struct {
     const char *tenant;
     const char *consumer;
     uint64_t seq;
+    int drop; /* delete the cursor instead */
+    int found;
 } s_cur_arg_t;
 
 static int s_cur_fn(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, void *arg)
@@ -2738,6 +2740,11 @@ static int s_cur_fn(sl_store_batch_t *b, s_env_t *e, MDB_txn *txn, void *arg)
     }
     sl_store__be64(v, a->seq);
     MDB_val key = {b->k2.len, b->k2.data}, val = {8, v};
+    if (a->drop) {
+        int mrc = mdb_del(txn, e->dbi[S_DB_CURSORS], &key, NULL);
+        a->found = mrc == 0;
+        return mrc == 0 || mrc == MDB_NOTFOUND ? SL_OK : s_fail_batch(b, mrc, "delete cursor");
+    }
     int mrc = mdb_put(txn, e->dbi[S_DB_CURSORS], &key, &val, 0);
     return mrc == 0 ? SL_OK : s_fail_batch(b, mrc, "put cursor");
 }
@@ -2753,8 +2760,59 @@ int sl_store_cursor_set(sl_store_t *s, const char *tenant, const char *consumer,
     if (!s_consumer_ok(consumer) || sl_store__env(s, tenant, &e) != SL_OK) {
         return SL_EINVAL;
     }
-    s_cur_arg_t a = {tenant, consumer, seq};
+    s_cur_arg_t a = {tenant, consumer, seq, 0, 0};
     return s_write(s, e, s_cur_fn, &a);
+}
+
+int sl_store_cursor_drop(sl_store_t *s, const char *tenant, const char *consumer)
+{
+    s_env_t *e;
+    if (!s_consumer_ok(consumer) || sl_store__env(s, tenant, &e) != SL_OK) {
+        return SL_EINVAL;
+    }
+    s_cur_arg_t a = {tenant, consumer, 0, 1, 0};
+    int rc = s_write(s, e, s_cur_fn, &a);
+    return rc != SL_OK ? rc : a.found ? SL_OK : SL_ENOTFOUND;
+}
+
+int sl_store_cursors_each(sl_store_t *s, const char *tenant, sl_store_cursor_fn fn, void *arg)
+{
+    s_env_t *e;
+    MDB_txn *txn;
+    MDB_cursor *c;
+    MDB_val k, v;
+    size_t tl = tenant ? strlen(tenant) : 0;
+    int rc, n = 0;
+    if (!fn || sl_store__env(s, tenant, &e) != SL_OK) {
+        return SL_EINVAL;
+    }
+    if ((rc = sl_store__mdb_rc(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn))) != SL_OK) {
+        return rc;
+    }
+    if ((rc = sl_store__mdb_rc(mdb_cursor_open(txn, e->dbi[S_DB_CURSORS], &c))) != SL_OK) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    k.mv_size = tl + 1;
+    k.mv_data = (void *)tenant;
+    for (int mrc = mdb_cursor_get(c, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && k.mv_size > tl + 1 && memcmp(k.mv_data, tenant, tl + 1) == 0;
+         mrc = mdb_cursor_get(c, &k, &v, MDB_NEXT)) {
+        char name[S_MAX_NAME + 1];
+        size_t nl = k.mv_size - tl - 1;
+        if (nl > S_MAX_NAME || v.mv_size != 8) {
+            continue;
+        }
+        memcpy(name, (const char *)k.mv_data + tl + 1, nl);
+        name[nl] = 0;
+        n++;
+        if (fn(arg, name, sl_store__rd64(v.mv_data)) != 0) {
+            break;
+        }
+    }
+    mdb_cursor_close(c);
+    mdb_txn_abort(txn);
+    return n;
 }
 
 int sl_store_cursor_get(sl_store_t *s, const char *tenant, const char *consumer, uint64_t *seq)

@@ -204,6 +204,14 @@ char **sl_store_tenants(sl_store_t *s);
     same environment; 0 if never set. */
 int sl_store_cursor_get(sl_store_t *s, const char *tenant, const char *consumer, uint64_t *seq);
 int sl_store_cursor_set(sl_store_t *s, const char *tenant, const char *consumer, uint64_t seq);
+/*  Forget a consumer's cursor (a follower removed from the topology, so
+    that it no longer holds the change log's retention back).
+    SL_ENOTFOUND if there is none. */
+int sl_store_cursor_drop(sl_store_t *s, const char *tenant, const char *consumer);
+/*  Each cursor of the tenant (followers, and marks whose names start with
+    '.'), in name order. Returns the number passed or a negative code. */
+typedef int (*sl_store_cursor_fn)(void *arg, const char *consumer, uint64_t seq);
+int sl_store_cursors_each(sl_store_t *s, const char *tenant, sl_store_cursor_fn fn, void *arg);
 
 /* --------------------------------------------------------------- reads */
 

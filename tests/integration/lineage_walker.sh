@@ -182,6 +182,15 @@ kill -TERM "$PID"
 wait_exit "$PID" 30 || fail "no exit"
 [ "$RC" = 0 ] || fail "exit status $RC"
 
+# cursors: the two walkers' and their marks; a removed follower can be dropped
+"$SLUICE" store cursors "$T/walk.yaml" >"$T/cursors.out" || fail "store cursors"
+grep -q '^acme walker/0 [0-9]' "$T/cursors.out" || fail "cursors: $(cat "$T/cursors.out")"
+grep -q '^acme walker/1 [0-9]' "$T/cursors.out" || fail "cursors: $(cat "$T/cursors.out")"
+grep -q '^acme \.fence/walker/0 [0-9]* mark$' "$T/cursors.out" || fail "marks: $(cat "$T/cursors.out")"
+"$SLUICE" store cursors "$T/walk.yaml" --drop walker/1 | grep -q '^acme walker/1 dropped$' ||
+    fail "drop"
+"$SLUICE" store cursors "$T/walk.yaml" | grep -q '^acme walker/1 ' && fail "walker/1 still listed"
+
 # --- 6. recompute: consistent; then a copy removed behind its back is found and repaired
 "$SLUICE" lineage recompute "$T/walk.yaml" --dry-run >"$T/rc.out" 2>"$T/rc.err" ||
     fail "dry run found differences: $(cat "$T/rc.out" "$T/rc.err")"

@@ -18,6 +18,7 @@
 static const char *s_help =
     "usage: sluice store stats FILE [--pretty]\n"
     "       sluice store check FILE [--consumer NAME]...\n"
+    "       sluice store cursors FILE [--tenant T] [--drop NAME]\n"
     "\n"
     "stats   prints the counts and sizes of the topology's store as JSON:\n"
     "        {\"tenants\": {\"<tenant>\": {\"assets\", \"edges\", "
@@ -31,6 +32,12 @@ static const char *s_help =
     "        log leaves alive is in the store, every asset it deleted is not,\n"
     "        the store holds no asset the log does not, and each named\n"
     "        consumer's cursor is at most the log's end.\n"
+    "cursors lists every consumer's cursor per tenant (TENANT CONSUMER SEQ\n"
+    "        [mark]) with the log's first and last seq; --drop NAME forgets\n"
+    "        that consumer's cursor (of --tenant T, or of every tenant): a\n"
+    "        follower removed from the topology then no longer holds the change\n"
+    "        log's retention back. Names starting with '.' are marks (the\n"
+    "        lineage walker's fences), not readers.\n"
     "\n"
     "The store is the one the topology file names (store: {path}). Exit\n"
     "status: 0 ok, 1 failure (no store, or check found a disagreement),\n"
@@ -320,6 +327,71 @@ done:
     return code;
 }
 
+/* --------------------------------------------------------------- cursors */
+
+static int s_print_cursor(void *arg, const char *consumer, uint64_t seq)
+{
+    printf("%s %s %llu%s\n", (const char *)arg, consumer, (unsigned long long)seq,
+           consumer[0] == '.' ? " mark" : "");
+    return 0;
+}
+
+static int s_first_seq(void *arg, uint64_t seq, const sl_event_t *change)
+{
+    (void)change;
+    *(uint64_t *)arg = seq;
+    return 1;
+}
+
+static int s_cursors(const char *file, const char *only, const char *drop)
+{
+    sl_store_t *store = sl_cli_store_open(file, "sluice store", NULL);
+    char **tenants = NULL;
+    int code = 0, dropped = 0;
+    if (!store) {
+        return 1;
+    }
+    if (only) {
+        tenants = calloc(2, sizeof *tenants);
+        if (tenants) {
+            tenants[0] = strdup(only);
+        }
+    } else {
+        tenants = sl_store_tenants(store);
+    }
+    for (int i = 0; tenants && tenants[i]; i++) {
+        if (drop) {
+            int rc = sl_store_cursor_drop(store, tenants[i], drop);
+            if (rc == SL_OK) {
+                printf("%s %s dropped\n", tenants[i], drop);
+                dropped++;
+            } else if (rc != SL_ENOTFOUND) {
+                fprintf(stderr, "sluice store: tenant %s: %s\n", tenants[i], sl_strerror(rc));
+                code = 1;
+            }
+            continue;
+        }
+        uint64_t first = 0, last = 0;
+        sl_store_changes(store, tenants[i], 0, 1, s_first_seq, &first);
+        sl_store_last_seq(store, tenants[i], &last);
+        printf("%s log %llu..%llu\n", tenants[i], (unsigned long long)first,
+               (unsigned long long)last);
+        if (sl_store_cursors_each(store, tenants[i], s_print_cursor, tenants[i]) < 0) {
+            code = 1;
+        }
+    }
+    if (drop && !dropped && code == 0) {
+        fprintf(stderr, "sluice store: no cursor named '%s'\n", drop);
+        code = 1;
+    }
+    for (int i = 0; tenants && tenants[i]; i++) {
+        free(tenants[i]);
+    }
+    free(tenants);
+    sl_store_close(&store);
+    return code;
+}
+
 int sl_cmd_store(int argc, char **argv)
 {
     if (sl_cli_wants_help(argc, argv)) {
@@ -360,6 +432,20 @@ int sl_cmd_store(int argc, char **argv)
         int code = s_check(file, consumers, n);
         free(consumers);
         return code;
+    }
+    if (strcmp(sub, "cursors") == 0) {
+        const char *tenant = NULL, *drop = NULL;
+        for (int i = 3; i < argc; i++) {
+            if (strcmp(argv[i], "--tenant") == 0 && i + 1 < argc) {
+                tenant = argv[++i];
+            } else if (strcmp(argv[i], "--drop") == 0 && i + 1 < argc) {
+                drop = argv[++i];
+            } else {
+                fputs(s_help, stderr);
+                return 2;
+            }
+        }
+        return s_cursors(file, tenant, drop);
     }
     fputs(s_help, stderr);
     return 2;
