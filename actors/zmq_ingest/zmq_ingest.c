@@ -519,15 +519,7 @@ static int s_init(sl_actor_t *a, void *state)
             goto fail;
         }
     }
-    sl_ingest_opts_t io = {.name = s->name,
-                           .journal = s->journal,
-                           .store_path = sl_actor_store_path(a),
-                           .map_size = s->map_size,
-                           .fsync = s->fsync,
-                           .replay_window_us = s->replay_window_us,
-                           .redeliver_us = s->redeliver_us,
-                           .retention_us = s->retention_us,
-                           .actor = a};
+    sl_ingest_opts_t io = SL_INGEST_OPTS(s, a);
     s->in = sl_ingest_open(&io, err, sizeof err);
     if (!s->in) {
         sl_error(s->name, "%s", err);

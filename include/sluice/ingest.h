@@ -64,6 +64,19 @@ typedef struct sl_ingest sl_ingest_t;
      "fsync every group commit (false: a power loss may lose acknowledged events)"}
 /* clang-format on */
 
+/*  The sl_ingest_opts_t of a state made with SL_INGEST_OPTIONS (pointer s,
+    with a `name` string), for actor a. */
+#define SL_INGEST_OPTS(s, a)                                                                       \
+    ((sl_ingest_opts_t){.name = (s)->name,                                                         \
+                        .journal = (s)->journal,                                                   \
+                        .store_path = sl_actor_store_path(a),                                      \
+                        .map_size = (s)->map_size,                                                 \
+                        .fsync = (s)->fsync,                                                       \
+                        .replay_window_us = (s)->replay_window_us,                                 \
+                        .redeliver_us = (s)->redeliver_us,                                         \
+                        .retention_us = (s)->retention_us,                                         \
+                        .actor = (a)})
+
 typedef struct {
     const char *name;         /* actor name: the cursor's name and logs */
     const char *journal;      /* directory; NULL = <store path>/journal-<name> */
