@@ -85,6 +85,11 @@ static uint64_t s_pool_u64(void)
     return v;
 }
 
+int sl_event_kind_internal(sl_slice_t kind)
+{
+    return kind.len >= 12 && memcmp(kind.ptr, "propagation.", 12) == 0;
+}
+
 void sl_event_id_new(uint8_t id[16])
 {
     pthread_once(&s_uuid_once, s_uuid_init);

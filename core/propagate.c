@@ -506,16 +506,16 @@ int sl_prop_affected(sl_store_view_t *v, const sl_prop_policy_t *p, const sl_eve
             rc = s_aff_add(&a, "description", keybuf);
         }
     } else if (sl_slice_eq(ent, "edge")) {
-        /*  An edge changes what flows out of its `from`. The key is
-            "from->to" and names may hold "->" themselves: every split is
-            tried (a wrong one names an asset with nothing to recompute,
-            or recomputes a pair for nothing: never wrong, rarely costly). */
-        for (char *arrow = strstr(keybuf, "->"); arrow && rc == SL_OK;
-             arrow = strstr(arrow + 1, "->")) {
-            *arrow = 0;
-            rc = s_aff_out_of(&a, keybuf);
-            *arrow = '-';
+        /*  An edge changes what flows out of its `from` (named in the
+            record's changes: its key "from->to" is ambiguous). */
+        json_t *f = json_object_get(ch, "from");
+        json_t *from = json_is_string(json_object_get(f, "after")) ? json_object_get(f, "after")
+                                                                   : json_object_get(f, "before");
+        if (!json_is_string(from)) {
+            json_decref(rec);
+            return SL_EPROTO;
         }
+        rc = s_aff_out_of(&a, json_string_value(from));
     } else if (sl_slice_eq(ent, "block")) {
         /*  A block at an asset changes what flows into it: out of its
             upstream assets, and (the copies it holds) through it. */

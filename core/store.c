@@ -1671,18 +1671,29 @@ static void s_edge_body(s_ctx_t *c, const char **from, const char **to, const ch
     }
 }
 
-/*  An edge's change record, as msgpack: the type always (identity); the
-    job when it changes (absent when empty on both sides); propagate when
-    it changes. NULL ojob/oprop: created; NULL njob/nprop: deleted. */
-static int s_edge_log(s_ctx_t *c, const char *key, const char *op, const char *type,
-                      const char *ojob, const char *njob, const int *oprop, const int *nprop)
+/*  An edge's change record, as msgpack: from, to and type always (its
+    identity: the key "from->to" alone is ambiguous when a name holds
+    "->"); the job when it changes (absent when empty on both sides);
+    propagate when it changes. NULL ojob/oprop: created; NULL njob/nprop:
+    deleted. */
+static int s_edge_log(s_ctx_t *c, const char *from, const char *to, const char *op,
+                      const char *type, const char *ojob, const char *njob, const int *oprop,
+                      const int *nprop)
 {
+    char key[2 * S_MAX_NAME + 3];
+    s_edge_key(key, sizeof key, from, to);
     sl_buf_t *m = &c->b->chg;
     const char *oj = ojob && ojob[0] ? ojob : NULL, *nj = njob && njob[0] ? njob : NULL;
     int jch = (oj || nj) && (!oj || !nj || strcmp(oj, nj) != 0);
     int pch = !oprop || !nprop || *oprop != *nprop;
     sl_buf_reset(m);
-    int rc = sl_mp_container(m, 1, 1 + (size_t)jch + (size_t)pch);
+    int rc = sl_mp_container(m, 1, 3 + (size_t)jch + (size_t)pch);
+    if (rc == SL_OK) {
+        rc = s_mp_change(m, "from", 's', ojob ? from : NULL, njob ? from : NULL);
+    }
+    if (rc == SL_OK) {
+        rc = s_mp_change(m, "to", 's', ojob ? to : NULL, njob ? to : NULL);
+    }
     if (rc == SL_OK) {
         rc = s_mp_change(m, "type", 's', ojob ? type : NULL, njob ? type : NULL);
     }
@@ -1698,13 +1709,12 @@ static int s_edge_log(s_ctx_t *c, const char *key, const char *op, const char *t
 static int s_apply_edge(s_ctx_t *c)
 {
     const char *from, *to, *type, *job;
-    char oldjob[S_MAX_DUP + 1], key[2 * S_MAX_NAME + 3];
+    char oldjob[S_MAX_DUP + 1];
     int prop, oldprop = 1, rc;
     s_edge_body(c, &from, &to, &type, &job, &prop);
     if (c->dead) {
         return SL_OK;
     }
-    s_edge_key(key, sizeof key, from, to);
     rc = s_edge_find(c, S_DB_DOWN, from, to, type, &oldprop, oldjob, sizeof oldjob);
     if (rc == SL_OK) {
         if (oldprop == prop && strcmp(oldjob, job) == 0) {
@@ -1714,7 +1724,7 @@ static int s_apply_edge(s_ctx_t *c)
             (rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
             return rc;
         }
-        return s_edge_log(c, key, "update", type, oldjob, job, &oldprop, &prop);
+        return s_edge_log(c, from, to, "update", type, oldjob, job, &oldprop, &prop);
     }
     if (rc != SL_ENOTFOUND) {
         return rc;
@@ -1724,15 +1734,13 @@ static int s_apply_edge(s_ctx_t *c)
         (rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
         return rc;
     }
-    return s_edge_log(c, key, "create", type, NULL, job, NULL, &prop);
+    return s_edge_log(c, from, to, "create", type, NULL, job, NULL, &prop);
 }
 
 static int s_edge_deleted(s_ctx_t *c, const char *from, const char *to, const char *type, int prop,
                           const char *job)
 {
-    char key[2 * S_MAX_NAME + 3];
-    s_edge_key(key, sizeof key, from, to);
-    return s_edge_log(c, key, "delete", type, job, NULL, &prop, NULL);
+    return s_edge_log(c, from, to, "delete", type, job, NULL, &prop, NULL);
 }
 
 static int s_apply_edge_delete(s_ctx_t *c)
@@ -2307,6 +2315,11 @@ static int s_apply_prop_fence(s_ctx_t *c)
 {
     const char *consumer;
     s_req_name(c, "consumer", &consumer);
+    /*  Only marks: a fence must never move a follower's cursor. */
+    if (!c->dead && strncmp(consumer, ".fence/", 7) != 0) {
+        s_reject(c, "%s: body.consumer: expected a fence mark name starting with '.fence/'",
+                 c->kind);
+    }
     json_t *tok = c->dead ? NULL : json_object_get(c->body, "token");
     if (!c->dead && (!json_is_integer(tok) || json_integer_value(tok) < 0)) {
         s_reject(c, "%s: body.token: expected an integer >= 0", c->kind);

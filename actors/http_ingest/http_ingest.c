@@ -295,6 +295,12 @@ static int s_event(s_req_t *r, const char *json, size_t len)
         s_bad(r->resp, "bad_event", index, "%s", err[0] ? err : "malformed event");
         return SL_EPROTO;
     }
+    if (sl_event_kind_internal(ev.kind)) {
+        s_bad(r->resp, "internal_kind", index,
+              "field 'kind': '%.*s' is emitted by the lineage walker only", (int)ev.kind.len,
+              ev.kind.ptr);
+        return SL_EPROTO;
+    }
     /*  The tenant: the event's own, the header's, or the default; where
         two are given they must agree (docs/ingest.md). */
     if (ev.tenant.len > 0) {

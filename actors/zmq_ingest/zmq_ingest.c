@@ -117,6 +117,11 @@ static int s_fail(s_req_t *r, const char *code, long index, const char *fmt, ...
 static int s_event(s_zin_t *s, s_req_t *r, long index, sl_event_t *ev, const char *tenant,
                    int64_t now)
 {
+    if (sl_event_kind_internal(ev->kind)) {
+        return s_fail(r, "internal_kind", index,
+                      "field 'kind': '%.*s' is emitted by the lineage walker only",
+                      (int)(ev->kind.len > 64 ? 64 : ev->kind.len), ev->kind.ptr);
+    }
     if (ev->tenant.len == 0) {
         ev->tenant = (sl_slice_t){tenant, (uint32_t)strlen(tenant)};
     } else if (!sl_slice_eq(ev->tenant, tenant)) {

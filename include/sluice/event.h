@@ -55,6 +55,9 @@ typedef struct sl_event {
     random bits with a per-process monotonic counter so ids made in the same
     millisecond by this process still sort in creation order. Thread-safe. */
 void sl_event_id_new(uint8_t id[16]);
+/*  1 for the kinds only sluice itself emits ("propagation.*": the lineage
+    walker's results for the store); ingest refuses them from outside. */
+int sl_event_kind_internal(sl_slice_t kind);
 /*  Canonical 8-4-4-4-12 lower-case text; out must hold 37 bytes. */
 void sl_uuid_format(const uint8_t id[16], char out[37]);
 /*  Parse canonical text (case-insensitive). SL_EPROTO if malformed. */

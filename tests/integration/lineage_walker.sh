@@ -123,6 +123,12 @@ wait_for 30 up || fail "ingest not listening (walker run)"
 wait_for 30 has_tag "$DASH_E" pii "$FCT" 2 || fail "catch-up did not propagate pii to the dashboard: $(asset "$DASH_E")"
 has_tag "$MART_E" pii "$FCT" 1 || fail "mart: $(asset "$MART_E")"
 
+# the walker's own kinds are refused from outside (a forged copy or fence)
+CODE=$(curl -s -m 5 -o "$T/post.body" -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data '{"kind":"propagation.fence","body":{"consumer":"walker/0","token":1}}' "$B/v1/events") || CODE=000
+[ "$CODE" = 400 ] || fail "internal kind accepted: $CODE $(cat "$T/post.body")"
+grep -q '"code":"internal_kind"' "$T/post.body" || fail "internal kind reply: $(cat "$T/post.body")"
+
 # provenance: the path fct -> mart -> dash
 curl -s -m 5 -H 'X-Tenant-ID: acme' "$Q/v1/assets/$DASH_E/provenance?tag=pii" >"$T/prov.json"
 python3 - "$T/prov.json" "$FCT" "$MART" "$DASH" <<'PY' || fail "provenance: $(cat "$T/prov.json")"

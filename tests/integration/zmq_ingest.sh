@@ -87,6 +87,9 @@ echo 'not json' | produce acme "$PORT" >"$T/bad1" && fail "a malformed body was 
 grep -q '"code":"malformed"' "$T/bad1" || fail "no malformed reply: $(cat "$T/bad1")"
 echo '{"kind": 5}' | produce acme "$PORT" >"$T/bad2" && fail "a bad event was accepted"
 grep -q '"code":"bad_event"' "$T/bad2" || fail "no bad_event reply: $(cat "$T/bad2")"
+echo '{"kind":"propagation.set","body":{"target":"x","value":"tag:a","source":"y","depth":1,"via":"y"}}' |
+    produce acme "$PORT" >"$T/bad3" && fail "an internal kind was accepted"
+grep -q '"code":"internal_kind"' "$T/bad3" || fail "no internal_kind reply: $(cat "$T/bad3")"
 
 # 3. durable before acknowledged: acks, then SIGKILL at once
 for i in $(seq 400 499); do ev acme "$i"; done | produce acme "$PORT" --batch 5 --window 8 >"$T/acks5" ||

@@ -343,6 +343,40 @@ static void test_edge_deleted_in_the_middle(void **state)
     s_consistent(f);
 }
 
+/*  Names holding "->" (the edge record's key is "from->to"): the record's
+    own from/to are what count. */
+static void test_arrow_names(void **state)
+{
+    s_fix_t *f = *state;
+    s_edge(f, "x->y", "p->q");
+    s_tag(f, "x->y", "pii", 1);
+    s_walk(f);
+    assert_int_equal(s_depth(f, "p->q", "tag:pii", "x->y"), 1);
+    s_do(f, "lineage.edge.delete", "{\"from\":\"x->y\",\"to\":\"p->q\"}");
+    s_walk(f);
+    assert_int_equal(s_depth(f, "p->q", "tag:pii", "x->y"), 0);
+    s_consistent(f);
+    /*  A fence can only set a mark, never a follower's cursor. */
+    char json[256], err[256];
+    sl_event_t ev;
+    sl_buf_t scratch = {0};
+    sl_store_batch_t *b;
+    sl_apply_t r;
+    snprintf(json, sizeof json,
+             "{\"tenant\":\"" T "\",\"kind\":\"propagation.fence\",\"body\":"
+             "{\"consumer\":\"walker/0\",\"token\":99}}");
+    assert_int_equal(sl_event_from_json(json, strlen(json), &ev, &scratch, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_batch_begin(f->s, &b), SL_OK);
+    assert_int_equal(sl_store_apply(b, &ev, &r, err, sizeof err), SL_OK);
+    assert_int_equal(sl_store_batch_commit(&b), SL_OK);
+    assert_int_equal(r, SL_APPLY_DEAD);
+    assert_non_null(strstr(err, ".fence/"));
+    uint64_t cur = 7;
+    assert_int_equal(sl_store_cursor_get(f->s, T, "walker/0", &cur), SL_OK);
+    assert_int_equal(cur, 0);
+    sl_buf_free(&scratch);
+}
+
 static void test_new_edge_carries_inherited(void **state)
 {
     s_fix_t *f = *state;
@@ -647,6 +681,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_two_sources, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_edge_deleted_in_the_middle, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_new_edge_carries_inherited, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_arrow_names, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_incident_resolved, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_policy, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_job_slices, s_setup, s_teardown),

@@ -311,11 +311,15 @@ static void test_lineage(void **state)
              "\"changes\":{\"placeholder\":{\"before\":null,\"after\":true}}}");
     s_rec_is(json_array_get(recs, 1),
              "{\"seq\":3,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"create\","
-             "\"changes\":{\"type\":{\"before\":null,\"after\":\"data\"},"
+             "\"changes\":{\"from\":{\"before\":null,\"after\":\"a\"},"
+             "\"to\":{\"before\":null,\"after\":\"b\"},"
+             "\"type\":{\"before\":null,\"after\":\"data\"},"
              "\"propagate\":{\"before\":null,\"after\":true}}}");
     s_rec_is(json_array_get(recs, 2),
              "{\"seq\":4,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"update\","
-             "\"changes\":{\"type\":{\"before\":\"data\",\"after\":\"data\"},"
+             "\"changes\":{\"from\":{\"before\":\"a\",\"after\":\"a\"},"
+             "\"to\":{\"before\":\"b\",\"after\":\"b\"},"
+             "\"type\":{\"before\":\"data\",\"after\":\"data\"},"
              "\"job\":{\"before\":null,\"after\":\"etl\"}}}");
     s_rec_is(json_array_get(recs, 3), "{\"seq\":5,\"key\":\"c\",\"entity\":\"asset\"}");
     json_decref(recs);
@@ -364,7 +368,9 @@ static void test_lineage(void **state)
     recs = s_changes(f->s, "acme", 8);
     s_rec_is(json_array_get(recs, 0),
              "{\"seq\":9,\"entity\":\"edge\",\"key\":\"a->b\",\"op\":\"delete\","
-             "\"changes\":{\"type\":{\"before\":\"data\",\"after\":null},"
+             "\"changes\":{\"from\":{\"before\":\"a\",\"after\":null},"
+             "\"to\":{\"before\":\"b\",\"after\":null},"
+             "\"type\":{\"before\":\"data\",\"after\":null},"
              "\"job\":{\"before\":\"etl\",\"after\":null},"
              "\"propagate\":{\"before\":true,\"after\":null}}}");
     json_decref(recs);

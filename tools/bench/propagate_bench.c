@@ -140,7 +140,7 @@ static uint64_t s_walk(s_ctx_t *c)
             /*  Rounds of S_ROUND_OPS operations (the walker's round_ops
                 default), each closed by its fence: one more commit. */
             while (rc == SL_OK && (rc = sl_prop_job_emit(job, S_ROUND_OPS, s_op, c, NULL)) >= 0) {
-                s_apply_json(c, "propagation.fence", "{\"consumer\":\"bench/fence\",\"token\":1}");
+                s_apply_json(c, "propagation.fence", "{\"consumer\":\".fence/bench\",\"token\":1}");
                 s_commit(c);
                 rc = rc == 1 ? 1 : SL_OK;
             }
