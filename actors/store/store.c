@@ -54,6 +54,7 @@ typedef struct {
     int64_t retention;
     int64_t changes_retention;
     int keep_changes;
+    int graph_cache;
     int isolated;
     sl_strlist_t tenants;
     /* run state */
@@ -370,6 +371,7 @@ static int s_init(sl_actor_t *a, void *state)
         .map_size = s->map_size,
         .nosync = !s->fsync,
         .retention_us = s->retention,
+        .no_graph_cache = !s->graph_cache,
         .changes_retention_us = s->keep_changes             ? INT64_MAX
                                 : s->changes_retention == 0 ? -1
                                                             : s->changes_retention,
@@ -513,6 +515,9 @@ static const sl_opt_t s_options[] = {
     {"changes_retention", SL_OPT_DURATION, "168h", offsetof(s_store_t, changes_retention), 0,
      "change records older than this that every follower (lineage walker, notifier, mirror: "
      "each keeps a cursor) has read are deleted; 0 = as soon as every follower has read them"},
+    {"graph_cache", SL_OPT_BOOL, "true", offsetof(s_store_t, graph_cache), 0,
+     "keep an in-memory copy of the lineage graph for closures and propagation walks (about "
+     "24 bytes plus the name per asset with edges, 8 per edge; docs/store.md \"Graph cache\")"},
     {"keep_changes", SL_OPT_BOOL, "false", offsetof(s_store_t, keep_changes), 0,
      "keep the whole change log for ever (changes_retention is then ignored)"},
     {"isolated", SL_OPT_BOOL, "false", offsetof(s_store_t, isolated), 0,

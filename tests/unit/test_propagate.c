@@ -35,7 +35,7 @@ typedef struct {
     uint64_t ops; /* operations applied by the last s_walk */
 } s_fix_t;
 
-static int s_setup(void **state)
+static int s_setup_with(void **state, int no_graph_cache)
 {
     s_fix_t *f = calloc(1, sizeof *f);
     char err[256];
@@ -43,13 +43,24 @@ static int s_setup(void **state)
     if (!f || !mkdtemp(f->dir)) {
         return -1;
     }
-    sl_store_opts_t o = {.path = f->dir, .nosync = 1};
+    sl_store_opts_t o = {.path = f->dir, .nosync = 1, .no_graph_cache = no_graph_cache};
     f->s = sl_store_open(&o, err, sizeof err);
     if (!f->s || sl_prop_policies_parse(NULL, &f->pol, err, sizeof err, NULL, 0) != SL_OK) {
         return -1;
     }
     *state = f;
     return 0;
+}
+
+static int s_setup(void **state)
+{
+    return s_setup_with(state, 0);
+}
+
+/*  The same walks reading LMDB's edges (no in-memory graph). */
+static int s_setup_lmdb(void **state)
+{
+    return s_setup_with(state, 1);
 }
 
 static int s_teardown(void **state)
@@ -687,6 +698,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_job_slices, s_setup, s_teardown),
         cmocka_unit_test(test_policy_errors),
         cmocka_unit_test_setup_teardown(test_property, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_property, s_setup_lmdb, s_teardown),
+        cmocka_unit_test_setup_teardown(test_edge_deleted_in_the_middle, s_setup_lmdb, s_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
