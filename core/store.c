@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/store_codec.h"
 #include "core/store_internal.h"
 #include "sluice/log.h"
 #include "sluice/metrics.h"
@@ -34,8 +35,22 @@
 #define S_TRIM_MAX 20000
 
 static const char *const s_db_names[S_DB_COUNT] = {
-    "assets",  "down", "up",      "incidents",  "incidents_by_asset", "changes", "cursors",
-    "applied", "dead", "tenants", "propagated", "propagated_by_pair", "tokens",
+    "assets",
+    "lineage_down",
+    "lineage_up",
+    "incidents",
+    "incidents_by_asset",
+    "changes",
+    "cursors",
+    "applied",
+    "dead",
+    "tenants",
+    "propagated",
+    "propagated_by_pair",
+    "tokens",
+    "blocks",
+    "names",
+    "meta",
 };
 
 static pthread_mutex_t s_registry_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -96,6 +111,11 @@ json_t *sl_store__tree(const MDB_val *v)
     return sl_msgpack_to_jansson(v->mv_data, v->mv_size);
 }
 
+json_t *sl_store__asset_tree(const MDB_val *v)
+{
+    return sl_asset_unpack(v->mv_data, v->mv_size);
+}
+
 int sl_store__dump(json_t *v, sl_buf_t *out)
 {
     char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -115,30 +135,6 @@ json_t *sl_store__time(json_t *us)
     }
     sl_time_format(json_integer_value(us), tm);
     return json_string(tm);
-}
-
-int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, const char **type,
-                         size_t *tlen, int *propagate, const char **job, size_t *jlen)
-{
-    const char *p = v->mv_data;
-    size_t n = v->mv_size;
-    const char *z1 = memchr(p, 0, n);
-    if (!z1) {
-        return SL_EPROTO;
-    }
-    const char *t = z1 + 1;
-    const char *z2 = memchr(t, 0, n - (size_t)(t - p));
-    if (!z2 || (size_t)(z2 + 1 - p) >= n) {
-        return SL_EPROTO;
-    }
-    *other = p;
-    *olen = (size_t)(z1 - p);
-    *type = t;
-    *tlen = (size_t)(z2 - t);
-    *propagate = z2[1] & 1;
-    *job = z2 + 2;
-    *jlen = n - (size_t)(z2 + 2 - p);
-    return SL_OK;
 }
 
 /*  A tenant name is a key prefix, isolated a directory name, and a JSON
@@ -248,6 +244,54 @@ static int s_mkdirs(const char *path)
     return SL_OK;
 }
 
+int sl_store__dbs_open(MDB_txn *txn, s_env_t *e)
+{
+    for (int i = 0; i < S_DB_COUNT; i++) {
+        unsigned f = MDB_CREATE;
+        if (i == S_DB_DOWN || i == S_DB_UP || i == S_DB_INC_IDX) {
+            f |= MDB_DUPSORT;
+        }
+        if (i == S_DB_DOWN) {
+            f |= MDB_DUPFIXED;
+        }
+        int rc = mdb_dbi_open(txn, s_db_names[i], f, &e->dbi[i]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/*  The layout of an existing environment must be this build's: format 1
+    (names in the lineage tables, msgpack maps of named fields as assets:
+    a `down` database and no `meta`) is refused with the way forward;
+    a newer format is refused. */
+static int s_format_check(MDB_txn *txn, const char *dir, char *err, size_t errlen)
+{
+    MDB_dbi dbi;
+    MDB_val k = {6, "format"}, v;
+    if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0) {
+        if (mdb_get(txn, dbi, &k, &v) == 0 &&
+            (v.mv_size != strlen(S_FORMAT) || memcmp(v.mv_data, S_FORMAT, v.mv_size) != 0)) {
+            snprintf(err, errlen,
+                     "%s: store format %.*s is not this build's (%s): use the sluice that "
+                     "wrote it",
+                     dir, (int)(v.mv_size < 16 ? v.mv_size : 16), (const char *)v.mv_data,
+                     S_FORMAT);
+            return SL_ESTATE;
+        }
+        return SL_OK;
+    }
+    if (mdb_dbi_open(txn, "down", 0, &dbi) == 0) {
+        snprintf(err, errlen,
+                 "%s: store format 1 (written before 2026-11-26): run `sluice store migrate "
+                 "FILE` once to rewrite it in format %s",
+                 dir, S_FORMAT);
+        return SL_ESTATE;
+    }
+    return SL_OK;
+}
+
 static int s_env_open(s_env_t *e, const char *dir, const sl_store_t *s, char *err, size_t errlen)
 {
     MDB_txn *txn = NULL;
@@ -272,14 +316,19 @@ static int s_env_open(s_env_t *e, const char *dir, const sl_store_t *s, char *er
     if ((rc = mdb_txn_begin(e->env, NULL, 0, &txn)) != 0) {
         goto fail;
     }
-    for (int i = 0; i < S_DB_COUNT; i++) {
-        unsigned f = MDB_CREATE;
-        if (i == S_DB_DOWN || i == S_DB_UP || i == S_DB_INC_IDX) {
-            f |= MDB_DUPSORT;
-        }
-        if ((rc = mdb_dbi_open(txn, s_db_names[i], f, &e->dbi[i])) != 0) {
-            goto fail;
-        }
+    if ((rc = s_format_check(txn, dir, err, errlen)) != SL_OK) {
+        mdb_txn_abort(txn);
+        mdb_env_close(e->env);
+        e->env = NULL;
+        return rc;
+    }
+    if ((rc = sl_store__dbs_open(txn, e)) != 0) {
+        goto fail;
+    }
+    MDB_val fk = {6, "format"}, fv = {strlen(S_FORMAT), S_FORMAT};
+    if ((rc = mdb_put(txn, e->dbi[S_DB_META], &fk, &fv, MDB_NOOVERWRITE)) != 0 &&
+        rc != MDB_KEYEXIST) {
+        goto fail;
     }
     rc = mdb_txn_commit(txn);
     txn = NULL;
@@ -536,6 +585,14 @@ static int s_fail_batch(sl_store_batch_t *b, int mrc, const char *what)
         b->err = rc;
     }
     return rc;
+}
+
+/*  s_fail_batch for an SL_ code of the store's own layers. SL_ERANGE (a
+    counter of the tenant ran out) fails the batch like an I/O error: the
+    events are redelivered and the log says why. */
+static int s_fail_rc(sl_store_batch_t *b, int rc, const char *what)
+{
+    return s_fail_batch(b, rc == SL_EFULL ? MDB_MAP_FULL : rc == SL_ENOMEM ? ENOMEM : EIO, what);
 }
 
 /*  Drop applied ids older than the retention window. UUIDv7 ids begin with
@@ -1213,7 +1270,7 @@ static int s_asset_get(s_ctx_t *c, const char *qn, json_t **asset)
     if (rc != SL_OK) {
         return rc;
     }
-    *asset = sl_store__tree(&v);
+    *asset = sl_store__asset_tree(&v);
     if (!*asset || !json_is_object(*asset)) {
         /*  Only the store writes these values: a bad one is damage. */
         json_decref(*asset);
@@ -1228,7 +1285,7 @@ static int s_asset_put(s_ctx_t *c, const char *qn, json_t *asset)
 {
     int rc;
     sl_buf_reset(&c->b->v);
-    if ((rc = sl_jansson_to_msgpack(asset, &c->b->v)) != SL_OK) {
+    if ((rc = sl_asset_pack(asset, &c->b->v)) != SL_OK) {
         return rc;
     }
     if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK) {
@@ -1248,10 +1305,19 @@ static int s_asset_touch(s_ctx_t *c, json_t *asset)
     return SL_OK;
 }
 
-static json_t *s_asset_new(s_ctx_t *c, int placeholder)
+/*  A new asset's tree, with its id (named in `names`); NULL with *rc set
+    when the id or the memory runs out. */
+static json_t *s_asset_new(s_ctx_t *c, const char *qn, int placeholder, int *rc)
 {
+    uint64_t id;
+    if ((*rc = sl_store__id_new(c->txn, c->e, c->t->tenant, qn, &id)) != SL_OK) {
+        *rc = s_fail_rc(c->b, *rc, "asset id");
+        return NULL;
+    }
+    *rc = SL_ENOMEM;
     json_t *a = json_object();
-    if (a && (json_object_set_new_nocheck(a, "version", json_integer(0)) != 0 ||
+    if (a && (json_object_set_new_nocheck(a, "id", json_integer((json_int_t)id)) != 0 ||
+              json_object_set_new_nocheck(a, "version", json_integer(0)) != 0 ||
               json_object_set_new_nocheck(a, "created_at", json_integer(c->at)) != 0 ||
               json_object_set_new_nocheck(a, "updated_at", json_integer(c->at)) != 0 ||
               (placeholder && json_object_set_new_nocheck(a, "placeholder", json_true()) != 0))) {
@@ -1269,8 +1335,8 @@ static int s_asset_ensure(s_ctx_t *c, const char *qn, json_t **asset)
     if (rc != SL_OK || *asset) {
         return rc;
     }
-    if (!(*asset = s_asset_new(c, 1))) {
-        return SL_ENOMEM;
+    if (!(*asset = s_asset_new(c, qn, 1, &rc))) {
+        return rc;
     }
     json_t *ch = json_object();
     if (!ch || s_change(ch, "placeholder", NULL, json_true()) != SL_OK) {
@@ -1284,9 +1350,10 @@ static int s_asset_ensure(s_ctx_t *c, const char *qn, json_t **asset)
     return s_log(c, "asset", qn, "create", ch);
 }
 
-/*  s_asset_ensure without decoding an asset that exists (edges only need
-    their ends to exist: one lookup instead of a tree). */
-static int s_asset_exists(s_ctx_t *c, const char *qn)
+/*  The id of qn, the asset created as a placeholder if missing, without
+    decoding one that exists (edges only need their ends' ids: one lookup
+    instead of a tree). */
+static int s_asset_id(s_ctx_t *c, const char *qn, uint64_t *id)
 {
     MDB_val v;
     json_t *a = NULL;
@@ -1294,10 +1361,19 @@ static int s_asset_exists(s_ctx_t *c, const char *qn)
     if (rc == SL_OK) {
         rc = s_get(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, &v);
     }
+    if (rc == SL_OK) {
+        if (sl_asset_id(v.mv_data, v.mv_size, id) != SL_OK) {
+            sl_error("store", "%s: asset value of '%s' is malformed", c->b->s->path, qn);
+            return s_fail_batch(c->b, MDB_CORRUPTED, "read asset");
+        }
+        return SL_OK;
+    }
     if (rc != SL_ENOTFOUND) {
         return rc;
     }
-    rc = s_asset_ensure(c, qn, &a);
+    if ((rc = s_asset_ensure(c, qn, &a)) == SL_OK) {
+        *id = (uint64_t)json_integer_value(json_object_get(a, "id"));
+    }
     json_decref(a);
     return rc;
 }
@@ -1323,8 +1399,7 @@ static int s_apply_asset_upsert(s_ctx_t *c)
     }
     if (!asset) {
         created = 1;
-        if (!(asset = s_asset_new(c, 0))) {
-            rc = SL_ENOMEM;
+        if (!(asset = s_asset_new(c, qn, 0, &rc))) {
             goto fail;
         }
     }
@@ -1551,86 +1626,57 @@ fail:
 
 /* ---- lineage */
 
-/*  A dup value of S_DB_DOWN / S_DB_UP: other\0type\0 flags job. */
-static int s_edge_val(sl_buf_t *v, const char *other, const char *type, int prop, const char *job)
+/*  An edge as the apply paths see it: names (for the log and the graph
+    cache) and the ids and type code the lineage tables hold. */
+typedef struct {
+    const char *from, *to, *type;
+    uint64_t fid, tid;
+    unsigned code;
+} s_edge_ref_t;
+
+/*  The edge's ids and type code when all three exist (SL_ENOTFOUND: then
+    the edge does not either). */
+static int s_edge_ids(s_ctx_t *c, s_edge_ref_t *r)
 {
-    uint8_t flags = prop ? 1 : 0;
-    int rc;
-    sl_buf_reset(v);
-    if ((rc = sl_buf_append(v, other, strlen(other) + 1)) != SL_OK ||
-        (rc = sl_buf_append(v, type, strlen(type) + 1)) != SL_OK ||
-        (rc = sl_buf_append(v, &flags, 1)) != SL_OK) {
-        return rc;
+    int rc = sl_store__type_code(c->txn, c->e, r->type, 0, &r->code);
+    if (rc == SL_OK) {
+        rc = sl_store__id_of(c->txn, c->e, c->t->tenant, r->from, strlen(r->from), &r->fid);
     }
-    return sl_buf_append(v, job, strlen(job));
+    if (rc == SL_OK) {
+        rc = sl_store__id_of(c->txn, c->e, c->t->tenant, r->to, strlen(r->to), &r->tid);
+    }
+    if (rc == SL_EPROTO) {
+        return s_fail_batch(c->b, MDB_CORRUPTED, "read asset");
+    }
+    return rc == SL_OK || rc == SL_ENOTFOUND ? rc : s_fail_rc(c->b, rc, "edge ids");
 }
 
-/*  Find the edge (a, b, type) in db (a is the key side). SL_OK with its
-    propagate flag and job (copied into job, jobcap bytes), or SL_ENOTFOUND. */
-static int s_edge_find(s_ctx_t *c, int db, const char *a, const char *b, const char *type,
-                       int *prop, char *job, size_t jobcap)
+/*  The edge r (ids known): SL_OK with its flag and job (copied into job,
+    jobcap bytes), or SL_ENOTFOUND. */
+static int s_edge_find(s_ctx_t *c, const s_edge_ref_t *r, int *prop, char *job, size_t jobcap)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    sl_buf_t *kb = &c->b->k, *vb = &c->b->v;
-    int rc, mrc;
-    if ((rc = sl_store__key(kb, c->t->tenant, 1, a)) != SL_OK) {
-        return rc;
+    const char *j;
+    size_t jl;
+    int rc = sl_store__edge_get(c->txn, c->e, c->t->tenant, r->fid, r->tid, r->code, prop, &j, &jl);
+    if (rc == SL_OK) {
+        size_t n = jl < jobcap - 1 ? jl : jobcap - 1;
+        memcpy(job, j, n);
+        job[n] = 0;
     }
-    sl_buf_reset(vb);
-    if ((rc = sl_buf_append(vb, b, strlen(b) + 1)) != SL_OK ||
-        (rc = sl_buf_append(vb, type, strlen(type) + 1)) != SL_OK) {
-        return rc;
-    }
-    if ((mrc = mdb_cursor_open(c->txn, c->e->dbi[db], &cur)) != 0) {
-        return s_fail_batch(c->b, mrc, "cursor open");
-    }
-    k.mv_data = kb->data;
-    k.mv_size = kb->len;
-    v.mv_data = vb->data;
-    v.mv_size = vb->len;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
-    rc = SL_ENOTFOUND;
-    if (mrc == 0 && v.mv_size > vb->len && memcmp(v.mv_data, vb->data, vb->len) == 0) {
-        const char *o, *t, *j;
-        size_t ol, tl, jl;
-        if (sl_store__edge_parse(&v, &o, &ol, &t, &tl, prop, &j, &jl) == SL_OK) {
-            size_t n = jl < jobcap - 1 ? jl : jobcap - 1;
-            memcpy(job, j, n);
-            job[n] = 0;
-            rc = SL_OK;
-        }
-    } else if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = s_fail_batch(c->b, mrc, "edge get");
-    }
-    mdb_cursor_close(cur);
-    return rc;
+    return rc == SL_OK || rc == SL_ENOTFOUND ? rc : s_fail_rc(c->b, rc, "edge get");
 }
 
 /*  Write (put = 1) or remove both directions of an edge. */
-static int s_edge_write(s_ctx_t *c, const char *from, const char *to, const char *type, int prop,
-                        const char *job, int put)
+static int s_edge_write(s_ctx_t *c, const s_edge_ref_t *r, int prop, const char *job, int put)
 {
-    int rc;
-    for (int dir = 0; dir < 2; dir++) {
-        const char *a = dir == 0 ? from : to, *o = dir == 0 ? to : from;
-        int db = dir == 0 ? S_DB_DOWN : S_DB_UP;
-        if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, a)) != SL_OK ||
-            (rc = s_edge_val(&c->b->v, o, type, prop, job)) != SL_OK) {
-            return rc;
-        }
-        if (put) {
-            rc = s_put(c, db, c->b->k.data, c->b->k.len, c->b->v.data, c->b->v.len, 0);
-        } else {
-            rc = s_del(c, db, c->b->k.data, c->b->k.len, c->b->v.data, c->b->v.len);
-        }
-        if (rc != SL_OK) {
-            return rc;
-        }
+    int rc =
+        sl_store__edge_write(c->txn, c->e, c->t->tenant, r->fid, r->tid, r->code, prop, job, put);
+    if (rc != SL_OK) {
+        return s_fail_rc(c->b, rc, put ? "edge put" : "edge delete");
     }
     c->t->edges_dirty = 1;
     return sl_store__graph_note(&c->b->gmut, (uint32_t)s_env_index(c->b->s, c->e), c->t->tenant,
-                                from, to, type, prop, put);
+                                r->from, r->to, r->type, prop, put);
 }
 
 static int s_edge_key(char *out, size_t outlen, const char *from, const char *to)
@@ -1708,33 +1754,47 @@ static int s_edge_log(s_ctx_t *c, const char *from, const char *to, const char *
 
 static int s_apply_edge(s_ctx_t *c)
 {
-    const char *from, *to, *type, *job;
+    s_edge_ref_t r;
+    const char *job;
     char oldjob[S_MAX_DUP + 1];
     int prop, oldprop = 1, rc;
-    s_edge_body(c, &from, &to, &type, &job, &prop);
+    s_edge_body(c, &r.from, &r.to, &r.type, &job, &prop);
     if (c->dead) {
         return SL_OK;
     }
-    rc = s_edge_find(c, S_DB_DOWN, from, to, type, &oldprop, oldjob, sizeof oldjob);
+    rc = s_edge_ids(c, &r);
+    if (rc == SL_OK) {
+        rc = s_edge_find(c, &r, &oldprop, oldjob, sizeof oldjob);
+    }
     if (rc == SL_OK) {
         if (oldprop == prop && strcmp(oldjob, job) == 0) {
             return SL_OK; /* NOOP */
         }
-        if ((rc = s_edge_write(c, from, to, type, oldprop, oldjob, 0)) != SL_OK ||
-            (rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
+        if ((rc = s_edge_write(c, &r, oldprop, oldjob, 0)) != SL_OK ||
+            (rc = s_edge_write(c, &r, prop, job, 1)) != SL_OK) {
             return rc;
         }
-        return s_edge_log(c, from, to, "update", type, oldjob, job, &oldprop, &prop);
+        return s_edge_log(c, r.from, r.to, "update", r.type, oldjob, job, &oldprop, &prop);
     }
     if (rc != SL_ENOTFOUND) {
         return rc;
     }
-    /*  Both ends exist (as placeholders if need be) before the edge. */
-    if ((rc = s_asset_exists(c, from)) != SL_OK || (rc = s_asset_exists(c, to)) != SL_OK ||
-        (rc = s_edge_write(c, from, to, type, prop, job, 1)) != SL_OK) {
+    /*  Both ends exist (as placeholders if need be) before the edge; a type
+        never seen gets its code. */
+    rc = sl_store__type_code(c->txn, c->e, r.type, 1, &r.code);
+    if (rc == SL_ERANGE) {
+        return s_reject(c, "%s: body.type: more than %d edge types in this store", c->kind,
+                        S_TYPES_MAX + 1);
+    }
+    if (rc != SL_OK) {
+        return s_fail_rc(c->b, rc, "edge type");
+    }
+    if ((rc = s_asset_id(c, r.from, &r.fid)) != SL_OK ||
+        (rc = s_asset_id(c, r.to, &r.tid)) != SL_OK ||
+        (rc = s_edge_write(c, &r, prop, job, 1)) != SL_OK) {
         return rc;
     }
-    return s_edge_log(c, from, to, "create", type, NULL, job, NULL, &prop);
+    return s_edge_log(c, r.from, r.to, "create", r.type, NULL, job, NULL, &prop);
 }
 
 static int s_edge_deleted(s_ctx_t *c, const char *from, const char *to, const char *type, int prop,
@@ -1745,58 +1805,45 @@ static int s_edge_deleted(s_ctx_t *c, const char *from, const char *to, const ch
 
 static int s_apply_edge_delete(s_ctx_t *c)
 {
-    const char *from, *to, *type, *job;
+    s_edge_ref_t r;
+    const char *job;
     char oldjob[S_MAX_DUP + 1];
     int prop, oldprop = 1, rc;
-    s_edge_body(c, &from, &to, &type, &job, &prop);
+    s_edge_body(c, &r.from, &r.to, &r.type, &job, &prop);
     if (c->dead) {
         return SL_OK;
     }
-    rc = s_edge_find(c, S_DB_DOWN, from, to, type, &oldprop, oldjob, sizeof oldjob);
+    rc = s_edge_ids(c, &r);
+    if (rc == SL_OK) {
+        rc = s_edge_find(c, &r, &oldprop, oldjob, sizeof oldjob);
+    }
     if (rc == SL_ENOTFOUND) {
         return SL_OK;
     }
-    if (rc != SL_OK || (rc = s_edge_write(c, from, to, type, oldprop, oldjob, 0)) != SL_OK) {
+    if (rc != SL_OK || (rc = s_edge_write(c, &r, oldprop, oldjob, 0)) != SL_OK) {
         return rc;
     }
-    return s_edge_deleted(c, from, to, type, oldprop, oldjob);
+    return s_edge_deleted(c, r.from, r.to, r.type, oldprop, oldjob);
 }
 
-/*  All edges of qn in one direction as [[other, type, propagate, job]]. */
-static int s_edges_of(s_ctx_t *c, int db, const char *qn, json_t **out)
+static int s_edge_json(void *arg, const s_edge_t *e)
 {
-    MDB_cursor *cur;
-    MDB_val k, v;
-    int rc = SL_OK, mrc;
+    json_t *j = json_pack("[s%,I,I,s%,b,s%]", e->name, e->nlen, (json_int_t)e->other,
+                          (json_int_t)e->code, e->type, e->tlen, e->prop, e->job, e->jlen);
+    return j && json_array_append_new(arg, j) == 0 ? SL_OK : SL_ENOMEM;
+}
+
+/*  All edges of asset `id` in one direction (0 down, 1 up) as
+    [[other, other id, type code, type, propagate, job]]: copies, since the
+    edges are deleted while they are walked. */
+static int s_edges_of(s_ctx_t *c, uint64_t id, int dir, json_t **out)
+{
     if (!(*out = json_array())) {
         return SL_ENOMEM;
     }
-    if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK) {
-        return rc;
-    }
-    if ((mrc = mdb_cursor_open(c->txn, c->e->dbi[db], &cur)) != 0) {
-        return s_fail_batch(c->b, mrc, "cursor open");
-    }
-    k.mv_data = c->b->k.data;
-    k.mv_size = c->b->k.len;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-    while (mrc == 0 && rc == SL_OK) {
-        const char *o, *t, *j;
-        size_t ol, tl, jl;
-        int p;
-        if (sl_store__edge_parse(&v, &o, &ol, &t, &tl, &p, &j, &jl) == SL_OK) {
-            json_t *e = json_pack("[s%,s%,b,s%]", o, ol, t, tl, p, j, jl);
-            if (!e || json_array_append_new(*out, e) != 0) {
-                rc = SL_ENOMEM;
-            }
-        }
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-    }
-    mdb_cursor_close(cur);
-    if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = s_fail_batch(c->b, mrc, "edges");
-    }
-    return rc;
+    int rc = sl_store__edges_each(c->txn, c->e, c->t->tenant, id, dir, S_EDGE_NAMES | S_EDGE_JOB,
+                                  s_edge_json, *out);
+    return rc == SL_OK || rc == SL_ENOMEM ? rc : s_fail_rc(c->b, rc, "edges");
 }
 
 /* ---- asset.delete */
@@ -1836,21 +1883,27 @@ static int s_apply_asset_delete(s_ctx_t *c)
             goto fail;
         }
     }
+    uint64_t id = (uint64_t)json_integer_value(json_object_get(asset, "id"));
     for (int dir = 0; dir < 2; dir++) {
         size_t i;
         json_t *e;
-        if ((rc = s_edges_of(c, dir == 0 ? S_DB_DOWN : S_DB_UP, qn, &edges)) != SL_OK) {
+        if ((rc = s_edges_of(c, id, dir, &edges)) != SL_OK) {
             goto fail;
         }
         json_array_foreach(edges, i, e)
         {
             const char *o = json_string_value(json_array_get(e, 0));
-            const char *t = json_string_value(json_array_get(e, 1));
-            int p = json_is_true(json_array_get(e, 2));
-            const char *j = json_string_value(json_array_get(e, 3));
-            const char *from = dir == 0 ? qn : o, *to = dir == 0 ? o : qn;
-            if ((rc = s_edge_write(c, from, to, t, p, j, 0)) != SL_OK ||
-                (rc = s_edge_deleted(c, from, to, t, p, j)) != SL_OK) {
+            uint64_t oid = (uint64_t)json_integer_value(json_array_get(e, 1));
+            s_edge_ref_t r = {.from = dir == 0 ? qn : o,
+                              .to = dir == 0 ? o : qn,
+                              .type = json_string_value(json_array_get(e, 3)),
+                              .fid = dir == 0 ? id : oid,
+                              .tid = dir == 0 ? oid : id,
+                              .code = (unsigned)json_integer_value(json_array_get(e, 2))};
+            int p = json_is_true(json_array_get(e, 4));
+            const char *j = json_string_value(json_array_get(e, 5));
+            if ((rc = s_edge_write(c, &r, p, j, 0)) != SL_OK ||
+                (rc = s_edge_deleted(c, r.from, r.to, r.type, p, j)) != SL_OK) {
                 goto fail;
             }
         }
@@ -1863,7 +1916,7 @@ static int s_apply_asset_delete(s_ctx_t *c)
     json_object_foreach(asset, f, v)
     {
         if (strcmp(f, "tags") == 0 || strcmp(f, "version") == 0 || strcmp(f, "created_at") == 0 ||
-            strcmp(f, "updated_at") == 0) {
+            strcmp(f, "updated_at") == 0 || strcmp(f, "id") == 0) {
             continue;
         }
         if (!ch || s_change(ch, f, v, NULL) != SL_OK) {
@@ -1876,6 +1929,10 @@ static int s_apply_asset_delete(s_ctx_t *c)
     if ((rc = sl_store__key(&c->b->k, c->t->tenant, 1, qn)) != SL_OK ||
         (rc = s_del(c, S_DB_ASSETS, c->b->k.data, c->b->k.len, NULL, 0)) != SL_OK ||
         (rc = s_del(c, S_DB_BLOCKS, c->b->k.data, c->b->k.len, NULL, 0)) != SL_OK) {
+        goto fail;
+    }
+    if ((rc = sl_store__id_drop(c->txn, c->e, c->t->tenant, id)) != SL_OK) {
+        rc = s_fail_rc(c->b, rc, "asset id");
         goto fail;
     }
     rc = s_log(c, "asset", qn, "delete", ch);
@@ -2123,7 +2180,8 @@ static int s_apply_incident(s_ctx_t *c)
     json_t *nm;
     json_array_foreach(nnames, ni, nm)
     {
-        if (json_is_string(nm) && (rc = s_asset_exists(c, json_string_value(nm))) != SL_OK) {
+        uint64_t id;
+        if (json_is_string(nm) && (rc = s_asset_id(c, json_string_value(nm), &id)) != SL_OK) {
             goto fail;
         }
     }

@@ -113,10 +113,8 @@ static int64_t s_node(s_graph_t *g, const char *name, size_t len)
     return n;
 }
 
-static int s_add(s_graph_t *g, const char *from, size_t fl, const char *to, size_t tl,
-                 const char *type, size_t yl, int prop)
+static int s_add_nodes(s_graph_t *g, int64_t f, int64_t t, const char *type, size_t yl, int prop)
 {
-    int64_t f = s_node(g, from, fl), t = s_node(g, to, tl);
     int64_t y = sl_nodeset_add(g->types, type, yl, NULL);
     if (f < 0 || t < 0 || y < 0 || y > UINT16_MAX) {
         return SL_ENOMEM;
@@ -141,6 +139,13 @@ static int s_add(s_graph_t *g, const char *from, size_t fl, const char *to, size
     return SL_OK;
 }
 
+static int s_add(s_graph_t *g, const char *from, size_t fl, const char *to, size_t tl,
+                 const char *type, size_t yl, int prop)
+{
+    int64_t f = s_node(g, from, fl), t = s_node(g, to, tl);
+    return f < 0 || t < 0 ? SL_ENOMEM : s_add_nodes(g, f, t, type, yl, prop);
+}
+
 static void s_del(s_graph_t *g, const char *from, const char *to, const char *type)
 {
     int64_t f = sl_nodeset_find(g->names, from, strlen(from));
@@ -158,13 +163,49 @@ static void s_del(s_graph_t *g, const char *from, const char *to, const char *ty
     }
 }
 
-/*  Fill g from the `down` database as txn sees it. */
+/*  The tenant's ids of a build, in id order, with their names (in the
+    build's snapshot) and node numbers (-1 until an edge names them). */
+typedef struct {
+    uint64_t id;
+    const char *name;
+    size_t len;
+    int64_t node;
+} s_idnode_t;
+
+/*  The node of id (made on first use); -1 if the id has no name (damage),
+    -2 out of memory. */
+static int64_t s_node_of(s_graph_t *g, s_idnode_t *m, size_t n, uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (m[mid].id < id) {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    if (lo == n || m[lo].id != id) {
+        return -1;
+    }
+    if (m[lo].node < 0 && (m[lo].node = s_node(g, m[lo].name, m[lo].len)) < 0) {
+        return -2;
+    }
+    return m[lo].node;
+}
+
+/*  Fill g from the `lineage_down` database as txn sees it: the tenant's
+    `names` first (in id order: the map from ids to nodes is a sorted
+    array), then its edges. Only assets with an edge become nodes; an
+    edge naming an id without a name (damage) is skipped. */
 static int s_build(s_graph_t *g, MDB_txn *txn)
 {
     MDB_cursor *cur;
     MDB_val k, v;
     size_t tl = strlen(g->tenant) + 1;
     int rc = SL_OK, mrc;
+    s_idnode_t *map = NULL;
+    size_t n = 0, cap = 0;
     for (size_t i = 0; i < sl_nodeset_count(g->names); i++) {
         free(g->down[i].e);
         g->down[i] = (s_adj_t){0};
@@ -172,22 +213,60 @@ static int s_build(s_graph_t *g, MDB_txn *txn)
     sl_nodeset_clear(g->names);
     sl_nodeset_clear(g->types);
     g->version = sl_store__edge_version(txn, g->env, g->tenant);
-    if ((mrc = mdb_cursor_open(txn, g->env->dbi[S_DB_DOWN], &cur)) != 0) {
+    if ((mrc = mdb_cursor_open(txn, g->env->dbi[S_DB_NAMES], &cur)) != 0) {
         return sl_store__mdb_rc(mrc);
     }
     k.mv_size = tl;
     k.mv_data = g->tenant;
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-         mrc == 0 && rc == SL_OK && k.mv_size > tl && memcmp(k.mv_data, g->tenant, tl) == 0;
+         mrc == 0 && rc == SL_OK && k.mv_size == tl + S_ID && memcmp(k.mv_data, g->tenant, tl) == 0;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-        const char *o, *t, *j;
-        size_t ol, yl, jl;
-        int p;
-        if (sl_store__edge_parse(&v, &o, &ol, &t, &yl, &p, &j, &jl) == SL_OK) {
-            rc = s_add(g, (const char *)k.mv_data + tl, k.mv_size - tl, o, ol, t, yl, p);
+        if (n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            s_idnode_t *m = realloc(map, cap * sizeof *m);
+            if (!m) {
+                rc = SL_ENOMEM;
+                break;
+            }
+            map = m;
         }
+        map[n++] =
+            (s_idnode_t){sl_store__rd40((const uint8_t *)k.mv_data + tl), v.mv_data, v.mv_size, -1};
     }
     mdb_cursor_close(cur);
+    if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = sl_store__mdb_rc(mrc);
+    }
+    if (rc == SL_OK && (mrc = mdb_cursor_open(txn, g->env->dbi[S_DB_DOWN], &cur)) != 0) {
+        rc = sl_store__mdb_rc(mrc);
+    }
+    if (rc != SL_OK) {
+        free(map);
+        g->stale = 1;
+        return rc;
+    }
+    k.mv_size = tl;
+    k.mv_data = g->tenant;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && rc == SL_OK && k.mv_size == tl + S_ID && memcmp(k.mv_data, g->tenant, tl) == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        const uint8_t *p = v.mv_data;
+        int64_t f = s_node_of(g, map, n, sl_store__rd40((const uint8_t *)k.mv_data + tl));
+        int64_t t = v.mv_size >= S_ID + 2 ? s_node_of(g, map, n, sl_store__rd40(p)) : -1;
+        const char *type;
+        size_t yl;
+        unsigned code = v.mv_size >= S_ID + 2 ? ((unsigned)p[S_ID] << 8 | p[S_ID + 1]) >> 1 : 0;
+        if (f == -2 || t == -2) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        if (f < 0 || t < 0 || sl_store__type_name(txn, g->env, code, &type, &yl) != SL_OK) {
+            continue; /* damage (an id or a type code without a name): skipped */
+        }
+        rc = s_add_nodes(g, f, t, type, yl, p[S_ID + 1] & 1);
+    }
+    mdb_cursor_close(cur);
+    free(map);
     if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
         rc = sl_store__mdb_rc(mrc);
     }

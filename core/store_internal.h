@@ -12,9 +12,9 @@
 
 /*  Named databases of one environment. */
 enum {
-    S_DB_ASSETS,  /* tenant\0qn -> asset (msgpack map) */
-    S_DB_DOWN,    /* dupsort: tenant\0from -> to\0type\0flags job */
-    S_DB_UP,      /* dupsort: tenant\0to -> from\0type\0flags job */
+    S_DB_ASSETS,  /* tenant\0qn -> asset (core/store_codec.h: mark, be40 id, map) */
+    S_DB_DOWN,    /* lineage_down: tenant\0 be40 from -> be40 to, be16 tf (dupfixed) */
+    S_DB_UP,      /* lineage_up: tenant\0 be40 to -> be40 from, be16 tf, job */
     S_DB_INC,     /* tenant\0source\0external_id -> incident (msgpack map) */
     S_DB_INC_IDX, /* dupsort: tenant\0qn -> source\0external_id */
     S_DB_CHANGES, /* tenant\0be64 seq -> change record (msgpack map) */
@@ -26,6 +26,8 @@ enum {
     S_DB_PIDX,    /* tenant\0 H(value) H(source) H(target) -> "" (copies of one pair) */
     S_DB_TOKENS,  /* API tokens (core/auth): layout in docs/auth.md */
     S_DB_BLOCKS,  /* tenant\0qn -> propagation blocks: tag patterns, each + \0 */
+    S_DB_NAMES,   /* tenant\0 be40 id -> qualified name */
+    S_DB_META,    /* format, id counters, edge type codes (store_lineage.c) */
     S_DB_COUNT
 };
 
@@ -74,6 +76,8 @@ struct sl_store {
     char reason[256];
 };
 
+/*  Open (creating) every database of e in txn: an LMDB code. */
+int sl_store__dbs_open(MDB_txn *txn, s_env_t *e);
 /*  Shared helpers (store.c) used by the reads (store_read.c). */
 int sl_store__env(sl_store_t *s, const char *tenant, s_env_t **e);
 int sl_store__mdb_rc(int rc);
@@ -81,6 +85,8 @@ int sl_store__mdb_rc(int rc);
 int sl_store__key(sl_buf_t *k, const char *tenant, int nparts, ...);
 /*  The stored msgpack value as a tree (NULL if malformed or no memory). */
 json_t *sl_store__tree(const MDB_val *v);
+/*  An asset value as its tree (core/store_codec.h), "id" included. */
+json_t *sl_store__asset_tree(const MDB_val *v);
 /*  Append a compact JSON text of `v` to out (steals nothing). */
 int sl_store__dump(json_t *v, sl_buf_t *out);
 /*  RFC 3339 text of a stored time, or JSON null for 0 / absent. */
@@ -107,9 +113,51 @@ s_env_t *sl_store__dead_env(sl_store_t *s, const char *tenant);
 /*  Environments in id order: envs[0..nenvs-1], then the rejected one. */
 s_env_t *sl_store__env_at(sl_store_t *s, size_t i);
 
-/*  Parse an edge dup value. */
-int sl_store__edge_parse(const MDB_val *v, const char **other, size_t *olen, const char **type,
-                         size_t *tlen, int *propagate, const char **job, size_t *jlen);
+/* ---- asset ids and the lineage tables (core/store_lineage.c)
+
+    Names are pointers into the transaction's map: valid until its end (a
+    read transaction) or its next write (a write transaction). */
+#define S_ID 5 /* ids are 40 bits, big-endian */
+#define S_ID_MAX ((UINT64_C(1) << 40) - 1)
+#define S_TYPES_MAX 32767 /* edge type codes per environment */
+#define S_FORMAT "2"      /* meta "format": the layout of this file */
+void sl_store__be40(uint8_t out[S_ID], uint64_t id);
+uint64_t sl_store__rd40(const void *p);
+/*  The id of asset qn (SL_ENOTFOUND if there is none). */
+int sl_store__id_of(MDB_txn *txn, s_env_t *e, const char *tenant, const char *qn, size_t len,
+                    uint64_t *id);
+int sl_store__id_name(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t id, const char **name,
+                      size_t *len);
+/*  A new id for qn, named in `names`; SL_ERANGE past S_ID_MAX. */
+int sl_store__id_new(MDB_txn *txn, s_env_t *e, const char *tenant, const char *qn, uint64_t *id);
+int sl_store__id_drop(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t id);
+/*  The code of an edge type, given one if create (SL_EFULL past
+    S_TYPES_MAX), else SL_ENOTFOUND when the type was never used. */
+int sl_store__type_code(MDB_txn *txn, s_env_t *e, const char *type, int create, unsigned *code);
+int sl_store__type_name(MDB_txn *txn, s_env_t *e, unsigned code, const char **name, size_t *len);
+typedef struct {
+    uint64_t other;   /* the other end's id */
+    const char *name; /* its name (S_EDGE_NAMES) */
+    size_t nlen;
+    const char *type;
+    size_t tlen;
+    unsigned code;
+    int prop;
+    const char *job; /* up: always; down: with S_EDGE_JOB (else "") */
+    size_t jlen;
+} s_edge_t;
+enum { S_EDGE_NAMES = 1, S_EDGE_JOB = 2 };
+typedef int (*s_edge_fn)(void *arg, const s_edge_t *e);
+/*  Each edge of asset `id`, downstream (dir 0) or upstream (1). */
+int sl_store__edges_each(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t id, int dir,
+                         int flags, s_edge_fn fn, void *arg);
+/*  The edge (from, to, type code): SL_OK with its flag and job, or
+    SL_ENOTFOUND. */
+int sl_store__edge_get(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t from, uint64_t to,
+                       unsigned code, int *prop, const char **job, size_t *jlen);
+/*  Write (put = 1) or remove both directions of an edge. */
+int sl_store__edge_write(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t from, uint64_t to,
+                         unsigned code, int prop, const char *job, int put);
 
 /* ---- propagated copies (core/store_prop.c; docs/store.md "Propagation")
 

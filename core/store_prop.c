@@ -250,12 +250,21 @@ static int s_key(sl_store_view_t *v, sl_buf_t *k, const char *name, size_t n)
     return rc ? rc : sl_buf_append(k, name, n);
 }
 
+typedef struct {
+    sl_store_edge_fn fn;
+    void *arg;
+} s_vedge_t;
+
+static int s_vedge(void *arg, const s_edge_t *e)
+{
+    s_vedge_t *ve = arg;
+    return ve->fn(ve->arg, e->name, e->nlen, e->type, e->tlen, e->prop);
+}
+
 int sl_store_view_edges(sl_store_view_t *v, const char *qn, size_t qnlen, sl_direction_t dir,
                         sl_store_edge_fn fn, void *arg)
 {
-    MDB_cursor *cur;
-    MDB_val k, d;
-    int rc, mrc;
+    int rc;
     if (qnlen > S_MAX_NAME || (dir != SL_DIR_DOWN && dir != SL_DIR_UP)) {
         return SL_EINVAL;
     }
@@ -266,30 +275,15 @@ int sl_store_view_edges(sl_store_view_t *v, const char *qn, size_t qnlen, sl_dir
         sl_store__graph_release(g);
         return rc;
     }
-    if ((rc = s_key(v, &v->k, qn, qnlen)) != SL_OK) {
-        return rc;
+    uint64_t id;
+    rc = sl_store__id_of(v->txn, v->e, v->tenant, qn, qnlen, &id);
+    if (rc == SL_ENOTFOUND || rc == SL_EPROTO) {
+        return SL_OK; /* no such asset (or a damaged one): no edges */
     }
-    if ((mrc = mdb_cursor_open(v->txn, v->e->dbi[dir == SL_DIR_DOWN ? S_DB_DOWN : S_DB_UP],
-                               &cur)) != 0) {
-        return sl_store__mdb_rc(mrc);
-    }
-    k.mv_size = v->k.len;
-    k.mv_data = v->k.data;
-    rc = SL_OK;
-    for (mrc = mdb_cursor_get(cur, &k, &d, MDB_SET_KEY); mrc == 0 && rc == SL_OK;
-         mrc = mdb_cursor_get(cur, &k, &d, MDB_NEXT_DUP)) {
-        const char *o, *t, *j;
-        size_t ol, tl, jl;
-        int p;
-        if (sl_store__edge_parse(&d, &o, &ol, &t, &tl, &p, &j, &jl) == SL_OK) {
-            rc = fn(arg, o, ol, t, tl, p);
-        }
-    }
-    mdb_cursor_close(cur);
-    if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
-        rc = sl_store__mdb_rc(mrc);
-    }
-    return rc;
+    s_vedge_t ve = {fn, arg};
+    return rc ? rc
+              : sl_store__edges_each(v->txn, v->e, v->tenant, id, dir == SL_DIR_DOWN ? 0 : 1,
+                                     S_EDGE_NAMES, s_vedge, &ve);
 }
 
 /*  Is the incident under INC key k (tenant\0source\0id) open? Its tree
@@ -406,7 +400,7 @@ int sl_store_view_origins(sl_store_view_t *v, const char *qn, sl_store_value_fn 
     if (exists) {
         *exists = 1;
     }
-    json_t *a = sl_store__tree(&d);
+    json_t *a = sl_store__asset_tree(&d);
     if (!a) {
         return SL_ENOMEM;
     }
@@ -457,7 +451,7 @@ int sl_store_view_all_origins(sl_store_view_t *v, sl_store_pair_fn fn, void *arg
                     (rc = sl_buf_append(&qn, "", 1)) != SL_OK) {
                     break;
                 }
-                json_t *a = sl_store__tree(&d);
+                json_t *a = sl_store__asset_tree(&d);
                 s_pairs_arg_t pa = {fn, arg, (const char *)qn.data};
                 rc = a ? s_tree_origins(v, pa.qn, a, s_origin_to_pair, &pa) : SL_ENOMEM;
                 json_decref(a);

@@ -255,108 +255,113 @@ typedef struct {
 static json_t *s_asset_type(s_rd_t *r, const char *qn)
 {
     MDB_val v;
-    sl_slice_t t;
-    if (s_get(r, S_DB_ASSETS, qn, &v) == SL_OK &&
-        sl_msgpack_map_str(v.mv_data, v.mv_size, "type", &t) == SL_OK) {
-        return json_stringn(t.ptr, t.len);
+    json_t *a, *t = NULL;
+    if (s_get(r, S_DB_ASSETS, qn, &v) == SL_OK && (a = sl_store__asset_tree(&v)) != NULL) {
+        t = json_incref(json_object_get(a, "type"));
+        json_decref(a);
     }
-    return json_null();
+    return t && json_is_string(t) ? t : (json_decref(t), json_null());
 }
 
-/*  Breadth first from the root along one adjacency (S_DB_DOWN or S_DB_UP).
+typedef struct {
+    s_rd_t *r;
+    s_walk_t *w;
+    const char *qn;
+    int dir; /* 0 down, 1 up */
+    int depth;
+    json_t *next;
+    int (*on_node)(s_rd_t *r, const char *qn, int depth, void *arg);
+    void *arg;
+} s_step_t;
+
+/*  One edge of the walk: its far end becomes a node (unless the limit is
+    reached), the edge is listed once. */
+static int s_walk_edge(void *arg, const s_edge_t *e)
+{
+    s_step_t *st = arg;
+    s_walk_t *w = st->w;
+    int rc = SL_OK;
+    json_t *other = json_stringn(e->name, e->nlen);
+    const char *os = json_string_value(other);
+    if (!os) {
+        return SL_ENOMEM;
+    }
+    int known = json_object_get(w->seen, os) != NULL;
+    if (!known) {
+        if ((int)json_array_size(w->nodes) >= w->limit) {
+            w->truncated = 1;
+        } else {
+            json_t *node = json_pack("{s:O,s:o,s:i}", "qualified_name", other, "type",
+                                     s_asset_type(st->r, os), "depth", st->depth);
+            if (!node || json_array_append_new(w->nodes, node) != 0 ||
+                json_object_set_new(w->seen, os, json_true()) != 0 ||
+                json_array_append(st->next, other) != 0) {
+                rc = SL_ENOMEM;
+            } else if (st->on_node) {
+                rc = st->on_node(st->r, os, st->depth, st->arg);
+            }
+            known = 1;
+        }
+    }
+    if (known && w->edges && rc == SL_OK) {
+        const char *from = st->dir == 0 ? st->qn : os;
+        const char *to = st->dir == 0 ? os : st->qn;
+        json_t *type = json_stringn(e->type, e->tlen);
+        char *id = NULL;
+        if (type && asprintf(&id, "%s\n%s\n%s", from, to, json_string_value(type)) > 0 &&
+            !json_object_get(w->eseen, id)) {
+            json_t *ej = json_pack("{s:s,s:s,s:O,s:o,s:b}", "from", from, "to", to, "type", type,
+                                   "job", e->jlen ? json_stringn(e->job, e->jlen) : json_null(),
+                                   "propagate", e->prop);
+            if (!ej || json_array_append_new(w->edges, ej) != 0 ||
+                json_object_set_new(w->eseen, id, json_true()) != 0) {
+                rc = SL_ENOMEM;
+            }
+        }
+        free(id);
+        json_decref(type);
+    }
+    json_decref(other);
+    return rc;
+}
+
+/*  Breadth first from the root along one adjacency (0 down, 1 up).
     on_node, if set, is called for each node beyond the root. */
-static int s_walk(s_rd_t *r, const char *root, int db, int maxdepth, s_walk_t *w,
+static int s_walk(s_rd_t *r, const char *root, int dir, int maxdepth, s_walk_t *w,
                   int (*on_node)(s_rd_t *r, const char *qn, int depth, void *arg), void *arg)
 {
-    json_t *frontier = json_pack("[s]", root), *next = NULL;
+    json_t *frontier = json_pack("[s]", root);
     int rc = frontier ? SL_OK : SL_ENOMEM;
-    MDB_cursor *cur = NULL;
-    int mrc;
-    if (rc == SL_OK && (mrc = mdb_cursor_open(r->txn, r->e->dbi[db], &cur)) != 0) {
-        rc = sl_store__mdb_rc(mrc);
-    }
+    s_step_t st = {.r = r, .w = w, .dir = dir, .on_node = on_node, .arg = arg};
     for (int depth = 1; rc == SL_OK && depth <= maxdepth && json_array_size(frontier); depth++) {
         size_t i;
         json_t *q;
-        if (!(next = json_array())) {
+        if (!(st.next = json_array())) {
             rc = SL_ENOMEM;
             break;
         }
+        st.depth = depth;
         json_array_foreach(frontier, i, q)
         {
-            const char *qn = json_string_value(q);
-            MDB_val k, v;
-            if ((rc = sl_store__key(&r->k, r->tenant, 1, qn)) != SL_OK) {
-                break;
+            uint64_t id;
+            st.qn = json_string_value(q);
+            rc = sl_store__id_of(r->txn, r->e, r->tenant, st.qn, strlen(st.qn), &id);
+            if (rc == SL_ENOTFOUND || rc == SL_EPROTO) {
+                rc = SL_OK; /* gone or damaged: no edges to follow */
+                continue;
             }
-            k.mv_size = r->k.len;
-            k.mv_data = r->k.data;
-            mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY);
-            while (mrc == 0 && rc == SL_OK) {
-                const char *o, *t, *j;
-                size_t ol, tl, jl;
-                int p;
-                if (sl_store__edge_parse(&v, &o, &ol, &t, &tl, &p, &j, &jl) != SL_OK) {
-                    mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-                    continue;
-                }
-                json_t *other = json_stringn(o, ol);
-                const char *os = json_string_value(other);
-                int known = os && json_object_get(w->seen, os) != NULL;
-                if (os && !known) {
-                    if ((int)json_array_size(w->nodes) >= w->limit) {
-                        w->truncated = 1;
-                    } else {
-                        json_t *node = json_pack("{s:O,s:o,s:i}", "qualified_name", other, "type",
-                                                 s_asset_type(r, os), "depth", depth);
-                        if (!node || json_array_append_new(w->nodes, node) != 0 ||
-                            json_object_set_new(w->seen, os, json_true()) != 0 ||
-                            json_array_append(next, other) != 0) {
-                            rc = SL_ENOMEM;
-                        } else if (on_node) {
-                            rc = on_node(r, os, depth, arg);
-                        }
-                        known = 1;
-                    }
-                }
-                if (os && known && w->edges && rc == SL_OK) {
-                    const char *from = db == S_DB_DOWN ? qn : os;
-                    const char *to = db == S_DB_DOWN ? os : qn;
-                    json_t *type = json_stringn(t, tl);
-                    char *id = NULL;
-                    if (type &&
-                        asprintf(&id, "%s\n%s\n%s", from, to, json_string_value(type)) > 0 &&
-                        !json_object_get(w->eseen, id)) {
-                        json_t *e = json_pack(
-                            "{s:s,s:s,s:O,s:o,s:b}", "from", from, "to", to, "type", type, "job",
-                            jl ? json_stringn(j, jl) : json_null(), "propagate", p);
-                        if (!e || json_array_append_new(w->edges, e) != 0 ||
-                            json_object_set_new(w->eseen, id, json_true()) != 0) {
-                            rc = SL_ENOMEM;
-                        }
-                    }
-                    free(id);
-                    json_decref(type);
-                }
-                json_decref(other);
-                mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP);
-            }
-            if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
-                rc = sl_store__mdb_rc(mrc);
-            }
-            if (rc != SL_OK) {
+            if (rc != SL_OK ||
+                (rc = sl_store__edges_each(r->txn, r->e, r->tenant, id, dir,
+                                           S_EDGE_NAMES | S_EDGE_JOB, s_walk_edge, &st)) != SL_OK) {
                 break;
             }
         }
         json_decref(frontier);
-        frontier = next;
-        next = NULL;
-    }
-    if (cur) {
-        mdb_cursor_close(cur);
+        frontier = st.next;
+        st.next = NULL;
     }
     json_decref(frontier);
-    json_decref(next);
+    json_decref(st.next);
     return rc;
 }
 
@@ -566,7 +571,7 @@ int sl_store_asset_json(sl_store_t *s, const char *tenant, const char *qn, sl_bu
     if ((rc = s_get(&r, S_DB_ASSETS, qn, &v)) != SL_OK) {
         goto fail;
     }
-    if (!(a = sl_store__tree(&v)) || !(doc = s_asset_json(qn, a, 1))) {
+    if (!(a = sl_store__asset_tree(&v)) || !(doc = s_asset_json(qn, a, 1))) {
         rc = SL_ENOMEM;
         goto fail;
     }
@@ -602,7 +607,7 @@ int sl_store_asset_json(sl_store_t *s, const char *tenant, const char *qn, sl_bu
     if (g.desc && (!json_is_string(own_desc) || json_string_length(own_desc) == 0)) {
         MDB_val sv;
         const char *src = json_string_value(json_object_get(g.desc, "qualified_name"));
-        json_t *sa = s_get(&r, S_DB_ASSETS, src, &sv) == SL_OK ? sl_store__tree(&sv) : NULL;
+        json_t *sa = s_get(&r, S_DB_ASSETS, src, &sv) == SL_OK ? sl_store__asset_tree(&sv) : NULL;
         json_t *text = json_object_get(sa, "description");
         if (json_is_string(text) && json_string_length(text) > 0) {
             json_object_set(doc, "description", text);
@@ -676,7 +681,7 @@ int sl_store_assets_json(sl_store_t *s, const char *tenant, const char *prefix, 
             break;
         }
         json_t *qn = json_stringn((const char *)k.mv_data + tl, k.mv_size - tl);
-        json_t *a = sl_store__tree(&v);
+        json_t *a = sl_store__asset_tree(&v);
         json_t *o = qn && a ? s_asset_json(json_string_value(qn), a, 0) : NULL;
         json_decref(qn);
         json_decref(a);
@@ -735,14 +740,14 @@ int sl_store_lineage_json(sl_store_t *s, const char *tenant, const char *qn, sl_
         rc = SL_ENOMEM;
         goto fail;
     }
-    if ((dir & SL_DIR_DOWN) && (rc = s_walk(&r, qn, S_DB_DOWN, depth, &w, NULL, NULL)) != SL_OK) {
+    if ((dir & SL_DIR_DOWN) && (rc = s_walk(&r, qn, 0, depth, &w, NULL, NULL)) != SL_OK) {
         goto fail;
     }
     if (dir & SL_DIR_UP) {
         /*  Nodes found downstream are not walked up again from here: the
             walk up starts over from the root with its own seen set for the
             frontier, but shares the node list. */
-        if ((rc = s_walk(&r, qn, S_DB_UP, depth, &w, NULL, NULL)) != SL_OK) {
+        if ((rc = s_walk(&r, qn, 1, depth, &w, NULL, NULL)) != SL_OK) {
             goto fail;
         }
     }
@@ -1377,7 +1382,18 @@ int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl
             goto out;
         }
     }
-    if (!(seen = sl_nodeset_new()) || sl_nodeset_add(seen, qn, strlen(qn), NULL) < 0) {
+    /*  LMDB: the ids are the walk's names (hex, as the set takes no NUL);
+        the set is the queue: entries [lo, hi) are the assets at distance
+        `level`, added in that order by the level before, so no per-node
+        depth is kept. */
+    uint64_t id;
+    char hex[24];
+    if ((rc = sl_store__id_of(r.txn, r.e, tenant, qn, strlen(qn), &id)) != SL_OK) {
+        goto out;
+    }
+    if (!(seen = sl_nodeset_new()) ||
+        sl_nodeset_add(seen, hex, (size_t)snprintf(hex, sizeof hex, "%llx", (unsigned long long)id),
+                       NULL) < 0) {
         rc = SL_ENOMEM;
         goto out;
     }
@@ -1386,30 +1402,23 @@ int sl_store_closure_count(sl_store_t *s, const char *tenant, const char *qn, sl
         rc = sl_store__mdb_rc(mrc);
         goto out;
     }
-    /*  The set is the queue: entries [lo, hi) are the assets at distance
-        `level`, added in that order by the level before, so no per-node
-        depth is kept. The key is tenant\0name: the tenant part is written
-        once (s_get left it in r.k), each name after it. */
-    size_t prefix = strlen(tenant) + 1;
+    size_t tl = strlen(tenant) + 1;
+    uint8_t key[S_MAX_TENANT + 1 + S_ID];
+    memcpy(key, tenant, tl);
     size_t lo = 0, hi = 1;
     for (int level = 0; rc == SL_OK && lo < hi && (depth == 0 || level < depth); level++) {
         for (size_t i = lo; rc == SL_OK && i < hi; i++) {
-            size_t nlen;
-            const char *name = sl_nodeset_name(seen, (int64_t)i, &nlen);
-            r.k.len = prefix;
-            if ((rc = sl_buf_append(&r.k, name, nlen)) != SL_OK) {
-                break;
-            }
-            MDB_val k = {r.k.len, r.k.data};
+            sl_store__be40(key + tl, strtoull(sl_nodeset_name(seen, (int64_t)i, NULL), NULL, 16));
+            MDB_val k = {tl + S_ID, key};
             for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); mrc == 0;
                  mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-                /*  A dup is other\0type\0flags job: only `other` counts
-                    (a value without its NUL is damage: skipped). */
-                const char *o = v.mv_data, *z = memchr(o, 0, v.mv_size);
-                if (!z) {
+                /*  A dup begins with the far end's id (shorter: damage). */
+                if (v.mv_size < S_ID) {
                     continue;
                 }
-                if (sl_nodeset_add(seen, o, (size_t)(z - o), NULL) < 0) {
+                int n = snprintf(hex, sizeof hex, "%llx",
+                                 (unsigned long long)sl_store__rd40(v.mv_data));
+                if (sl_nodeset_add(seen, hex, (size_t)n, NULL) < 0) {
                     rc = SL_ENOMEM;
                     break;
                 }

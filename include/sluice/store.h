@@ -52,6 +52,22 @@ sl_store_t *sl_store_open(const sl_store_opts_t *opts, char *err, size_t errlen)
 /*  Drop this reference; the last one closes the environments. Safe twice. */
 void sl_store_close(sl_store_t **s);
 
+/*  What sl_store_migrate did. */
+typedef struct {
+    uint64_t envs;     /* LMDB environments found */
+    uint64_t migrated; /* of which were rewritten (the others were current) */
+    uint64_t assets, edges, blocks;
+    uint64_t skipped; /* damaged edges, or edges to an asset that was lost */
+} sl_store_migration_t;
+
+/*  Rewrite every environment of the store at path (its own and, isolated,
+    each directory under it) from format 1 to this build's (docs/store.md
+    "Formats"). Resumable: after a crash or a full map, run it again. The
+    store must not be open anywhere (stop `sluice run` first). map_size 0:
+    1 GiB, or twice the file and 64 MiB if larger. */
+int sl_store_migrate(const char *path, int64_t map_size, sl_store_migration_t *m, char *err,
+                     size_t errlen);
+
 /* ---------------------------------------------------------------- writes */
 
 /*  Result of applying one event. */

@@ -12,6 +12,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <lmdb.h>
 
 #include "sluice/common.h"
 #include "sluice/event.h"
@@ -410,6 +411,102 @@ static void test_asset_delete(void **state)
     l = s_doc(sl_store_lineage_json(f->s, "acme", "d", SL_DIR_BOTH, 5, 100, &b), &b);
     assert_int_equal(json_array_size(json_object_get(l, "edges")), 0);
     json_decref(l);
+    sl_buf_free(&b);
+}
+
+/*  Entries of a named database of the shared environment at dir. */
+static size_t s_db_entries(const char *dir, const char *db)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_stat st = {0};
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+    if (mdb_dbi_open(txn, db, 0, &dbi) == 0) {
+        assert_int_equal(mdb_stat(txn, dbi, &st), 0);
+    }
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return st.ms_entries;
+}
+
+/*  Format 2: every asset has an id named in `names` (gone with the asset,
+    a new one when it comes back), edge types have codes (a store takes at
+    most 32768 types: the next is a dead letter, not a stuck batch), and a
+    store of another format is refused with the reason. */
+static void test_ids_and_types(void **state)
+{
+    s_fix_t *f = *state;
+    sl_buf_t b = {0};
+    char reason[256] = "";
+    s_apply(f->s, "acme", "asset.upsert", "{\"qualified_name\":\"m\",\"type\":\"table\"}");
+    s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"u\",\"to\":\"m\",\"job\":\"j1\"}");
+    s_apply(f->s, "globex", "lineage.edge", "{\"from\":\"u\",\"to\":\"m\"}");
+    assert_int_equal(s_db_entries(f->dir, "names"), 4);
+    assert_int_equal(s_apply(f->s, "acme", "asset.delete", "{\"qualified_name\":\"m\"}"),
+                     SL_APPLY_CHANGED);
+    assert_int_equal(s_db_entries(f->dir, "names"), 3);
+    assert_int_equal(s_db_entries(f->dir, "lineage_up"), 1); /* globex's */
+    /*  Back under a new id: the old edges stay gone, a new one reads back
+        with its job both ways. */
+    s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"m\",\"to\":\"u\",\"job\":\"j2\"}");
+    json_t *l = s_doc(sl_store_lineage_json(f->s, "acme", "m", SL_DIR_BOTH, 3, 100, &b), &b);
+    s_rec_is(l, "{\"edges\":[{\"from\":\"m\",\"to\":\"u\",\"type\":\"data\",\"job\":\"j2\","
+                "\"propagate\":true}]}");
+    json_decref(l);
+    l = s_doc(sl_store_lineage_json(f->s, "acme", "u", SL_DIR_UP, 3, 100, &b), &b);
+    s_rec_is(l, "{\"edges\":[{\"from\":\"m\",\"to\":\"u\",\"type\":\"data\",\"job\":\"j2\","
+                "\"propagate\":true}]}");
+    json_decref(l);
+
+    /*  32768 edge types fill the codes (one batch; "data" has code 0). */
+    sl_store_batch_t *bt;
+    sl_apply_t r;
+    s_ev_t e = {0};
+    char body[128];
+    assert_int_equal(sl_store_batch_begin(f->s, &bt), SL_OK);
+    for (int i = 1; i <= 32767; i++) {
+        snprintf(body, sizeof body, "{\"from\":\"x\",\"to\":\"y\",\"type\":\"t%d\"}", i);
+        s_ev(&e, "acme", "lineage.edge", body);
+        assert_int_equal(sl_store_apply(bt, &e.ev, &r, NULL, 0), SL_OK);
+        assert_int_equal(r, SL_APPLY_CHANGED);
+    }
+    assert_int_equal(sl_store_batch_commit(&bt), SL_OK);
+    sl_buf_free(&e.scratch);
+    assert_int_equal(s_apply1(f->s, "acme", "lineage.edge",
+                              "{\"from\":\"x\",\"to\":\"y\",\"type\":\"one-too-many\"}", reason,
+                              sizeof reason),
+                     SL_APPLY_DEAD);
+    assert_non_null(strstr(reason, "more than 32768 edge types"));
+    /*  A known type still works, in every tenant. */
+    assert_int_equal(s_apply(f->s, "globex", "lineage.edge",
+                             "{\"from\":\"x\",\"to\":\"y\",\"type\":\"t32767\"}"),
+                     SL_APPLY_CHANGED);
+    uint64_t n = 0;
+    assert_int_equal(sl_store_closure_count(f->s, "acme", "x", SL_DIR_DOWN, 0, &n), SL_OK);
+    assert_int_equal(n, 1);
+
+    /*  Another format is refused, and says which. */
+    sl_store_close(&f->s);
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_val k = {6, "format"}, v = {1, "9"};
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    char err[256] = "";
+    sl_store_opts_t o = {.path = f->dir, .nosync = 1};
+    assert_null(sl_store_open(&o, err, sizeof err));
+    assert_non_null(strstr(err, "store format 9 is not this build's (2)"));
     sl_buf_free(&b);
 }
 
@@ -1316,6 +1413,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tags_owners, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_lineage, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_asset_delete, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown(test_ids_and_types, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_incidents, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown(test_idempotency_retention, s_setup, s_teardown),

@@ -4,7 +4,8 @@
 
       closure_bench [--assets N] [--seed S] [--hub H] [--targets "10 1000 100000"]
                     [--tolerance 0.1] [--depths "3 0"] [--csv DIR]
-                    [--dir DIR [--seconds S] [--min-reps N] [--max-reps N]]
+                    [--dir DIR [--seconds S] [--min-reps N] [--max-reps N]
+                               [--no-cache 1]]
 
     The graph is built in memory (downstream adjacency) from (assets, seed,
     hub). Roots: for each target T, the lowest-numbered asset whose
@@ -23,6 +24,8 @@
     calls, then calls until --seconds (2) have passed and at least
     --min-reps (20), at most --max-reps (100000); exact p50/p99 of the calls
     (CLOCK_MONOTONIC around each call; the read transaction is inside).
+    --no-cache 1 turns the store's in-memory graph off: the closures then
+    walk LMDB's lineage_down.
 
     Prints one JSON object per line: "graph", one "root" per target, one
     "sluice" per root and depth (with --dir). Depth 0 is unlimited. */
@@ -53,6 +56,7 @@ typedef struct {
     const char *csv, *dir;
     double seconds;
     long long min_reps, max_reps;
+    int no_cache; /* --no-cache 1: walk LMDB, not the in-memory graph */
 } s_opts_t;
 
 /*  Downstream adjacency: the children of i are adj[off[i] .. off[i+1]). */
@@ -339,6 +343,8 @@ int main(int argc, char **argv)
             o.min_reps = strtoll(v, NULL, 10);
         } else if (strcmp(argv[i], "--max-reps") == 0) {
             o.max_reps = strtoll(v, NULL, 10);
+        } else if (strcmp(argv[i], "--no-cache") == 0) {
+            o.no_cache = atoi(v);
         } else {
             fprintf(stderr, "closure_bench: unknown option %s\n", argv[i]);
             return 2;
@@ -386,7 +392,10 @@ int main(int argc, char **argv)
     int rc = 0;
     if (o.dir) {
         char err[256] = "";
-        sl_store_opts_t so = {.path = o.dir, .nosync = 1, .map_size = (int64_t)64 << 30};
+        sl_store_opts_t so = {.path = o.dir,
+                              .nosync = 1,
+                              .map_size = (int64_t)64 << 30,
+                              .no_graph_cache = o.no_cache};
         sl_store_t *st = sl_store_open(&so, err, sizeof err);
         if (!st) {
             fprintf(stderr, "closure_bench: sl_store_open %s: %s\n", o.dir, err);

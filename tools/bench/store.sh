@@ -216,6 +216,16 @@ fi
 
 # --- 3. bytes on disk per asset (5 tags, 3 edges) ---------------------------
 
+# dbtable INSPECT_JSON: pages and bytes per asset of each database (dup
+# keys are counted once per dup in key_bytes, as a cursor walk sees them).
+dbtable() {
+    echo "| database | entries | pages (branch + leaf + overflow) | page bytes per asset | key + value bytes per asset |"
+    echo "| --- | ---: | ---: | ---: | ---: |"
+    grep -o '"[^"]*":{"entries":[0-9]*,"depth":[0-9]*,"branch":[0-9]*,"leaf":[0-9]*,"overflow":[0-9]*,"key_bytes":[0-9]*,"value_bytes":[0-9]*}' <<<"$1" |
+        sed 's/^"\([^"]*\)":{"entries":\([0-9]*\),"depth":[0-9]*,"branch":\([0-9]*\),"leaf":\([0-9]*\),"overflow":\([0-9]*\),"key_bytes":\([0-9]*\),"value_bytes":\([0-9]*\)}/\1 \2 \3 \4 \5 \6 \7/' |
+        awk -v n="$SIZE_ASSETS" -v ps="$psize" '$2 > 0 { p = $3 + $4 + $5; printf "| %s | %d | %d | %.0f | %.0f |\n", $1, $2, p, p * ps / n, ($6 + $7) / n }'
+}
+
 if part size; then
     d0=$(fresh)
     run1 "$SB" --mode size --assets 0 --nosync 1 --dir "$d0" >/dev/null
@@ -251,11 +261,11 @@ if part size; then
         echo
         echo "Load: $(jget load_s "$line") s, fsync off (the layout does not depend on it). Pages per database (x $psize B), per asset:"
         echo
-        echo "| database | entries | pages (branch + leaf + overflow) | page bytes per asset | key + value bytes per asset |"
-        echo "| --- | ---: | ---: | ---: | ---: |"
-        grep -o '"[^"]*":{"entries":[0-9]*,"depth":[0-9]*,"branch":[0-9]*,"leaf":[0-9]*,"overflow":[0-9]*,"key_bytes":[0-9]*,"value_bytes":[0-9]*}' <<<"$e1" |
-            sed 's/^"\([^"]*\)":{"entries":\([0-9]*\),"depth":[0-9]*,"branch":\([0-9]*\),"leaf":\([0-9]*\),"overflow":\([0-9]*\),"key_bytes":\([0-9]*\),"value_bytes":\([0-9]*\)}/\1 \2 \3 \4 \5 \6 \7/' |
-            awk -v n="$SIZE_ASSETS" -v ps="$psize" '{ p = $3 + $4 + $5; printf "| %s | %d | %d | %.0f | %.0f |\n", $1, $2, p, p * ps / n, ($6 + $7) / n }'
+        dbtable "$e1"
+        echo
+        echo "The same, steady state (--trim 1: change log trimmed, applied ids expired):"
+        echo
+        dbtable "$et"
         echo
     } >>"$MD"
     rm -rf "$d0" "$d"

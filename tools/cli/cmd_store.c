@@ -1,4 +1,5 @@
-/*  sluice store stats|check FILE: the topology's store, from outside.
+/*  sluice store stats|check|cursors|migrate FILE: the topology's store,
+    from outside.
 
     Both open the store the topology names (top-level `store: {path}`, with
     its tenancy and tenants) and only read it, so they may run beside a
@@ -19,6 +20,7 @@ static const char *s_help =
     "usage: sluice store stats FILE [--pretty]\n"
     "       sluice store check FILE [--consumer NAME]...\n"
     "       sluice store cursors FILE [--tenant T] [--drop NAME]\n"
+    "       sluice store migrate FILE\n"
     "\n"
     "stats   prints the counts and sizes of the topology's store as JSON:\n"
     "        {\"tenants\": {\"<tenant>\": {\"assets\", \"edges\", "
@@ -38,6 +40,11 @@ static const char *s_help =
     "        follower removed from the topology then no longer holds the change\n"
     "        log's retention back. Names starting with '.' are marks (the\n"
     "        lineage walker's fences), not readers.\n"
+    "migrate rewrites a store written by a sluice before 2026-11-26 (format\n"
+    "        1: names in the lineage tables) in this build's format 2, which\n"
+    "        `sluice run` needs; stop every process using the store first. A\n"
+    "        migration that stops half-way (crash, full disk) is finished by\n"
+    "        running it again; a store already in format 2 is left as is.\n"
     "\n"
     "The store is the one the topology file names (store: {path}). Exit\n"
     "status: 0 ok, 1 failure (no store, or check found a disagreement),\n"
@@ -392,6 +399,39 @@ static int s_cursors(const char *file, const char *only, const char *drop)
     return code;
 }
 
+static int s_migrate(const char *file)
+{
+    sl_errors_t errors = {0};
+    sl_plan_t *plan = sl_topology_load(file, &errors);
+    int code = 1;
+    if (!plan) {
+        for (int i = 0; i < errors.count; i++) {
+            fprintf(stderr, "%s\n", errors.lines[i]);
+        }
+        fprintf(stderr, "sluice store migrate: %s: invalid topology\n", file);
+    } else if (!plan->store_path) {
+        fprintf(stderr, "sluice store migrate: %s has no store section (store: {path: DIR})\n",
+                file);
+    } else {
+        sl_store_migration_t m;
+        char err[512];
+        int rc = sl_store_migrate(plan->store_path, 0, &m, err, sizeof err);
+        if (rc != SL_OK) {
+            fprintf(stderr, "sluice store migrate: %s\n", err[0] ? err : sl_strerror(rc));
+        } else {
+            printf("%s: %llu environment(s), %llu rewritten: %llu assets, %llu edges, "
+                   "%llu blocks moved, %llu edges skipped\n",
+                   plan->store_path, (unsigned long long)m.envs, (unsigned long long)m.migrated,
+                   (unsigned long long)m.assets, (unsigned long long)m.edges,
+                   (unsigned long long)m.blocks, (unsigned long long)m.skipped);
+            code = 0;
+        }
+    }
+    sl_plan_destroy(&plan);
+    sl_errors_free(&errors);
+    return code;
+}
+
 int sl_cmd_store(int argc, char **argv)
 {
     if (sl_cli_wants_help(argc, argv)) {
@@ -446,6 +486,9 @@ int sl_cmd_store(int argc, char **argv)
             }
         }
         return s_cursors(file, tenant, drop);
+    }
+    if (strcmp(sub, "migrate") == 0 && argc == 3) {
+        return s_migrate(file);
     }
     fputs(s_help, stderr);
     return 2;
