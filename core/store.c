@@ -270,23 +270,20 @@ static int s_format_check(MDB_txn *txn, const char *dir, char *err, size_t errle
 {
     MDB_dbi dbi;
     MDB_val k = {6, "format"}, v;
-    if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0) {
-        if (mdb_get(txn, dbi, &k, &v) == 0 &&
-            (v.mv_size != strlen(S_FORMAT) || memcmp(v.mv_data, S_FORMAT, v.mv_size) != 0)) {
-            snprintf(err, errlen,
-                     "%s: store format %.*s is not this build's (%s): use the sluice that "
-                     "wrote it",
-                     dir, (int)(v.mv_size < 16 ? v.mv_size : 16), (const char *)v.mv_data,
-                     S_FORMAT);
-            return SL_ESTATE;
-        }
-        return SL_OK;
-    }
+    /*  `down` first: a migration that stopped half-way has made `meta`
+        already, and sets its format only as it drops `down`. */
     if (mdb_dbi_open(txn, "down", 0, &dbi) == 0) {
         snprintf(err, errlen,
                  "%s: store format 1 (written before 2026-11-26): run `sluice store migrate "
                  "FILE` once to rewrite it in format %s",
                  dir, S_FORMAT);
+        return SL_ESTATE;
+    }
+    if (mdb_dbi_open(txn, "meta", 0, &dbi) == 0 && mdb_get(txn, dbi, &k, &v) == 0 &&
+        (v.mv_size != strlen(S_FORMAT) || memcmp(v.mv_data, S_FORMAT, v.mv_size) != 0)) {
+        snprintf(err, errlen,
+                 "%s: store format %.*s is not this build's (%s): use the sluice that wrote it",
+                 dir, (int)(v.mv_size < 16 ? v.mv_size : 16), (const char *)v.mv_data, S_FORMAT);
         return SL_ESTATE;
     }
     return SL_OK;

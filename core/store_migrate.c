@@ -4,9 +4,11 @@
     lineage tables (`down`, `up`) with full names, and the propagation
     blocks in LMDB's main database. Format 2 (core/store_lineage.c,
     core/store_codec.h) keeps ids. The rewrite runs in transactions of at
-    most S_MIG_STEP records, each leaving the environment readable by the
-    migration again, so a crash or a full disk at any point is repaired by
-    running it again:
+    most S_MIG_STEP records (opts->step), each leaving the environment
+    readable by the migration again, so a crash or a full disk at any point
+    is repaired by running it again (opts->max_txns stops a run after that
+    many commits, as a crash would: tests/unit/test_store.c does so after
+    each one in turn):
 
       1. blocks: main database -> `blocks` (one transaction; they are few);
       2. assets: every value not yet in format 2 gets an id and is
@@ -40,12 +42,36 @@ typedef struct {
     sl_store_migration_t *m;
     char *err;
     size_t errlen;
+    int step;     /* records per transaction */
+    int max_txns; /* 0, or stop (SL_EAGAIN) after this many (tests) */
+    int *txns;    /* committed so far, over every environment */
 } s_mig_t;
 
 static int s_fail(s_mig_t *g, int mrc, const char *what)
 {
     snprintf(g->err, g->errlen, "%s: %s: %s", g->dir, what, mdb_strerror(mrc));
     return sl_store__mdb_rc(mrc) == SL_EFULL ? SL_EFULL : SL_EIO;
+}
+/*  SL_EAGAIN once the transaction budget is spent
+: the caller stops as a
+    crash between two commits would. */
+static int s_budget(s_mig_t *g)
+{
+    if (g->max_txns > 0 && *g->txns >= g->max_txns) {
+        snprintf(g->err, g->errlen, "%s: stopped after %d transactions", g->dir, *g->txns);
+        return SL_EAGAIN;
+    }
+    return SL_OK;
+}
+
+static int s_commit(s_mig_t *g, MDB_txn *txn, const char *what)
+{
+    int mrc = mdb_txn_commit(txn);
+    if (mrc != 0) {
+        return s_fail(g, mrc, what);
+    }
+    (*g->txns)++;
+    return SL_OK;
 }
 
 /*  Step 1: blocks were written to the main database (keys tenant\0qn; the
@@ -57,7 +83,11 @@ static int s_blocks(s_mig_t *g)
     MDB_dbi main;
     MDB_val k, v;
     sl_buf_t keys = {0}; /* (be32 length, key) of the moved records */
-    int rc = SL_OK, mrc = mdb_txn_begin(g->env, NULL, 0, &txn);
+    int rc = s_budget(g), mrc;
+    if (rc != SL_OK) {
+        return rc;
+    }
+    mrc = mdb_txn_begin(g->env, NULL, 0, &txn);
     if (mrc == 0 && (mrc = mdb_dbi_open(txn, NULL, 0, &main)) == 0) {
         mrc = mdb_cursor_open(txn, main, &cur);
     }
@@ -93,15 +123,13 @@ static int s_blocks(s_mig_t *g)
         i += sizeof n + n;
         g->m->blocks++;
     }
+    int moved = keys.len > 0;
     sl_buf_free(&keys);
-    if (rc != SL_OK || mrc != 0) {
-        mdb_txn_abort(txn);
-        return rc != SL_OK ? rc : s_fail(g, mrc, "blocks");
+    if (rc != SL_OK || mrc != 0 || !moved) {
+        mdb_txn_abort(txn); /* nothing moved (done before): not a commit */
+        return rc != SL_OK ? rc : mrc ? s_fail(g, mrc, "blocks") : SL_OK;
     }
-    if ((mrc = mdb_txn_commit(txn)) != 0) {
-        return s_fail(g, mrc, "blocks commit");
-    }
-    return SL_OK;
+    return s_commit(g, txn, "blocks commit");
 }
 
 /*  Step 2, one transaction: up to S_MIG_STEP assets from key `from`
@@ -113,8 +141,11 @@ static int s_assets_step(s_mig_t *g, sl_buf_t *from, int *done)
     MDB_val k, v;
     sl_buf_t val = {0};
     char tenant[S_MAX_TENANT + 1], qn[S_MAX_NAME + 1];
-    int rc = SL_OK, mrc = mdb_txn_begin(g->env, NULL, 0, &txn);
-    if (mrc != 0) {
+    int rc = s_budget(g), mrc;
+    if (rc != SL_OK) {
+        return rc;
+    }
+    if ((mrc = mdb_txn_begin(g->env, NULL, 0, &txn)) != 0) {
         return s_fail(g, mrc, "assets");
     }
     if ((mrc = mdb_cursor_open(txn, g->e.dbi[S_DB_ASSETS], &cur)) != 0) {
@@ -125,7 +156,8 @@ static int s_assets_step(s_mig_t *g, sl_buf_t *from, int *done)
     k.mv_data = from->data;
     mrc = mdb_cursor_get(cur, &k, &v, from->len ? MDB_SET_RANGE : MDB_FIRST);
     int n = 0;
-    for (; mrc == 0 && rc == SL_OK && n < S_MIG_STEP; n++) {
+    /*  n counts rewritten assets: skipping the done ones is free. */
+    while (mrc == 0 && rc == SL_OK && n < g->step) {
         const char *z = memchr(k.mv_data, 0, k.mv_size);
         size_t tl = z ? (size_t)(z - (const char *)k.mv_data) : 0;
         size_t ql = z ? k.mv_size - tl - 1 : 0;
@@ -168,6 +200,7 @@ static int s_assets_step(s_mig_t *g, sl_buf_t *from, int *done)
             break;
         }
         g->m->assets++;
+        n++;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
     *done = mrc == MDB_NOTFOUND;
@@ -180,11 +213,11 @@ static int s_assets_step(s_mig_t *g, sl_buf_t *from, int *done)
     }
     mdb_cursor_close(cur);
     sl_buf_free(&val);
-    if (rc != SL_OK) {
-        mdb_txn_abort(txn);
+    if (rc != SL_OK || n == 0) {
+        mdb_txn_abort(txn); /* n == 0: every one was done before */
         return rc;
     }
-    return (mrc = mdb_txn_commit(txn)) == 0 ? SL_OK : s_fail(g, mrc, "assets commit");
+    return s_commit(g, txn, "assets commit");
 }
 
 /*  Step 3, one transaction: up to S_MIG_STEP edges out of the old `down`. */
@@ -194,8 +227,11 @@ static int s_edges_step(s_mig_t *g, int *done)
     MDB_cursor *cur;
     MDB_val k, v;
     char tenant[S_MAX_TENANT + 1], type[S_MAX_DUP + 1], job[S_MAX_DUP + 1];
-    int rc = SL_OK, mrc = mdb_txn_begin(g->env, NULL, 0, &txn);
-    if (mrc != 0) {
+    int rc = s_budget(g), mrc;
+    if (rc != SL_OK) {
+        return rc;
+    }
+    if ((mrc = mdb_txn_begin(g->env, NULL, 0, &txn)) != 0) {
         return s_fail(g, mrc, "edges");
     }
     if ((mrc = mdb_cursor_open(txn, g->down, &cur)) != 0) {
@@ -203,7 +239,8 @@ static int s_edges_step(s_mig_t *g, int *done)
         return s_fail(g, mrc, "edges");
     }
     mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
-    for (int n = 0; mrc == 0 && rc == SL_OK && n < S_MIG_STEP; n++) {
+    int n = 0;
+    for (; mrc == 0 && rc == SL_OK && n < g->step; n++) {
         /*  key tenant\0from; dup to\0type\0 flags job */
         const char *kz = memchr(k.mv_data, 0, k.mv_size);
         const char *p = v.mv_data, *z1 = memchr(p, 0, v.mv_size);
@@ -249,37 +286,46 @@ static int s_edges_step(s_mig_t *g, int *done)
         rc = s_fail(g, mrc, "edges");
     }
     mdb_cursor_close(cur);
-    if (rc != SL_OK) {
-        mdb_txn_abort(txn);
+    if (rc != SL_OK || n == 0) {
+        mdb_txn_abort(txn); /* n == 0: `down` was empty already */
         return rc;
     }
-    return (mrc = mdb_txn_commit(txn)) == 0 ? SL_OK : s_fail(g, mrc, "edges commit");
+    return s_commit(g, txn, "edges commit");
 }
 
 /*  Step 4. */
 static int s_finish(s_mig_t *g)
 {
     MDB_txn *txn;
-    int mrc = mdb_txn_begin(g->env, NULL, 0, &txn);
     MDB_val fk = {6, "format"}, fv = {strlen(S_FORMAT), S_FORMAT};
-    if (mrc == 0 && (mrc = mdb_drop(txn, g->up, 1)) == 0 &&
-        (mrc = mdb_drop(txn, g->down, 1)) == 0 &&
-        (mrc = mdb_put(txn, g->e.dbi[S_DB_META], &fk, &fv, 0)) == 0) {
-        mrc = mdb_txn_commit(txn);
-        txn = NULL;
+    int rc = s_budget(g), mrc;
+    if (rc != SL_OK) {
+        return rc;
     }
-    if (txn) {
+    if ((mrc = mdb_txn_begin(g->env, NULL, 0, &txn)) != 0) {
+        return s_fail(g, mrc, "finish");
+    }
+    if ((mrc = mdb_drop(txn, g->up, 1)) != 0 || (mrc = mdb_drop(txn, g->down, 1)) != 0 ||
+        (mrc = mdb_put(txn, g->e.dbi[S_DB_META], &fk, &fv, 0)) != 0) {
         mdb_txn_abort(txn);
+        return s_fail(g, mrc, "finish");
     }
-    return mrc == 0 ? SL_OK : s_fail(g, mrc, "finish");
+    return s_commit(g, txn, "finish");
 }
 
 /*  One environment: SL_OK (migrated, or already format 2: *did 0),
     SL_ENOTFOUND if it is not a store's. */
-static int s_env(const char *dir, int64_t map_size, sl_store_migration_t *m, int *did, char *err,
-                 size_t errlen)
+static int s_env(const char *dir, const sl_store_migrate_opts_t *o, int *txns,
+                 sl_store_migration_t *m, int *did, char *err, size_t errlen)
 {
-    s_mig_t g = {.dir = dir, .m = m, .err = err, .errlen = errlen};
+    s_mig_t g = {.dir = dir,
+                 .m = m,
+                 .err = err,
+                 .errlen = errlen,
+                 .step = o && o->step > 0 ? o->step : S_MIG_STEP,
+                 .max_txns = o ? o->max_txns : 0,
+                 .txns = txns};
+    int64_t map_size = o ? o->map_size : 0;
     MDB_txn *txn = NULL;
     struct stat st;
     char path[4200];
@@ -311,10 +357,12 @@ static int s_env(const char *dir, int64_t map_size, sl_store_migration_t *m, int
         goto out;
     }
     if ((mrc = mdb_dbi_open(txn, "up", MDB_CREATE | MDB_DUPSORT, &g.up)) != 0 ||
-        (mrc = sl_store__dbs_open(txn, &g.e)) != 0 || (mrc = mdb_txn_commit(txn)) != 0) {
-        if (mrc) {
-            mdb_txn_abort(txn);
-        }
+        (mrc = sl_store__dbs_open(txn, &g.e)) != 0) {
+        mdb_txn_abort(txn);
+        rc = s_fail(&g, mrc, "open");
+        goto out;
+    }
+    if ((mrc = mdb_txn_commit(txn)) != 0) {
         rc = s_fail(&g, mrc, "open");
         goto out;
     }
@@ -339,9 +387,10 @@ out:
     return rc;
 }
 
-int sl_store_migrate(const char *path, int64_t map_size, sl_store_migration_t *m, char *err,
-                     size_t errlen)
+int sl_store_migrate(const char *path, const sl_store_migrate_opts_t *o, sl_store_migration_t *m,
+                     char *err, size_t errlen)
 {
+    int txns = 0;
     char dir[4200];
     struct stat st;
     int rc = SL_OK, did;
@@ -351,7 +400,7 @@ int sl_store_migrate(const char *path, int64_t map_size, sl_store_migration_t *m
         directory under it (isolated: each tenant's and `.rejected`). */
     snprintf(dir, sizeof dir, "%s/data.mdb", path);
     if (stat(dir, &st) == 0) {
-        if ((rc = s_env(path, map_size, m, &did, err, errlen)) == SL_OK) {
+        if ((rc = s_env(path, o, &txns, m, &did, err, errlen)) == SL_OK) {
             m->envs++;
             m->migrated += (uint64_t)did;
         } else if (rc != SL_ENOTFOUND) {
@@ -373,7 +422,7 @@ int sl_store_migrate(const char *path, int64_t map_size, sl_store_migration_t *m
             continue;
         }
         snprintf(dir, sizeof dir, "%s/%s", path, de->d_name);
-        if ((rc = s_env(dir, map_size, m, &did, err, errlen)) == SL_OK) {
+        if ((rc = s_env(dir, o, &txns, m, &did, err, errlen)) == SL_OK) {
             m->envs++;
             m->migrated += (uint64_t)did;
         } else if (rc == SL_ENOTFOUND) {

@@ -60,13 +60,19 @@ typedef struct {
     uint64_t skipped; /* damaged edges, or edges to an asset that was lost */
 } sl_store_migration_t;
 
+typedef struct {
+    int64_t map_size; /* 0: 1 GiB, or twice the file and 64 MiB if larger */
+    int step;         /* records per transaction (0: 5000) */
+    int max_txns;     /* 0; else stop after this many commits: SL_EAGAIN */
+} sl_store_migrate_opts_t;
+
 /*  Rewrite every environment of the store at path (its own and, isolated,
     each directory under it) from format 1 to this build's (docs/store.md
     "Formats"). Resumable: after a crash or a full map, run it again. The
-    store must not be open anywhere (stop `sluice run` first). map_size 0:
-    1 GiB, or twice the file and 64 MiB if larger. */
-int sl_store_migrate(const char *path, int64_t map_size, sl_store_migration_t *m, char *err,
-                     size_t errlen);
+    store must not be open anywhere (stop `sluice run` first). opts may be
+    NULL. */
+int sl_store_migrate(const char *path, const sl_store_migrate_opts_t *opts, sl_store_migration_t *m,
+                     char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- writes */
 

@@ -415,7 +415,7 @@ static int s_migrate(const char *file)
     } else {
         sl_store_migration_t m;
         char err[512];
-        int rc = sl_store_migrate(plan->store_path, 0, &m, err, sizeof err);
+        int rc = sl_store_migrate(plan->store_path, NULL, &m, err, sizeof err);
         if (rc != SL_OK) {
             fprintf(stderr, "sluice store migrate: %s\n", err[0] ? err : sl_strerror(rc));
         } else {
