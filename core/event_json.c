@@ -103,10 +103,10 @@ int sl_mp_container(sl_buf_t *b, int is_map, size_t n)
 }
 
 /*  depth counts containers open including this one (the body map is 1). */
-static int s_pack(sl_buf_t *b, json_t *v, int depth, size_t start, const char **why)
+static int s_pack(sl_buf_t *b, json_t *v, int depth, size_t start, size_t max, const char **why)
 {
     int rc = SL_OK;
-    if (b->len - start > SL_EVENT_MAX_BODY) {
+    if (b->len - start > max) {
         *why = "larger than the body bound";
         return SL_ERANGE;
     }
@@ -117,15 +117,22 @@ static int s_pack(sl_buf_t *b, json_t *v, int depth, size_t start, const char **
             return SL_ERANGE;
         }
         const char *k;
+        size_t klen;
         json_t *e;
+        if (json_object_size(v) > UINT32_MAX) {
+            *why = "too many members";
+            return SL_ERANGE;
+        }
         rc = sl_mp_container(b, 1, json_object_size(v));
-        json_object_foreach(v, k, e)
+        /*  With the key's length: a key may hold a NUL byte (one read
+            from msgpack), and strlen would cut it. */
+        json_object_keylen_foreach(v, k, klen, e)
         {
             if (rc == SL_OK) {
-                rc = sl_mp_str(b, k, strlen(k));
+                rc = klen > UINT32_MAX ? SL_ERANGE : sl_mp_str(b, k, klen);
             }
             if (rc == SL_OK) {
-                rc = s_pack(b, e, depth + 1, start, why);
+                rc = s_pack(b, e, depth + 1, start, max, why);
             }
         }
         return rc;
@@ -137,17 +144,23 @@ static int s_pack(sl_buf_t *b, json_t *v, int depth, size_t start, const char **
         }
         size_t i;
         json_t *e;
+        if (json_array_size(v) > UINT32_MAX) {
+            *why = "too many elements";
+            return SL_ERANGE;
+        }
         rc = sl_mp_container(b, 0, json_array_size(v));
         json_array_foreach(v, i, e)
         {
             if (rc == SL_OK) {
-                rc = s_pack(b, e, depth + 1, start, why);
+                rc = s_pack(b, e, depth + 1, start, max, why);
             }
         }
         return rc;
     }
     case JSON_STRING:
-        return sl_mp_str(b, json_string_value(v), json_string_length(v));
+        return json_string_length(v) > UINT32_MAX
+                   ? SL_ERANGE
+                   : sl_mp_str(b, json_string_value(v), json_string_length(v));
     case JSON_INTEGER:
         return sl_mp_int(b, json_integer_value(v));
     case JSON_REAL:
@@ -377,7 +390,7 @@ int sl_event_from_json(const char *json, size_t len, sl_event_t *ev, sl_buf_t *s
         }
         if (json_object_size(jbody) > 0) {
             body.off = scratch->len;
-            rc = s_pack(scratch, jbody, 1, body.off, &why);
+            rc = s_pack(scratch, jbody, 1, body.off, SL_EVENT_MAX_BODY, &why);
             if (rc == SL_OK && scratch->len - body.off > SL_EVENT_MAX_BODY) {
                 why = "larger than the body bound";
                 rc = SL_ERANGE;
@@ -948,11 +961,17 @@ int sl_jansson_to_msgpack(json_t *v, sl_buf_t *out)
 {
     size_t mark = out->len;
     const char *why = NULL;
-    int rc = s_pack(out, v, 1, mark, &why);
+    int rc = s_pack(out, v, 1, mark, SL_EVENT_MAX_BODY, &why);
     if (rc != SL_OK) {
         out->len = mark;
     }
     return rc;
+}
+
+int sl_mp_json(sl_buf_t *out, json_t *v, int depth)
+{
+    const char *why = NULL;
+    return s_pack(out, v, depth, out->len, SIZE_MAX, &why);
 }
 
 /*  Skip one value (bounded depth). */

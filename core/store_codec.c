@@ -14,8 +14,6 @@
     still owed, never more than the bytes left), and the generic parts are
     handed to sl_msgpack_to_jansson as exact slices, which bounds depth. */
 #include <assert.h>
-#include <float.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -83,95 +81,6 @@ static int s_put_code(sl_buf_t *out, int code)
 {
     uint8_t c = (uint8_t)code;
     return sl_buf_append(out, &c, 1);
-}
-
-static int s_put_real(sl_buf_t *out, double d)
-{
-    uint8_t b[9];
-    size_t n;
-    /*  The range test first: converting a double a float cannot hold is
-        undefined. jansson holds no NaN or infinity. */
-    if (fabs(d) <= FLT_MAX && (double)(float)d == d) {
-        float f = (float)d;
-        uint32_t w;
-        memcpy(&w, &f, 4);
-        b[0] = 0xca;
-        for (int i = 0; i < 4; i++) {
-            b[1 + i] = (uint8_t)(w >> (24 - 8 * i));
-        }
-        n = 5;
-    } else {
-        uint64_t w;
-        memcpy(&w, &d, 8);
-        b[0] = 0xcb;
-        for (int i = 0; i < 8; i++) {
-            b[1 + i] = (uint8_t)(w >> (56 - 8 * i));
-        }
-        n = 9;
-    }
-    return sl_buf_append(out, b, n);
-}
-
-/*  Plain msgpack of a JSON value. depth counts containers as
-    sl_msgpack_to_jansson does (the value itself is 1), so whatever is
-    written here reads back. */
-static int s_put_json(sl_buf_t *out, json_t *v, int depth)
-{
-    int rc = SL_OK;
-    switch (json_typeof(v)) {
-    case JSON_OBJECT: {
-        const char *k;
-        size_t klen;
-        json_t *e;
-        if (depth > SL_EVENT_MAX_DEPTH || json_object_size(v) > UINT32_MAX) {
-            return SL_ERANGE;
-        }
-        rc = sl_mp_container(out, 1, json_object_size(v));
-        json_object_keylen_foreach(v, k, klen, e)
-        {
-            if (rc == SL_OK) {
-                rc = s_put_str(out, k, klen);
-            }
-            if (rc == SL_OK) {
-                rc = s_put_json(out, e, depth + 1);
-            }
-            if (rc != SL_OK) {
-                break;
-            }
-        }
-        return rc;
-    }
-    case JSON_ARRAY: {
-        size_t i;
-        json_t *e;
-        if (depth > SL_EVENT_MAX_DEPTH || json_array_size(v) > UINT32_MAX) {
-            return SL_ERANGE;
-        }
-        rc = sl_mp_container(out, 0, json_array_size(v));
-        json_array_foreach(v, i, e)
-        {
-            if (rc == SL_OK) {
-                rc = s_put_json(out, e, depth + 1);
-            }
-            if (rc != SL_OK) {
-                break;
-            }
-        }
-        return rc;
-    }
-    case JSON_STRING:
-        return s_put_str(out, json_string_value(v), json_string_length(v));
-    case JSON_INTEGER:
-        return sl_mp_int(out, json_integer_value(v));
-    case JSON_REAL:
-        return s_put_real(out, json_real_value(v));
-    case JSON_TRUE:
-        return sl_buf_append(out, "\xc3", 1);
-    case JSON_FALSE:
-        return sl_buf_append(out, "\xc2", 1);
-    default:
-        return sl_buf_append(out, "\xc0", 1);
-    }
 }
 
 /*  A tag entry of the shape the store writes, exactly:
@@ -312,10 +221,10 @@ static int s_put_tags(sl_buf_t *out, json_t *tags, int64_t base, s_sources_t *t)
         } else if (json_is_integer(e) || json_is_array(e)) {
             /*  Would read as a compact entry: escape it as [e]. */
             if ((rc = sl_mp_container(out, 0, 1)) == SL_OK) {
-                rc = s_put_json(out, e, 1);
+                rc = sl_mp_json(out, e, 1);
             }
         } else {
-            rc = s_put_json(out, e, 1);
+            rc = sl_mp_json(out, e, 1);
         }
         if (rc != SL_OK) {
             break;
@@ -394,7 +303,7 @@ int sl_asset_pack(json_t *asset, sl_buf_t *out)
             break;
         }
         if (rc == SL_OK && v) {
-            rc = s_put_json(out, v, 1);
+            rc = sl_mp_json(out, v, 1);
         }
         if (rc != SL_OK) {
             goto fail;

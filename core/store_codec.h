@@ -37,8 +37,8 @@
                           its name as a string key, its value plain msgpack
 
     "Plain msgpack" is sl_msgpack_to_jansson's input: every JSON value comes
-    back json_equal (keys with NUL bytes included); reals that a float holds
-    exactly take 5 bytes, not 9. Object key order is kept. */
+    back json_equal (keys with NUL bytes included): sl_mp_json, the writer
+    of event bodies, without their size bound. Object key order is kept. */
 #ifndef SLUICE_STORE_CODEC_H
 #define SLUICE_STORE_CODEC_H
 

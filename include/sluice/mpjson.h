@@ -46,5 +46,13 @@ int sl_msgpack_map_str(const uint8_t *p, size_t len, const char *key, sl_slice_t
 int sl_mp_int(sl_buf_t *out, int64_t v);
 int sl_mp_str(sl_buf_t *out, const char *s, size_t n);
 int sl_mp_container(sl_buf_t *out, int is_map, size_t n);
+/*  The msgpack of a JSON value found at nesting depth `depth` (1: a
+    top-level value), appended to out with no size bound: what
+    sl_msgpack_to_jansson reads back json-equal (keys with NUL bytes
+    included). SL_ERANGE past SL_EVENT_MAX_DEPTH or msgpack's 32-bit
+    lengths (out then holds a partial value: the caller truncates),
+    SL_ENOMEM. sl_jansson_to_msgpack is this at depth 1, bounded by
+    SL_EVENT_MAX_BODY. */
+int sl_mp_json(sl_buf_t *out, struct json_t *v, int depth);
 
 #endif

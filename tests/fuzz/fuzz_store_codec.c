@@ -10,44 +10,7 @@
 #include <jansson.h>
 
 #include "../../core/store_codec.h"
-
-/*  json_equal with key lengths (jansson 2.14 compares object keys by
-    strlen, and decoded keys may hold NUL bytes). */
-static int s_same(json_t *a, json_t *b)
-{
-    const char *k;
-    size_t klen, i;
-    json_t *v;
-    if (json_typeof(a) != json_typeof(b)) {
-        return 0;
-    }
-    if (json_is_object(a)) {
-        if (json_object_size(a) != json_object_size(b)) {
-            return 0;
-        }
-        json_object_keylen_foreach(a, k, klen, v)
-        {
-            json_t *w = json_object_getn(b, k, klen);
-            if (!w || !s_same(v, w)) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    if (json_is_array(a)) {
-        if (json_array_size(a) != json_array_size(b)) {
-            return 0;
-        }
-        json_array_foreach(a, i, v)
-        {
-            if (!s_same(v, json_array_get(b, i))) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    return json_equal(a, b);
-}
+#include "../json_same.h"
 
 /*  t packs (a tree read from a value always does; one from JSON may nest
     too deeply); the value reads back as t and packs to the same bytes. */

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "../json_same.h"
+
 #include "sluice/common.h"
 #include "sluice/event.h"
 #include "sluice/mpjson.h"
@@ -57,45 +59,6 @@ static json_t *s_bench_asset(json_int_t id, long long i)
     }
     assert_int_equal(json_object_set_new(a, "tags", t), 0);
     return a;
-}
-
-/*  json_equal with key lengths: jansson 2.14's json_equal looks each key
-    of one object up in the other by strlen, so a key with a NUL byte
-    compares unequal even to itself. Otherwise the same relation. */
-static int s_same(json_t *a, json_t *b)
-{
-    const char *k;
-    size_t klen, i;
-    json_t *v;
-    if (json_typeof(a) != json_typeof(b)) {
-        return 0;
-    }
-    if (json_is_object(a)) {
-        if (json_object_size(a) != json_object_size(b)) {
-            return 0;
-        }
-        json_object_keylen_foreach(a, k, klen, v)
-        {
-            json_t *w = json_object_getn(b, k, klen);
-            if (!w || !s_same(v, w)) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    if (json_is_array(a)) {
-        if (json_array_size(a) != json_array_size(b)) {
-            return 0;
-        }
-        json_array_foreach(a, i, v)
-        {
-            if (!s_same(v, json_array_get(b, i))) {
-                return 0;
-            }
-        }
-        return 1;
-    }
-    return json_equal(a, b);
 }
 
 /*  pack -> unpack is the same tree (s_same: json_equal), a second pack gives the same bytes, and
