@@ -94,32 +94,48 @@ int sl_store__id_name(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t id,
     return SL_OK;
 }
 
-int sl_store__id_new(MDB_txn *txn, s_env_t *e, const char *tenant, const char *qn, uint64_t *id)
+/*  Take the next value of a counter in `meta` (stored big-endian in
+    `width` bytes; absent: `first`): SL_ERANGE past max. */
+static int s_counter(MDB_txn *txn, s_env_t *e, const uint8_t *key, size_t klen, int width,
+                     uint64_t first, uint64_t max, uint64_t *out)
 {
-    uint8_t mk[S_MAX_TENANT + 8], be[8];
-    size_t ml;
-    int rc, mrc;
-    if ((rc = s_meta_key(mk, sizeof mk, "id", tenant, strlen(tenant), &ml)) != SL_OK) {
-        return rc;
-    }
-    MDB_val k = {ml, mk}, v;
-    uint64_t next = 1;
-    mrc = mdb_get(txn, e->dbi[S_DB_META], &k, &v);
-    if (mrc == 0 && v.mv_size == 8) {
-        next = sl_store__rd64(v.mv_data);
+    MDB_val k = {klen, (void *)key}, v;
+    uint8_t be[8];
+    uint64_t next = first;
+    int mrc = mdb_get(txn, e->dbi[S_DB_META], &k, &v);
+    if (mrc == 0 && v.mv_size == (size_t)width) {
+        next = 0;
+        for (int i = 0; i < width; i++) {
+            next = next << 8 | ((const uint8_t *)v.mv_data)[i];
+        }
     } else if (mrc != 0 && mrc != MDB_NOTFOUND) {
         return sl_store__mdb_rc(mrc);
     }
-    if (next > S_ID_MAX) {
+    if (next > max) {
         return SL_ERANGE;
     }
-    sl_store__be64(be, next + 1);
-    v.mv_size = 8;
+    for (int i = 0; i < width; i++) {
+        be[i] = (uint8_t)((next + 1) >> (8 * (width - 1 - i)));
+    }
+    v.mv_size = (size_t)width;
     v.mv_data = be;
     if ((mrc = mdb_put(txn, e->dbi[S_DB_META], &k, &v, 0)) != 0) {
         return sl_store__mdb_rc(mrc);
     }
-    uint8_t key[S_MAX_TENANT + 1 + S_ID];
+    *out = next;
+    return SL_OK;
+}
+
+int sl_store__id_new(MDB_txn *txn, s_env_t *e, const char *tenant, const char *qn, uint64_t *id)
+{
+    uint8_t mk[S_MAX_TENANT + 8], key[S_MAX_TENANT + 1 + S_ID];
+    size_t ml;
+    uint64_t next;
+    int rc, mrc;
+    if ((rc = s_meta_key(mk, sizeof mk, "id", tenant, strlen(tenant), &ml)) != SL_OK ||
+        (rc = s_counter(txn, e, mk, ml, 8, 1, S_ID_MAX, &next)) != SL_OK) {
+        return rc;
+    }
     MDB_val nk = {s_idkey(key, tenant, next), key}, nv = {strlen(qn), (void *)qn};
     /*  Ids grow: the put lands at the end of the tenant's range, where
         LMDB splits a page unevenly and keeps the pages full. */
@@ -140,8 +156,9 @@ int sl_store__id_drop(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t id)
 
 int sl_store__type_code(MDB_txn *txn, s_env_t *e, const char *type, int create, unsigned *code)
 {
-    uint8_t mk[S_MAX_NAME + 8], be[8];
-    size_t ml;
+    uint8_t mk[S_MAX_NAME + 8], be[2], rk[8];
+    size_t ml, rl;
+    uint64_t next;
     int rc, mrc;
     if ((rc = s_meta_key(mk, sizeof mk, "type", type, strlen(type), &ml)) != SL_OK) {
         return rc;
@@ -158,34 +175,20 @@ int sl_store__type_code(MDB_txn *txn, s_env_t *e, const char *type, int create, 
     if (!create) {
         return SL_ENOTFOUND;
     }
-    MDB_val ck = {6, "types"}, cv;
-    unsigned next = 0;
-    if ((mrc = mdb_get(txn, e->dbi[S_DB_META], &ck, &cv)) == 0 && cv.mv_size == 2) {
-        const uint8_t *p = cv.mv_data;
-        next = (unsigned)p[0] << 8 | p[1];
-    } else if (mrc != 0 && mrc != MDB_NOTFOUND) {
-        return sl_store__mdb_rc(mrc);
-    }
-    if (next > S_TYPES_MAX) {
-        return SL_ERANGE;
+    if ((rc = s_counter(txn, e, (const uint8_t *)"types", 6, 2, 0, S_TYPES_MAX, &next)) != SL_OK) {
+        return rc;
     }
     be[0] = (uint8_t)(next >> 8);
     be[1] = (uint8_t)next;
     v.mv_size = 2;
     v.mv_data = be;
-    uint8_t rk[8];
-    size_t rl;
     s_meta_key(rk, sizeof rk, "code", be, 2, &rl);
     MDB_val rkey = {rl, rk}, rval = {strlen(type), (void *)type};
-    uint8_t nb[2] = {(uint8_t)((next + 1) >> 8), (uint8_t)(next + 1)};
-    cv.mv_size = 2;
-    cv.mv_data = nb;
     if ((mrc = mdb_put(txn, e->dbi[S_DB_META], &k, &v, 0)) != 0 ||
-        (mrc = mdb_put(txn, e->dbi[S_DB_META], &rkey, &rval, 0)) != 0 ||
-        (mrc = mdb_put(txn, e->dbi[S_DB_META], &ck, &cv, 0)) != 0) {
+        (mrc = mdb_put(txn, e->dbi[S_DB_META], &rkey, &rval, 0)) != 0) {
         return sl_store__mdb_rc(mrc);
     }
-    *code = next;
+    *code = (unsigned)next;
     return SL_OK;
 }
 
