@@ -339,3 +339,154 @@ int sl_store__edges_each(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t 
     }
     return rc;
 }
+
+/* ---- consistency (sluice store check) */
+
+typedef struct {
+    MDB_txn *txn;
+    s_env_t *e;
+    const char *tenant;
+    size_t tl;
+    sl_store_lineage_check_t *r;
+    char *why;
+    size_t whylen;
+} s_chk_t;
+
+/*  Walk the tenant's keys of db; fn returns SL_EPROTO (with why) to stop. */
+static int s_chk_scan(s_chk_t *c, int db, int (*fn)(s_chk_t *c, const MDB_val *k, const MDB_val *v))
+{
+    MDB_cursor *cur;
+    MDB_val k = {c->tl, (void *)c->tenant}, v;
+    int rc = SL_OK, mrc = mdb_cursor_open(c->txn, c->e->dbi[db], &cur);
+    if (mrc != 0) {
+        return sl_store__mdb_rc(mrc);
+    }
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+         mrc == 0 && rc == SL_OK && k.mv_size > c->tl && memcmp(k.mv_data, c->tenant, c->tl) == 0;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        rc = fn(c, &k, &v);
+    }
+    mdb_cursor_close(cur);
+    if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
+        rc = sl_store__mdb_rc(mrc);
+    }
+    return rc;
+}
+
+static int s_chk_asset(s_chk_t *c, const MDB_val *k, const MDB_val *v)
+{
+    uint64_t id;
+    const char *name;
+    size_t nl, ql = k->mv_size - c->tl;
+    const char *qn = (const char *)k->mv_data + c->tl;
+    c->r->assets++;
+    if (sl_asset_id(v->mv_data, v->mv_size, &id) != SL_OK) {
+        snprintf(c->why, c->whylen, "asset %.*s: its value has no id", (int)ql, qn);
+        return SL_EPROTO;
+    }
+    if (sl_store__id_name(c->txn, c->e, c->tenant, id, &name, &nl) != SL_OK || nl != ql ||
+        memcmp(name, qn, ql) != 0) {
+        snprintf(c->why, c->whylen, "asset %.*s: id %llu is not named after it in `names`", (int)ql,
+                 qn, (unsigned long long)id);
+        return SL_EPROTO;
+    }
+    return SL_OK;
+}
+
+static int s_chk_name(s_chk_t *c, const MDB_val *k, const MDB_val *v)
+{
+    uint64_t id;
+    c->r->names++;
+    if (k->mv_size != c->tl + S_ID) {
+        snprintf(c->why, c->whylen, "`names` holds a key that is not an id");
+        return SL_EPROTO;
+    }
+    int rc = sl_store__id_of(c->txn, c->e, c->tenant, v->mv_data, v->mv_size, &id);
+    if (rc != SL_OK || id != sl_store__rd40((const uint8_t *)k->mv_data + c->tl)) {
+        snprintf(c->why, c->whylen, "id %llu names %.*s, which %s",
+                 (unsigned long long)sl_store__rd40((const uint8_t *)k->mv_data + c->tl),
+                 (int)(v->mv_size < 200 ? v->mv_size : 200), (const char *)v->mv_data,
+                 rc == SL_OK ? "has another id" : "is not an asset");
+        return SL_EPROTO;
+    }
+    return SL_OK;
+}
+
+/*  Each edge: both ends named, its type known, and its other direction
+    there with the same flag. */
+static int s_chk_edge(s_chk_t *c, const MDB_val *k, const MDB_val *v, int dir)
+{
+    const uint8_t *p = v->mv_data;
+    const char *s;
+    size_t n;
+    uint64_t self = sl_store__rd40((const uint8_t *)k->mv_data + c->tl);
+    if (k->mv_size != c->tl + S_ID || v->mv_size < S_ID + 2 ||
+        (dir == 0 && v->mv_size != S_ID + 2)) {
+        snprintf(c->why, c->whylen, "lineage_%s: a record of the wrong size", dir ? "up" : "down");
+        return SL_EPROTO;
+    }
+    uint64_t other = sl_store__rd40(p);
+    unsigned code = ((unsigned)p[S_ID] << 8 | p[S_ID + 1]) >> 1;
+    int prop = p[S_ID + 1] & 1, mprop;
+    if (sl_store__id_name(c->txn, c->e, c->tenant, self, &s, &n) != SL_OK ||
+        sl_store__id_name(c->txn, c->e, c->tenant, other, &s, &n) != SL_OK) {
+        snprintf(c->why, c->whylen, "lineage_%s: edge %llu - %llu names an id without a name",
+                 dir ? "up" : "down", (unsigned long long)self, (unsigned long long)other);
+        return SL_EPROTO;
+    }
+    if (sl_store__type_name(c->txn, c->e, code, &s, &n) != SL_OK) {
+        snprintf(c->why, c->whylen, "lineage_%s: edge type code %u has no name",
+                 dir ? "up" : "down", code);
+        return SL_EPROTO;
+    }
+    if (dir == 1) {
+        c->r->edges_up++;
+        return SL_OK; /* the mirror of each down edge is checked from down */
+    }
+    c->r->edges++;
+    if (sl_store__edge_get(c->txn, c->e, c->tenant, self, other, code, &mprop, &s, &n) != SL_OK ||
+        mprop != prop) {
+        snprintf(c->why, c->whylen, "edge %llu -> %llu (type %u) is in lineage_down only%s",
+                 (unsigned long long)self, (unsigned long long)other, code,
+                 mprop != prop ? " (or with another flag upstream)" : "");
+        return SL_EPROTO;
+    }
+    return SL_OK;
+}
+
+static int s_chk_down(s_chk_t *c, const MDB_val *k, const MDB_val *v)
+{
+    return s_chk_edge(c, k, v, 0);
+}
+
+static int s_chk_up(s_chk_t *c, const MDB_val *k, const MDB_val *v)
+{
+    return s_chk_edge(c, k, v, 1);
+}
+
+int sl_store_lineage_check(sl_store_t *s, const char *tenant, sl_store_lineage_check_t *r,
+                           char *why, size_t whylen)
+{
+    s_env_t *e;
+    MDB_txn *txn;
+    memset(r, 0, sizeof *r);
+    why[0] = 0;
+    if (!tenant || sl_store__env(s, tenant, &e) != SL_OK) {
+        return SL_EINVAL;
+    }
+    int rc = sl_store__mdb_rc(mdb_txn_begin(e->env, NULL, MDB_RDONLY, &txn));
+    if (rc != SL_OK) {
+        return rc;
+    }
+    s_chk_t c = {txn, e, tenant, strlen(tenant) + 1, r, why, whylen};
+    if ((rc = s_chk_scan(&c, S_DB_ASSETS, s_chk_asset)) == SL_OK &&
+        (rc = s_chk_scan(&c, S_DB_NAMES, s_chk_name)) == SL_OK &&
+        (rc = s_chk_scan(&c, S_DB_DOWN, s_chk_down)) == SL_OK &&
+        (rc = s_chk_scan(&c, S_DB_UP, s_chk_up)) == SL_OK && r->edges != r->edges_up) {
+        snprintf(why, whylen, "lineage_down holds %llu edges, lineage_up %llu",
+                 (unsigned long long)r->edges, (unsigned long long)r->edges_up);
+        rc = SL_EPROTO;
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}

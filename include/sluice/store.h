@@ -52,6 +52,19 @@ sl_store_t *sl_store_open(const sl_store_opts_t *opts, char *err, size_t errlen)
 /*  Drop this reference; the last one closes the environments. Safe twice. */
 void sl_store_close(sl_store_t **s);
 
+/*  What sl_store_lineage_check counted. */
+typedef struct {
+    uint64_t assets, names, edges, edges_up;
+} sl_store_lineage_check_t;
+
+/*  Check the tenant's ids and lineage tables agree (docs/store.md
+    "Lineage and ids"): every asset's id names it, every name is an asset
+    with that id, every edge's ends have names and its type a code, each
+    edge is stored both ways with one flag. SL_OK, or SL_EPROTO with the
+    first disagreement in why. One read snapshot. */
+int sl_store_lineage_check(sl_store_t *s, const char *tenant, sl_store_lineage_check_t *r,
+                           char *why, size_t whylen);
+
 /*  What sl_store_migrate did. */
 typedef struct {
     uint64_t envs;     /* LMDB environments found */

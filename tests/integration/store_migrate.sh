@@ -64,6 +64,8 @@ diff -u "$FX/expected.txt" "$T/after.txt" >"$T/diff.txt" || fail "reads differ a
 out=$("$SLUICE" store migrate "$T/t.yaml") || fail "second migrate failed: $out"
 grep -q "0 rewritten" <<<"$out" || fail "second migrate rewrote: $out"
 "$SLUICE" store check "$T/t.yaml" >"$T/check.out" 2>&1 || fail "store check: $(cat "$T/check.out")"
+grep -q "tenant acme: ok: .* 5 ids named, 4 edges stored both ways" "$T/check.out" || fail "check: $(cat "$T/check.out")"
+grep -q "tenant globex: ok: .* 2 ids named, 1 edges stored both ways" "$T/check.out" || fail "check: $(cat "$T/check.out")"
 out=$("$SLUICE" lineage recompute "$T/t.yaml" --dry-run --tenant acme 2>&1) ||
     fail "recompute would change the migrated copies (or failed): $out"
 grep -q "tenant acme: [1-9][0-9]* values from their sources, [1-9][0-9]* assets reached, 0 difference(s)" <<<"$out" ||

@@ -489,17 +489,45 @@ static void test_ids_and_types(void **state)
     assert_int_equal(sl_store_closure_count(f->s, "acme", "x", SL_DIR_DOWN, 0, &n), SL_OK);
     assert_int_equal(n, 1);
 
-    /*  Another format is refused, and says which. */
+    /*  The lineage tables agree (store check), until one name is lost. */
+    sl_store_lineage_check_t lc;
+    char why[512];
+    assert_int_equal(sl_store_lineage_check(f->s, "acme", &lc, why, sizeof why), SL_OK);
+    assert_int_equal(lc.assets, 4); /* u, m (again), x, y */
+    assert_int_equal(lc.names, 4);
+    assert_int_equal(lc.edges, 32767 + 1); /* x -> y of each type, m -> u */
+    assert_int_equal(lc.edges_up, lc.edges);
     sl_store_close(&f->s);
     MDB_env *env;
     MDB_txn *txn;
     MDB_dbi dbi;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+    assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, "names", 0, &dbi), 0);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    MDB_val k = {5, "acme"}, v;
+    assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE), 0);
+    assert_int_equal(mdb_cursor_del(cur, 0), 0);
+    mdb_cursor_close(cur);
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+    assert_non_null(f->s = s_open(f->dir, 0, NULL, 0));
+    assert_int_equal(sl_store_lineage_check(f->s, "acme", &lc, why, sizeof why), SL_EPROTO);
+    assert_non_null(strstr(why, "is not named after it in `names`"));
+    assert_int_equal(sl_store_lineage_check(f->s, "globex", &lc, why, sizeof why), SL_OK);
+
+    /*  Another format is refused, and says which. */
+    sl_store_close(&f->s);
     assert_int_equal(mdb_env_create(&env), 0);
     assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
     assert_int_equal(mdb_env_open(env, f->dir, MDB_NOTLS, 0644), 0);
     assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
     assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
-    MDB_val k = {6, "format"}, v = {1, "9"};
+    k = (MDB_val){6, "format"};
+    v = (MDB_val){1, "9"};
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);

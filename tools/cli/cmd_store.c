@@ -33,7 +33,9 @@ static const char *s_help =
     "the\n"
     "        log leaves alive is in the store, every asset it deleted is not,\n"
     "        the store holds no asset the log does not, and each named\n"
-    "        consumer's cursor is at most the log's end.\n"
+    "        consumer's cursor is at most the log's end; and that the lineage\n"
+    "        tables agree: every asset's id names it, every edge's ends have\n"
+    "        names and each edge is stored both ways.\n"
     "cursors lists every consumer's cursor per tenant (TENANT CONSUMER SEQ\n"
     "        [mark]) with the log's first and last seq; --drop NAME forgets\n"
     "        that consumer's cursor (of --tenant T, or of every tenant): a\n"
@@ -282,10 +284,19 @@ static int s_check_tenant(sl_store_t *store, const char *tenant, json_t *stats,
                    (unsigned long long)cur, (unsigned long long)last);
         }
     }
+    sl_store_lineage_check_t lc;
+    char why[512];
+    if ((rc = sl_store_lineage_check(store, tenant, &lc, why, sizeof why)) != SL_OK) {
+        fprintf(stderr, "sluice store check: tenant %s: lineage: %s\n", tenant,
+                why[0] ? why : sl_strerror(rc));
+        bad = 1;
+    }
     if (!bad) {
-        printf("tenant %s: ok: %llu changes (seq %llu..%llu%s), %lld assets agree\n", tenant,
-               (unsigned long long)sc.count, (unsigned long long)sc.first, (unsigned long long)last,
-               sc.first > 1 ? ", older ones trimmed" : "", (long long)alive);
+        printf("tenant %s: ok: %llu changes (seq %llu..%llu%s), %lld assets agree; %llu ids "
+               "named, %llu edges stored both ways\n",
+               tenant, (unsigned long long)sc.count, (unsigned long long)sc.first,
+               (unsigned long long)last, sc.first > 1 ? ", older ones trimmed" : "",
+               (long long)alive, (unsigned long long)lc.names, (unsigned long long)lc.edges);
     }
 done:
     json_decref(sc.live);
