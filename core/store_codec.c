@@ -696,3 +696,39 @@ int sl_asset_id(const void *vp, size_t n, uint64_t *id)
     *id = v;
     return SL_OK;
 }
+
+int sl_asset_type(const void *vp, size_t n, sl_slice_t *out)
+{
+    const uint8_t *p = vp;
+    s_rd_t r = {p, n, 6};
+    s_head_t h;
+    uint64_t id;
+    if (sl_asset_id(p, n, &id) != SL_OK || s_head(&r, &h) != SL_OK || h.type != S_MAP ||
+        h.u > (n - r.off) / 2) {
+        return SL_EPROTO;
+    }
+    for (uint64_t k = 0; k < h.u; k++) {
+        s_head_t kh;
+        size_t vs, vn;
+        if (s_head(&r, &kh) != SL_OK || (kh.type != S_UINT && kh.type != S_STR)) {
+            return SL_EPROTO;
+        }
+        if (kh.type == S_STR) {
+            r.off += kh.u; /* a spelled-out field: never "type" */
+        }
+        if (s_skip(&r, &vs, &vn) != SL_OK) {
+            return SL_EPROTO;
+        }
+        if (kh.type == S_UINT && kh.u == S_TYPE) {
+            s_rd_t v = {p, vs + vn, vs};
+            s_head_t vh;
+            if (s_head(&v, &vh) != SL_OK || vh.type != S_STR) {
+                return SL_ENOTFOUND; /* a type that is not a string */
+            }
+            out->ptr = (const char *)p + v.off;
+            out->len = (size_t)vh.u;
+            return SL_OK;
+        }
+    }
+    return SL_ENOTFOUND;
+}

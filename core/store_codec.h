@@ -66,6 +66,11 @@ int sl_asset_pack(json_t *asset, sl_buf_t *out);
     outside p[0..n)) or out of memory. The caller owns the tree. */
 json_t *sl_asset_unpack(const void *p, size_t n);
 
+/*  The "type" string of a value without decoding the rest: SL_OK with
+    out pointing into p, SL_ENOTFOUND if there is none (or it is not a
+    string), SL_EPROTO if the value is malformed. */
+int sl_asset_type(const void *p, size_t n, sl_slice_t *out);
+
 /*  The id at the fixed offset, without decoding. SL_EPROTO if n < 6,
     p[0] != SL_ASSET_MARK or the id is 0. */
 int sl_asset_id(const void *p, size_t n, uint64_t *id);

@@ -18,6 +18,7 @@
     in the low bit: (to, type) identifies an edge, the flag is one of its
     attributes, so a look-up tries the pair (code << 1) and (code << 1 | 1)
     as a range. Type codes are per environment and never reused. */
+#include <limits.h>
 #include <string.h>
 
 #include "core/store_codec.h"
@@ -294,14 +295,21 @@ int sl_store__edges_each(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t 
 {
     uint8_t key[S_MAX_TENANT + 1 + S_ID];
     MDB_val k = {s_idkey(key, tenant, id), key}, v;
-    MDB_cursor *cur;
+    MDB_cursor *cur, *jc = NULL; /* jc: lineage_up, for the jobs of down edges */
     int rc = SL_OK, mrc = mdb_cursor_open(txn, e->dbi[dir == 0 ? S_DB_DOWN : S_DB_UP], &cur);
+    if (mrc == 0 && (flags & S_EDGE_JOB) && dir == 0 &&
+        (mrc = mdb_cursor_open(txn, e->dbi[S_DB_UP], &jc)) != 0) {
+        mdb_cursor_close(cur);
+    }
     if (mrc != 0) {
         return sl_store__mdb_rc(mrc);
     }
     /*  lineage_down is dupfixed: GET_MULTIPLE hands out a page of dups at
         a time, but the dups of one asset are few; one at a time keeps the
         two directions alike. */
+    unsigned last = UINT_MAX; /* the last type code resolved (types repeat) */
+    const char *lname = NULL;
+    size_t llen = 0;
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); mrc == 0 && rc == SL_OK;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
         if (v.mv_size < S_ID + 2) {
@@ -316,24 +324,33 @@ int sl_store__edges_each(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t 
             ed.job = (const char *)p + S_ID + 2;
             ed.jlen = v.mv_size - S_ID - 2;
         }
-        if (sl_store__type_name(txn, e, ed.code, &ed.type, &ed.tlen) != SL_OK) {
-            continue; /* a code without a name: damage, skipped */
+        if (ed.code != last) {
+            if (sl_store__type_name(txn, e, ed.code, &lname, &llen) != SL_OK) {
+                last = UINT_MAX;
+                continue; /* a code without a name: damage, skipped */
+            }
+            last = ed.code;
         }
+        ed.type = lname;
+        ed.tlen = llen;
         if ((flags & S_EDGE_NAMES) &&
             sl_store__id_name(txn, e, tenant, ed.other, &ed.name, &ed.nlen) != SL_OK) {
             continue; /* an edge to an id without a name: damage, skipped */
         }
-        if ((flags & S_EDGE_JOB) && dir == 0) {
-            int pr;
-            if (sl_store__edge_get(txn, e, tenant, id, ed.other, ed.code, &pr, &ed.job, &ed.jlen) !=
-                SL_OK) {
-                ed.job = "";
-                ed.jlen = 0;
+        if (jc) {
+            uint8_t jk[S_MAX_TENANT + 1 + S_ID];
+            MDB_val jkey = {s_idkey(jk, tenant, ed.other), jk}, jv;
+            if (s_find(jc, &jkey, id, ed.code, &jv) == SL_OK) {
+                ed.job = (const char *)jv.mv_data + S_ID + 2;
+                ed.jlen = jv.mv_size - S_ID - 2;
             }
         }
         rc = fn(arg, &ed);
     }
     mdb_cursor_close(cur);
+    if (jc) {
+        mdb_cursor_close(jc);
+    }
     if (rc == SL_OK && mrc != 0 && mrc != MDB_NOTFOUND) {
         rc = sl_store__mdb_rc(mrc);
     }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/store_codec.h"
 #include "core/store_internal.h"
 #include "sluice/log.h"
 #include "sluice/mpjson.h"
@@ -252,15 +253,19 @@ typedef struct {
     int truncated;
 } s_walk_t;
 
-static json_t *s_asset_type(s_rd_t *r, const char *qn)
+/*  The asset's type (JSON null if none) and id, from one read of its
+    value; *id 0 if the asset is gone or damaged. */
+static json_t *s_asset_type(s_rd_t *r, const char *qn, uint64_t *id)
 {
     MDB_val v;
-    json_t *a, *t = NULL;
-    if (s_get(r, S_DB_ASSETS, qn, &v) == SL_OK && (a = sl_store__asset_tree(&v)) != NULL) {
-        t = json_incref(json_object_get(a, "type"));
-        json_decref(a);
+    sl_slice_t t;
+    *id = 0;
+    if (s_get(r, S_DB_ASSETS, qn, &v) != SL_OK || sl_asset_id(v.mv_data, v.mv_size, id) != SL_OK) {
+        return json_null();
     }
-    return t && json_is_string(t) ? t : (json_decref(t), json_null());
+    json_t *j =
+        sl_asset_type(v.mv_data, v.mv_size, &t) == SL_OK ? json_stringn(t.ptr, t.len) : NULL;
+    return j ? j : json_null();
 }
 
 typedef struct {
@@ -291,11 +296,12 @@ static int s_walk_edge(void *arg, const s_edge_t *e)
         if ((int)json_array_size(w->nodes) >= w->limit) {
             w->truncated = 1;
         } else {
+            uint64_t id;
             json_t *node = json_pack("{s:O,s:o,s:i}", "qualified_name", other, "type",
-                                     s_asset_type(st->r, os), "depth", st->depth);
+                                     s_asset_type(st->r, os, &id), "depth", st->depth);
             if (!node || json_array_append_new(w->nodes, node) != 0 ||
                 json_object_set_new(w->seen, os, json_true()) != 0 ||
-                json_array_append(st->next, other) != 0) {
+                json_array_append_new(st->next, json_pack("[O,I]", other, (json_int_t)id)) != 0) {
                 rc = SL_ENOMEM;
             } else if (st->on_node) {
                 rc = st->on_node(st->r, os, st->depth, st->arg);
@@ -330,7 +336,9 @@ static int s_walk_edge(void *arg, const s_edge_t *e)
 static int s_walk(s_rd_t *r, const char *root, int dir, int maxdepth, s_walk_t *w,
                   int (*on_node)(s_rd_t *r, const char *qn, int depth, void *arg), void *arg)
 {
-    json_t *frontier = json_pack("[s]", root);
+    uint64_t rid;
+    json_decref(s_asset_type(r, root, &rid));
+    json_t *frontier = json_pack("[[s,I]]", root, (json_int_t)rid); /* [name, id] */
     int rc = frontier ? SL_OK : SL_ENOMEM;
     s_step_t st = {.r = r, .w = w, .dir = dir, .on_node = on_node, .arg = arg};
     for (int depth = 1; rc == SL_OK && depth <= maxdepth && json_array_size(frontier); depth++) {
@@ -343,15 +351,12 @@ static int s_walk(s_rd_t *r, const char *root, int dir, int maxdepth, s_walk_t *
         st.depth = depth;
         json_array_foreach(frontier, i, q)
         {
-            uint64_t id;
-            st.qn = json_string_value(q);
-            rc = sl_store__id_of(r->txn, r->e, r->tenant, st.qn, strlen(st.qn), &id);
-            if (rc == SL_ENOTFOUND || rc == SL_EPROTO) {
-                rc = SL_OK; /* gone or damaged: no edges to follow */
-                continue;
+            uint64_t id = (uint64_t)json_integer_value(json_array_get(q, 1));
+            st.qn = json_string_value(json_array_get(q, 0));
+            if (id == 0) {
+                continue; /* gone or damaged: no edges to follow */
             }
-            if (rc != SL_OK ||
-                (rc = sl_store__edges_each(r->txn, r->e, r->tenant, id, dir,
+            if ((rc = sl_store__edges_each(r->txn, r->e, r->tenant, id, dir,
                                            S_EDGE_NAMES | S_EDGE_JOB, s_walk_edge, &st)) != SL_OK) {
                 break;
             }
@@ -730,7 +735,8 @@ int sl_store_lineage_json(sl_store_t *s, const char *tenant, const char *qn, sl_
     if ((rc = s_get(&r, S_DB_ASSETS, qn, &v)) != SL_OK) {
         goto fail;
     }
-    w.nodes = json_pack("[{s:s,s:o,s:i}]", "qualified_name", qn, "type", s_asset_type(&r, qn),
+    uint64_t rid;
+    w.nodes = json_pack("[{s:s,s:o,s:i}]", "qualified_name", qn, "type", s_asset_type(&r, qn, &rid),
                         "depth", 0);
     w.seen = json_pack("{s:b}", qn, 1);
     w.edges = json_array();
