@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "sluice/event.h"
+#include "sluice/mpjson.h"
 
 /*  A JSON text may be larger than its msgpack body (escapes, "1," per small
     int): allow four times the body bound before even parsing. */
@@ -557,18 +558,11 @@ static int s_json_double(sl_buf_t *out, double d)
     return sl_buf_append(out, tmp, strlen(tmp));
 }
 
-typedef struct {
-    const uint8_t *p;
-    size_t len;
-    size_t off;
-} s_rd_t;
+typedef sl_mp_reader_t s_rd_t;
 
-enum { S_NIL, S_BOOL, S_UINT, S_INT, S_FLOAT, S_STR, S_BIN, S_ARRAY, S_MAP, S_EXT };
-
-/*  Header of the next value; for str/bin/ext the payload is checked to fit
-    and left unread at r->off. */
-static int s_rd_head(s_rd_t *r, int *type, uint64_t *u, int64_t *i, double *f)
+int sl_mp_head(sl_mp_reader_t *r, sl_mp_head_t *h)
 {
+    /*  Bytes of the argument after each of 0xc0..0xdf. */
     static const uint8_t size[32] = {
         0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 4, 8, 1, 2, 4, 8,
         1, 2, 4, 8, 1, 1, 1, 1, 1, 1, 2, 4, 2, 4, 2, 4,
@@ -579,6 +573,9 @@ static int s_rd_head(s_rd_t *r, int *type, uint64_t *u, int64_t *i, double *f)
     uint8_t b = r->p[r->off++];
     uint64_t v = 0;
     size_t n = 0;
+    h->u = 0;
+    h->i = 0;
+    h->f = 0;
     if (b >= 0xc0 && b <= 0xdf) {
         if (b == 0xc1) {
             return SL_EPROTO;
@@ -593,54 +590,66 @@ static int s_rd_head(s_rd_t *r, int *type, uint64_t *u, int64_t *i, double *f)
         r->off += n;
     }
     if (b <= 0x7f) {
-        *type = S_UINT, *u = b;
+        h->type = SL_MP_UINT, h->u = b;
     } else if (b <= 0x8f) {
-        *type = S_MAP, *u = b & 15;
+        h->type = SL_MP_MAP, h->u = b & 15;
     } else if (b <= 0x9f) {
-        *type = S_ARRAY, *u = b & 15;
+        h->type = SL_MP_ARRAY, h->u = b & 15;
     } else if (b <= 0xbf) {
-        *type = S_STR, *u = b & 31;
+        h->type = SL_MP_STR, h->u = b & 31;
     } else if (b >= 0xe0) {
-        *type = S_INT, *i = (int8_t)b;
+        h->type = SL_MP_INT, h->i = (int8_t)b;
     } else if (b == 0xc0) {
-        *type = S_NIL;
+        h->type = SL_MP_NIL;
     } else if (b == 0xc2 || b == 0xc3) {
-        *type = S_BOOL, *u = b == 0xc3;
+        h->type = SL_MP_BOOL, h->u = b == 0xc3;
     } else if (b >= 0xc4 && b <= 0xc6) {
-        *type = S_BIN, *u = v;
+        h->type = SL_MP_BIN, h->u = v;
     } else if (b >= 0xc7 && b <= 0xc9) {
-        *type = S_EXT, *u = v + 1; /* the type byte, then the payload */
+        h->type = SL_MP_EXT, h->u = v + 1; /* the type byte, then the payload */
     } else if (b == 0xca) {
         float fl;
         uint32_t w = (uint32_t)v;
         memcpy(&fl, &w, 4);
-        *type = S_FLOAT, *f = fl;
+        h->type = SL_MP_FLOAT, h->f = fl;
     } else if (b == 0xcb) {
-        *type = S_FLOAT;
-        memcpy(f, &v, 8);
+        h->type = SL_MP_FLOAT;
+        memcpy(&h->f, &v, 8);
     } else if (b >= 0xcc && b <= 0xcf) {
-        *type = S_UINT, *u = v;
+        h->type = SL_MP_UINT, h->u = v;
     } else if (b >= 0xd0 && b <= 0xd3) {
-        int64_t sv = (int64_t)(v << (64 - 8 * n)) >> (64 - 8 * n);
-        if (sv >= 0) {
-            *type = S_UINT, *u = (uint64_t)sv;
+        uint64_t sign = (uint64_t)1 << (8 * n - 1);
+        if (v & sign) {
+            /*  v - 2^(8n), without an unsigned-to-signed conversion. */
+            uint64_t mag = ~v & (sign - 1 + sign);
+            h->type = SL_MP_INT, h->i = -(int64_t)mag - 1;
         } else {
-            *type = S_INT, *i = sv;
+            h->type = SL_MP_UINT, h->u = v;
         }
     } else if (b >= 0xd4 && b <= 0xd8) {
         r->off -= 1; /* the "size" byte read above was the ext type */
-        *type = S_EXT, *u = ((uint64_t)1 << (b - 0xd4)) + 1;
+        h->type = SL_MP_EXT, h->u = ((uint64_t)1 << (b - 0xd4)) + 1;
     } else if (b >= 0xd9 && b <= 0xdb) {
-        *type = S_STR, *u = v;
+        h->type = SL_MP_STR, h->u = v;
     } else if (b == 0xdc || b == 0xdd) {
-        *type = S_ARRAY, *u = v;
+        h->type = SL_MP_ARRAY, h->u = v;
     } else {
-        *type = S_MAP, *u = v;
+        h->type = SL_MP_MAP, h->u = v;
     }
-    if ((*type == S_STR || *type == S_BIN || *type == S_EXT) && r->len - r->off < *u) {
+    if ((h->type == SL_MP_STR || h->type == SL_MP_BIN || h->type == SL_MP_EXT) &&
+        r->len - r->off < h->u) {
         return SL_ERANGE;
     }
     return SL_OK;
+}
+
+/*  sl_mp_head in the shape the readers below use. */
+static inline int s_rd_head(s_rd_t *r, int *type, uint64_t *u, int64_t *i, double *f)
+{
+    sl_mp_head_t h;
+    int rc = sl_mp_head(r, &h);
+    *type = h.type, *u = h.u, *i = h.i, *f = h.f;
+    return rc;
 }
 
 /*  Write the next value as JSON. Ext values are dropped: *dropped = 1 and
@@ -658,38 +667,38 @@ static int s_emit(s_rd_t *r, sl_buf_t *out, int depth, int as_key, int *dropped)
     if ((rc = s_rd_head(r, &type, &u, &i, &f)) != SL_OK) {
         return rc;
     }
-    if ((type == S_MAP || type == S_ARRAY) && depth > SL_EVENT_MAX_DEPTH) {
+    if ((type == SL_MP_MAP || type == SL_MP_ARRAY) && depth > SL_EVENT_MAX_DEPTH) {
         return SL_ERANGE;
     }
     const char *q = as_key ? "\"" : "";
     switch (type) {
-    case S_NIL:
+    case SL_MP_NIL:
         snprintf(tmp, sizeof tmp, "%snull%s", q, q);
         return sl_buf_append(out, tmp, strlen(tmp));
-    case S_BOOL:
+    case SL_MP_BOOL:
         snprintf(tmp, sizeof tmp, "%s%s%s", q, u ? "true" : "false", q);
         return sl_buf_append(out, tmp, strlen(tmp));
-    case S_UINT:
+    case SL_MP_UINT:
         snprintf(tmp, sizeof tmp, "%s%llu%s", q, (unsigned long long)u, q);
         return sl_buf_append(out, tmp, strlen(tmp));
-    case S_INT:
+    case SL_MP_INT:
         snprintf(tmp, sizeof tmp, "%s%lld%s", q, (long long)i, q);
         return sl_buf_append(out, tmp, strlen(tmp));
-    case S_FLOAT:
+    case SL_MP_FLOAT:
         if (as_key && (rc = sl_buf_append(out, "\"", 1)) != SL_OK) {
             return rc;
         }
         rc = s_json_double(out, f);
         return rc || !as_key ? rc : sl_buf_append(out, "\"", 1);
-    case S_STR:
+    case SL_MP_STR:
         rc = s_json_str(out, (const char *)r->p + r->off, u);
         r->off += u;
         return rc;
-    case S_BIN:
+    case SL_MP_BIN:
         rc = s_json_base64(out, r->p + r->off, u);
         r->off += u;
         return rc;
-    case S_EXT:
+    case SL_MP_EXT:
         r->off += u;
         *dropped = 1;
         return SL_OK;
@@ -698,7 +707,7 @@ static int s_emit(s_rd_t *r, sl_buf_t *out, int depth, int as_key, int *dropped)
     }
     /*  A container. As a key it cannot be JSON: emit it, then roll back. */
     size_t mark = out->len;
-    int is_map = type == S_MAP, first = 1;
+    int is_map = type == SL_MP_MAP, first = 1;
     rc = sl_buf_append(out, is_map ? "{" : "[", 1);
     for (uint64_t k = 0; rc == SL_OK && k < u; k++) {
         size_t item = out->len;
@@ -802,8 +811,6 @@ fail:
 /* ------------------------------------------------------------------------ */
 /*  msgpack <-> JSON outside the envelope (sluice/mpjson.h) */
 
-#include "sluice/mpjson.h"
-
 int sl_msgpack_to_json(const uint8_t *p, size_t len, sl_buf_t *out)
 {
     size_t mark = out->len;
@@ -859,21 +866,21 @@ static json_t *s_tree(s_rd_t *r, int depth, int *drop)
         return NULL;
     }
     switch (type) {
-    case S_NIL:
+    case SL_MP_NIL:
         return json_null();
-    case S_BOOL:
+    case SL_MP_BOOL:
         return json_boolean(u);
-    case S_UINT:
+    case SL_MP_UINT:
         return u > INT64_MAX ? json_real((double)u) : json_integer((json_int_t)u);
-    case S_INT:
+    case SL_MP_INT:
         return json_integer((json_int_t)i);
-    case S_FLOAT:
+    case SL_MP_FLOAT:
         return isfinite(f) ? json_real(f) : json_null();
-    case S_STR:
+    case SL_MP_STR:
         v = s_jstr((const char *)r->p + r->off, u);
         r->off += u;
         return v;
-    case S_BIN: {
+    case SL_MP_BIN: {
         sl_buf_t b = {0};
         if (s_json_base64(&b, r->p + r->off, u) == SL_OK) {
             v = json_stringn((const char *)b.data + 1, b.len - 2); /* without quotes */
@@ -882,7 +889,7 @@ static json_t *s_tree(s_rd_t *r, int depth, int *drop)
         r->off += u;
         return v;
     }
-    case S_EXT:
+    case SL_MP_EXT:
         r->off += u;
         *drop = 1;
         return NULL;
@@ -897,11 +904,11 @@ static json_t *s_tree(s_rd_t *r, int depth, int *drop)
     if (u > r->len - r->off) {
         return NULL;
     }
-    v = type == S_MAP ? json_object() : json_array();
+    v = type == SL_MP_MAP ? json_object() : json_array();
     for (uint64_t k = 0; v && k < u; k++) {
         json_t *key = NULL, *e;
         int dk = 0, de = 0;
-        if (type == S_MAP) {
+        if (type == SL_MP_MAP) {
             key = s_tree(r, depth + 1, &dk);
             if (!key && !dk) {
                 goto fail;
@@ -912,7 +919,7 @@ static json_t *s_tree(s_rd_t *r, int depth, int *drop)
             json_decref(key);
             goto fail;
         }
-        if (type == S_ARRAY) {
+        if (type == SL_MP_ARRAY) {
             if (e && json_array_append_new(v, e) != 0) {
                 goto fail;
             }
@@ -985,17 +992,17 @@ static int s_rd_skip(s_rd_t *r, int depth)
     if (rc != SL_OK) {
         return rc;
     }
-    if (type == S_STR || type == S_BIN || type == S_EXT) {
+    if (type == SL_MP_STR || type == SL_MP_BIN || type == SL_MP_EXT) {
         r->off += u;
         return SL_OK;
     }
-    if (type != S_MAP && type != S_ARRAY) {
+    if (type != SL_MP_MAP && type != SL_MP_ARRAY) {
         return SL_OK;
     }
     if (depth > SL_EVENT_MAX_DEPTH) {
         return SL_ERANGE;
     }
-    uint64_t n = type == S_MAP ? u * 2 : u;
+    uint64_t n = type == SL_MP_MAP ? u * 2 : u;
     if (u > r->len - r->off) {
         return SL_ERANGE;
     }
@@ -1016,7 +1023,7 @@ int sl_msgpack_map_get(const uint8_t *p, size_t len, const char *key, const uint
     int64_t i = 0;
     double f = 0;
     size_t klen = strlen(key);
-    if (s_rd_head(&r, &type, &u, &i, &f) != SL_OK || type != S_MAP) {
+    if (s_rd_head(&r, &type, &u, &i, &f) != SL_OK || type != SL_MP_MAP) {
         return SL_EPROTO;
     }
     for (uint64_t k = 0; k < u; k++) {
@@ -1026,10 +1033,10 @@ int sl_msgpack_map_get(const uint8_t *p, size_t len, const char *key, const uint
             return SL_EPROTO;
         }
         int match = 0;
-        if (kt == S_STR || kt == S_BIN || kt == S_EXT) {
-            match = kt == S_STR && n == klen && memcmp(r.p + r.off, key, klen) == 0;
+        if (kt == SL_MP_STR || kt == SL_MP_BIN || kt == SL_MP_EXT) {
+            match = kt == SL_MP_STR && n == klen && memcmp(r.p + r.off, key, klen) == 0;
             r.off += n;
-        } else if (kt == S_MAP || kt == S_ARRAY) {
+        } else if (kt == SL_MP_MAP || kt == SL_MP_ARRAY) {
             return SL_EPROTO; /* not a key the store writes */
         }
         size_t at = r.off;
@@ -1058,7 +1065,7 @@ int sl_msgpack_map_str(const uint8_t *p, size_t len, const char *key, sl_slice_t
     uint64_t u = 0;
     int64_t i = 0;
     double f = 0;
-    if (s_rd_head(&r, &type, &u, &i, &f) != SL_OK || type != S_STR) {
+    if (s_rd_head(&r, &type, &u, &i, &f) != SL_OK || type != SL_MP_STR) {
         return SL_EPROTO;
     }
     out->ptr = (const char *)vp + r.off;

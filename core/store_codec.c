@@ -321,115 +321,28 @@ fail:
 /* ------------------------------------------------------------------------ */
 /*  Reader */
 
-enum { S_NIL, S_BOOL, S_UINT, S_NEG, S_FLOAT, S_STR, S_BIN, S_EXT, S_ARRAY, S_MAP };
-
-typedef struct {
-    const uint8_t *p;
-    size_t n, off;
-} s_rd_t;
-
-typedef struct {
-    int type;
-    uint64_t u; /* S_UINT, S_BOOL; entries of S_ARRAY / S_MAP; bytes of S_STR, S_BIN, S_EXT */
-    int64_t i;  /* S_NEG */
-} s_head_t;
-
-/*  One head; for S_STR, S_BIN and S_EXT the payload (u bytes, checked to
-    be there) is left to the caller to step over. */
-static int s_head(s_rd_t *r, s_head_t *h)
-{
-    /*  Bytes of the argument after each of 0xc0..0xdf. */
-    static const uint8_t arg[32] = {
-        0, 0, 0, 0, 1, 2, 4, 1, 2, 4, 4, 8, 1, 2, 4, 8,
-        1, 2, 4, 8, 1, 1, 1, 1, 1, 1, 2, 4, 2, 4, 2, 4,
-    };
-    uint64_t v = 0;
-    size_t k = 0;
-    if (r->off >= r->n) {
-        return SL_ERANGE;
-    }
-    uint8_t b = r->p[r->off++];
-    h->u = 0;
-    h->i = 0;
-    if (b >= 0xc0 && b <= 0xdf) {
-        k = arg[b - 0xc0];
-        if (r->n - r->off < k) {
-            return SL_ERANGE;
-        }
-        for (size_t j = 0; j < k; j++) {
-            v = v << 8 | r->p[r->off + j];
-        }
-        r->off += k;
-    }
-    if (b <= 0x7f) {
-        h->type = S_UINT, h->u = b;
-    } else if (b <= 0x8f) {
-        h->type = S_MAP, h->u = b & 15;
-    } else if (b <= 0x9f) {
-        h->type = S_ARRAY, h->u = b & 15;
-    } else if (b <= 0xbf) {
-        h->type = S_STR, h->u = b & 31;
-    } else if (b >= 0xe0) {
-        h->type = S_NEG, h->i = (int8_t)b;
-    } else if (b == 0xc0) {
-        h->type = S_NIL;
-    } else if (b == 0xc1) {
-        return SL_EPROTO;
-    } else if (b <= 0xc3) {
-        h->type = S_BOOL, h->u = b == 0xc3;
-    } else if (b <= 0xc6) {
-        h->type = S_BIN, h->u = v;
-    } else if (b <= 0xc9) {
-        h->type = S_EXT, h->u = v + 1; /* the type byte, then the payload */
-    } else if (b <= 0xcb) {
-        h->type = S_FLOAT; /* the argument was the value */
-    } else if (b <= 0xcf) {
-        h->type = S_UINT, h->u = v;
-    } else if (b <= 0xd3) {
-        uint64_t sign = (uint64_t)1 << (8 * k - 1);
-        if (v & sign) {
-            /*  v - 2^(8k), without an unsigned-to-signed conversion. */
-            uint64_t mag = ~v & (sign - 1 + sign);
-            h->type = S_NEG, h->i = -(int64_t)mag - 1;
-        } else {
-            h->type = S_UINT, h->u = v;
-        }
-    } else if (b <= 0xd8) {
-        h->type = S_EXT, h->u = (uint64_t)1 << (b - 0xd4); /* the type byte was the argument */
-    } else if (b <= 0xdb) {
-        h->type = S_STR, h->u = v;
-    } else if (b <= 0xdd) {
-        h->type = S_ARRAY, h->u = v;
-    } else {
-        h->type = S_MAP, h->u = v;
-    }
-    if ((h->type == S_STR || h->type == S_BIN || h->type == S_EXT) && r->n - r->off < h->u) {
-        return SL_ERANGE;
-    }
-    return SL_OK;
-}
-
+/*  The reader is core/event_json.c's (sl_mp_head). */
 /*  Step over one value; *start / *len receive its bytes. Iterative: owed
     counts the values still to step over, and each needs at least a byte. */
-static int s_skip(s_rd_t *r, size_t *start, size_t *len)
+static int s_skip(sl_mp_reader_t *r, size_t *start, size_t *len)
 {
     uint64_t owed = 1;
-    s_head_t h;
+    sl_mp_head_t h;
     int rc;
     *start = r->off;
     while (owed > 0) {
-        if ((rc = s_head(r, &h)) != SL_OK) {
+        if ((rc = sl_mp_head(r, &h)) != SL_OK) {
             return rc;
         }
         owed--;
-        if (h.type == S_STR || h.type == S_BIN || h.type == S_EXT) {
+        if (h.type == SL_MP_STR || h.type == SL_MP_BIN || h.type == SL_MP_EXT) {
             r->off += h.u;
-        } else if (h.type == S_ARRAY) {
+        } else if (h.type == SL_MP_ARRAY) {
             owed += h.u;
-        } else if (h.type == S_MAP) {
+        } else if (h.type == SL_MP_MAP) {
             owed += 2 * h.u;
         }
-        if (owed > r->n - r->off) {
+        if (owed > r->len - r->off) {
             return SL_ERANGE;
         }
     }
@@ -440,16 +353,16 @@ static int s_skip(s_rd_t *r, size_t *start, size_t *len)
 /*  An integer that fits int64 as the whole of p[0..n). */
 static int s_int(const uint8_t *p, size_t n, int64_t *v)
 {
-    s_rd_t r = {p, n, 0};
-    s_head_t h;
-    if (s_head(&r, &h) != SL_OK || r.off != n) {
+    sl_mp_reader_t r = {p, n, 0};
+    sl_mp_head_t h;
+    if (sl_mp_head(&r, &h) != SL_OK || r.off != n) {
         return SL_EPROTO;
     }
-    if (h.type == S_NEG) {
+    if (h.type == SL_MP_INT) {
         *v = h.i;
         return SL_OK;
     }
-    if (h.type == S_UINT && h.u <= INT64_MAX) {
+    if (h.type == SL_MP_UINT && h.u <= INT64_MAX) {
         *v = (int64_t)h.u;
         return SL_OK;
     }
@@ -458,11 +371,11 @@ static int s_int(const uint8_t *p, size_t n, int64_t *v)
 
 /*  A string head and its payload: the key of a map. *start / *len receive
     the whole of it (head included), for sl_msgpack_to_jansson. */
-static int s_str(s_rd_t *r, size_t *start, size_t *len)
+static int s_str(sl_mp_reader_t *r, size_t *start, size_t *len)
 {
-    s_head_t h;
+    sl_mp_head_t h;
     *start = r->off;
-    if (s_head(r, &h) != SL_OK || h.type != S_STR) {
+    if (sl_mp_head(r, &h) != SL_OK || h.type != SL_MP_STR) {
         return SL_EPROTO;
     }
     r->off += h.u;
@@ -498,16 +411,16 @@ static json_t *s_own_new(json_t *srcs, uint64_t i, int64_t d, int prop, int64_t 
 
 static json_t *s_entry(const uint8_t *p, size_t n, json_t *srcs, int64_t *base)
 {
-    s_rd_t r = {p, n, 0};
-    s_head_t h, hi;
+    sl_mp_reader_t r = {p, n, 0};
+    sl_mp_head_t h, hi;
     int64_t d;
-    if (s_head(&r, &h) != SL_OK) {
+    if (sl_mp_head(&r, &h) != SL_OK) {
         return NULL;
     }
-    if (h.type == S_UINT || h.type == S_NEG) {
+    if (h.type == SL_MP_UINT || h.type == SL_MP_INT) {
         return s_int(p, n, &d) == SL_OK ? s_own_new(srcs, 0, d, 1, base) : NULL;
     }
-    if (h.type != S_ARRAY) {
+    if (h.type != SL_MP_ARRAY) {
         return sl_msgpack_to_jansson(p, n);
     }
     if (h.u == 1) {
@@ -518,15 +431,15 @@ static json_t *s_entry(const uint8_t *p, size_t n, json_t *srcs, int64_t *base)
     }
     /*  [i, d] or [i, d, bool]: scalars only, so heads step over them. */
     size_t at_d;
-    if (s_head(&r, &hi) != SL_OK || hi.type != S_UINT) {
+    if (sl_mp_head(&r, &hi) != SL_OK || hi.type != SL_MP_UINT) {
         return NULL;
     }
     at_d = r.off;
-    s_head_t hd, hp = {.type = S_BOOL, .u = 1};
-    if (s_head(&r, &hd) != SL_OK || s_int(p + at_d, r.off - at_d, &d) != SL_OK) {
+    sl_mp_head_t hd, hp = {.type = SL_MP_BOOL, .u = 1};
+    if (sl_mp_head(&r, &hd) != SL_OK || s_int(p + at_d, r.off - at_d, &d) != SL_OK) {
         return NULL;
     }
-    if (h.u == 3 && (s_head(&r, &hp) != SL_OK || hp.type != S_BOOL)) {
+    if (h.u == 3 && (sl_mp_head(&r, &hp) != SL_OK || hp.type != SL_MP_BOOL)) {
         return NULL;
     }
     if (r.off != n) {
@@ -538,10 +451,10 @@ static json_t *s_entry(const uint8_t *p, size_t n, json_t *srcs, int64_t *base)
 /*  The compact tags map p[0..n), its sources decoded already. */
 static json_t *s_tags(const uint8_t *p, size_t n, json_t *srcs, int64_t base)
 {
-    s_rd_t r = {p, n, 0};
-    s_head_t h;
+    sl_mp_reader_t r = {p, n, 0};
+    sl_mp_head_t h;
     json_t *tags = NULL, *key = NULL, *e = NULL;
-    if (s_head(&r, &h) != SL_OK || h.type != S_MAP || h.u > (n - r.off) / 2 ||
+    if (sl_mp_head(&r, &h) != SL_OK || h.type != SL_MP_MAP || h.u > (n - r.off) / 2 ||
         !(tags = json_object())) {
         return NULL;
     }
@@ -566,32 +479,32 @@ fail:
 json_t *sl_asset_unpack(const void *vp, size_t n)
 {
     const uint8_t *p = vp;
-    s_rd_t r = {p, n, 6};
-    s_head_t h;
+    sl_mp_reader_t r = {p, n, 6};
+    sl_mp_head_t h;
     uint64_t id;
     unsigned seen = 0;
     size_t upd = 0, updn = 0, srcs = 0, srcsn = 0, tags = 0, tagsn = 0;
     json_t *a = NULL, *key = NULL, *v = NULL, *sv = NULL;
     int64_t base = 0, d, at;
 
-    if (sl_asset_id(p, n, &id) != SL_OK || s_head(&r, &h) != SL_OK || h.type != S_MAP ||
+    if (sl_asset_id(p, n, &id) != SL_OK || sl_mp_head(&r, &h) != SL_OK || h.type != SL_MP_MAP ||
         h.u > (n - r.off) / 2 || !(a = json_object()) ||
         json_object_set_new(a, "id", json_integer((json_int_t)id)) != 0) {
         goto fail;
     }
     for (uint64_t k = 0; k < h.u; k++) {
         size_t ks = r.off, kn, vs, vn;
-        s_head_t kh;
+        sl_mp_head_t kh;
         int code;
-        if (s_head(&r, &kh) != SL_OK) {
+        if (sl_mp_head(&r, &kh) != SL_OK) {
             goto fail;
         }
-        if (kh.type == S_UINT) {
+        if (kh.type == SL_MP_UINT) {
             if (kh.u < 1 || kh.u >= S_CODES) {
                 goto fail;
             }
             code = (int)kh.u;
-        } else if (kh.type == S_STR) {
+        } else if (kh.type == SL_MP_STR) {
             r.off += kh.u;
             kn = r.off - ks;
             if (!(key = sl_msgpack_to_jansson(p + ks, kn))) {
@@ -700,29 +613,29 @@ int sl_asset_id(const void *vp, size_t n, uint64_t *id)
 int sl_asset_type(const void *vp, size_t n, sl_slice_t *out)
 {
     const uint8_t *p = vp;
-    s_rd_t r = {p, n, 6};
-    s_head_t h;
+    sl_mp_reader_t r = {p, n, 6};
+    sl_mp_head_t h;
     uint64_t id;
-    if (sl_asset_id(p, n, &id) != SL_OK || s_head(&r, &h) != SL_OK || h.type != S_MAP ||
+    if (sl_asset_id(p, n, &id) != SL_OK || sl_mp_head(&r, &h) != SL_OK || h.type != SL_MP_MAP ||
         h.u > (n - r.off) / 2) {
         return SL_EPROTO;
     }
     for (uint64_t k = 0; k < h.u; k++) {
-        s_head_t kh;
+        sl_mp_head_t kh;
         size_t vs, vn;
-        if (s_head(&r, &kh) != SL_OK || (kh.type != S_UINT && kh.type != S_STR)) {
+        if (sl_mp_head(&r, &kh) != SL_OK || (kh.type != SL_MP_UINT && kh.type != SL_MP_STR)) {
             return SL_EPROTO;
         }
-        if (kh.type == S_STR) {
+        if (kh.type == SL_MP_STR) {
             r.off += kh.u; /* a spelled-out field: never "type" */
         }
         if (s_skip(&r, &vs, &vn) != SL_OK) {
             return SL_EPROTO;
         }
-        if (kh.type == S_UINT && kh.u == S_TYPE) {
-            s_rd_t v = {p, vs + vn, vs};
-            s_head_t vh;
-            if (s_head(&v, &vh) != SL_OK || vh.type != S_STR) {
+        if (kh.type == SL_MP_UINT && kh.u == S_TYPE) {
+            sl_mp_reader_t v = {p, vs + vn, vs};
+            sl_mp_head_t vh;
+            if (sl_mp_head(&v, &vh) != SL_OK || vh.type != SL_MP_STR) {
                 return SL_ENOTFOUND; /* a type that is not a string */
             }
             out->ptr = (const char *)p + v.off;

@@ -40,6 +40,36 @@ int sl_msgpack_map_get(const uint8_t *p, size_t len, const char *key, const uint
     SL_ENOTFOUND if absent, SL_EPROTO if not a string. */
 int sl_msgpack_map_str(const uint8_t *p, size_t len, const char *key, sl_slice_t *out);
 
+/*  A msgpack reader over p[0..len), at off. sl_mp_head reads the head of
+    the next value: its type, and u (a non-negative integer, a bool, the
+    entries of an array or map, the bytes of a str, bin or ext: for ext
+    the type byte and the payload, left at r->off and checked to be
+    there), i (a negative integer) or f (a float). SL_ERANGE if the bytes
+    run out, SL_EPROTO for 0xc1 (never used). */
+enum {
+    SL_MP_NIL,
+    SL_MP_BOOL,
+    SL_MP_UINT,
+    SL_MP_INT,
+    SL_MP_FLOAT,
+    SL_MP_STR,
+    SL_MP_BIN,
+    SL_MP_ARRAY,
+    SL_MP_MAP,
+    SL_MP_EXT
+};
+typedef struct {
+    const uint8_t *p;
+    size_t len, off;
+} sl_mp_reader_t;
+typedef struct {
+    int type;
+    uint64_t u;
+    int64_t i;
+    double f;
+} sl_mp_head_t;
+int sl_mp_head(sl_mp_reader_t *r, sl_mp_head_t *h);
+
 /*  msgpack writers (the smallest encoding of each value), appending to
     out: an integer, a string of n bytes, a map (is_map 1) or array header
     of n entries. SL_ENOMEM. */
