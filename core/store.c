@@ -1631,21 +1631,35 @@ typedef struct {
     unsigned code;
 } s_edge_ref_t;
 
-/*  The edge's ids and type code when all three exist (SL_ENOTFOUND: then
-    the edge does not either). */
+#define S_NO_CODE UINT_MAX
+
+/*  The edge's ids and type code, each that exists (a missing end: id 0, a
+    type never used: S_NO_CODE). SL_OK when all three exist, SL_ENOTFOUND
+    when one does not (then the edge does not either). */
 static int s_edge_ids(s_ctx_t *c, s_edge_ref_t *r)
 {
+    const char *end[2] = {r->from, r->to};
+    uint64_t *id[2] = {&r->fid, &r->tid};
+    int found = 1;
     int rc = sl_store__type_code(c->txn, c->e, r->type, 0, &r->code);
-    if (rc == SL_OK) {
-        rc = sl_store__id_of(c->txn, c->e, c->t->tenant, r->from, strlen(r->from), &r->fid);
+    if (rc == SL_ENOTFOUND) {
+        r->code = S_NO_CODE;
+        found = 0;
     }
-    if (rc == SL_OK) {
-        rc = sl_store__id_of(c->txn, c->e, c->t->tenant, r->to, strlen(r->to), &r->tid);
+    for (int i = 0; i < 2 && (rc == SL_OK || rc == SL_ENOTFOUND); i++) {
+        rc = sl_store__id_of(c->txn, c->e, c->t->tenant, end[i], strlen(end[i]), id[i]);
+        if (rc == SL_ENOTFOUND) {
+            *id[i] = 0;
+            found = 0;
+        }
     }
     if (rc == SL_EPROTO) {
         return s_fail_batch(c->b, MDB_CORRUPTED, "read asset");
     }
-    return rc == SL_OK || rc == SL_ENOTFOUND ? rc : s_fail_rc(c->b, rc, "edge ids");
+    if (rc != SL_OK && rc != SL_ENOTFOUND) {
+        return s_fail_rc(c->b, rc, "edge ids");
+    }
+    return found ? SL_OK : SL_ENOTFOUND;
 }
 
 /*  The edge r (ids known): SL_OK with its flag and job (copied into job,
@@ -1777,17 +1791,20 @@ static int s_apply_edge(s_ctx_t *c)
         return rc;
     }
     /*  Both ends exist (as placeholders if need be) before the edge; a type
-        never seen gets its code. */
-    rc = sl_store__type_code(c->txn, c->e, r.type, 1, &r.code);
-    if (rc == SL_ERANGE) {
-        return s_reject(c, "%s: body.type: more than %d edge types in this store", c->kind,
-                        S_TYPES_MAX + 1);
+        never seen gets its code. What s_edge_ids found is not looked up
+        again. */
+    if (r.code == S_NO_CODE) {
+        rc = sl_store__type_code(c->txn, c->e, r.type, 1, &r.code);
+        if (rc == SL_ERANGE) {
+            return s_reject(c, "%s: body.type: more than %d edge types in this store", c->kind,
+                            S_TYPES_MAX + 1);
+        }
+        if (rc != SL_OK) {
+            return s_fail_rc(c->b, rc, "edge type");
+        }
     }
-    if (rc != SL_OK) {
-        return s_fail_rc(c->b, rc, "edge type");
-    }
-    if ((rc = s_asset_id(c, r.from, &r.fid)) != SL_OK ||
-        (rc = s_asset_id(c, r.to, &r.tid)) != SL_OK ||
+    if ((!r.fid && (rc = s_asset_id(c, r.from, &r.fid)) != SL_OK) ||
+        (!r.tid && (rc = s_asset_id(c, r.to, &r.tid)) != SL_OK) ||
         (rc = s_edge_write(c, &r, prop, job, 1)) != SL_OK) {
         return rc;
     }

@@ -411,6 +411,18 @@ static void test_asset_delete(void **state)
     l = s_doc(sl_store_lineage_json(f->s, "acme", "d", SL_DIR_BOTH, 5, 100, &b), &b);
     assert_int_equal(json_array_size(json_object_get(l, "edges")), 0);
     json_decref(l);
+    /*  A loop is one edge: deleted and logged once (the upstream edges are
+        read after the downstream ones are gone). */
+    s_apply(f->s, "acme", "lineage.edge", "{\"from\":\"loop\",\"to\":\"loop\"}");
+    before = s_last(f->s, "acme");
+    assert_int_equal(s_apply(f->s, "acme", "asset.delete", "{\"qualified_name\":\"loop\"}"),
+                     SL_APPLY_CHANGED);
+    recs = s_changes(f->s, "acme", before);
+    assert_int_equal(json_array_size(recs), 2);
+    s_rec_is(json_array_get(recs, 0),
+             "{\"entity\":\"edge\",\"key\":\"loop->loop\",\"op\":\"delete\"}");
+    s_rec_is(json_array_get(recs, 1), "{\"entity\":\"asset\",\"key\":\"loop\",\"op\":\"delete\"}");
+    json_decref(recs);
     sl_buf_free(&b);
 }
 
