@@ -36,9 +36,9 @@ void sl_store__h16(uint8_t out[S_H], const char *s, size_t n)
 }
 
 /*  The target's part of a key: its first S_PROP_NAME bytes, a 0, its
-    digest. Keys sort by target name, so the copies a breadth-first walk
-    writes (children in name order: the `down` dups are sorted) land next
-    to each other in the B-tree instead of all over it. */
+    digest. Keys sort by target name, so the copies at one target, and at
+    targets whose names share a prefix (a schema's tables), are neighbours
+    in the B-tree. */
 static int s_target_part(sl_buf_t *k, const char *target)
 {
     size_t n = strlen(target);
