@@ -171,8 +171,8 @@ int sl_store__edge_write(MDB_txn *txn, s_env_t *e, const char *tenant, uint64_t 
     where T = the target's first S_PROP_NAME bytes, 0, H(target). H is 16
     bytes of SipHash-2-4 (two fixed keys). Keys stay under LMDB's 511-byte
     bound whatever the names' lengths, one prefix scan finds the copies at
-    a target or of a pair, and copies of one walk sort by target name, so
-    its inserts are neighbours in the B-tree. */
+    a target or of a pair, and copies at targets whose names share a
+    prefix (a schema's tables) are neighbours in the B-tree. */
 #define S_H 16
 #define S_PROP_NAME 300
 void sl_store__h16(uint8_t out[S_H], const char *s, size_t n);
