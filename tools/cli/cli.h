@@ -28,6 +28,11 @@ struct sl_store *sl_cli_store_open(const char *file, const char *prog, struct sl
 struct sl_store *sl_cli_store_open_new(const char *file, const char *prog, struct sl_plan **planp,
                                        int create);
 
+/*  "PROG: message", a blank line and the help on stderr; returns 2 (the
+    exit code of a usage error). */
+int sl_cli_usage(const char *prog, const char *help, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /*  1 if argv has -h or --help. */
 int sl_cli_wants_help(int argc, char **argv);
 

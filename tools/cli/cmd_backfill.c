@@ -52,11 +52,7 @@ typedef struct {
     int rc;
 } s_apply_t;
 
-static int s_usage(const char *msg)
-{
-    fprintf(stderr, "sluice backfill: %s\n\n%s", msg, s_help);
-    return 2;
-}
+#define s_usage(msg) sl_cli_usage("sluice backfill", s_help, "%s", msg)
 
 static int s_commit(s_apply_t *ap)
 {

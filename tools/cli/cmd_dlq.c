@@ -6,7 +6,6 @@
     single writer lock between the pipeline's batches), so they work while
     the pipeline runs (docs/dlq.md). */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,18 +66,7 @@ typedef struct {
     int npos;
 } s_args_t;
 
-static int s_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int s_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "sluice dlq: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n\n%s", s_help);
-    va_end(ap);
-    return 2;
-}
+#define s_usage(...) sl_cli_usage("sluice dlq", s_help, __VA_ARGS__)
 
 /*  RFC 3339, or a duration before now. */
 static int s_time(const char *name, const char *text, int64_t *us)

@@ -4,7 +4,6 @@
     topology's store, printed as the JSON the API would answer. LMDB lets
     this run beside a `sluice run` that writes the same store. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,18 +47,7 @@ typedef struct {
     const char *limit;
 } s_args_t;
 
-static int s_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int s_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "sluice query: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n\n%s", s_help);
-    va_end(ap);
-    return 2;
-}
+#define s_usage(...) sl_cli_usage("sluice query", s_help, __VA_ARGS__)
 
 /*  Integer option in [min, max], def if absent; -1 after a usage message. */
 static int s_int(const char *name, const char *v, long def, long min, long max, long *out)

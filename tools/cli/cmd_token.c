@@ -5,7 +5,6 @@
     works); the store keeps only its keyed hash. LMDB lets this run beside
     a `sluice run` of the same store: a revoked token is refused from its
     next request on. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,18 +38,7 @@ static const char *s_help =
     "Send a token as: Authorization: Bearer <token>\n"
     "Exit status: 0 done, 1 error (not found, no store), 2 usage.\n";
 
-static int s_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static int s_usage(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "sluice token: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\n\n%s", s_help);
-    va_end(ap);
-    return 2;
-}
+#define s_usage(...) sl_cli_usage("sluice token", s_help, __VA_ARGS__)
 
 /*  The store of the topology (create: make it if it is not there yet). */
 static sl_store_t *s_open(const char *file, int create)

@@ -1,4 +1,5 @@
 /*  sluice: the command line. */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,7 +13,8 @@ static const char *s_usage =
     "  check FILE                 validate a topology file; exit 0 valid, 1 invalid, 2 usage\n"
     "  run FILE [--node NAME] [--tenant T]  run a topology (one node, one tenant of it)\n"
     "  actors [KIND]              options of each actor kind\n"
-    "  store stats|check FILE     counts of the topology's store; log/store agreement\n"
+    "  store stats|check|cursors|migrate FILE  counts; log/store agreement; followers'\n"
+    "                             cursors; rewrite a format-1 store\n"
     "  query FILE READ ...        read the store: asset, assets, lineage, incidents, changes\n"
     "  dlq list|show|purge|replay FILE  dead letters: list, show, purge, replay\n"
     "  schema check OLD NEW       compatibility of two schema versions; exit 0 yes, 1 no\n"
@@ -33,6 +35,17 @@ int sl_cli_wants_help(int argc, char **argv)
         }
     }
     return 0;
+}
+
+int sl_cli_usage(const char *prog, const char *help, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: ", prog);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n\n%s", help);
+    va_end(ap);
+    return 2;
 }
 
 int main(int argc, char **argv)
