@@ -19,6 +19,8 @@
 #include "sluice/metrics.h"
 #include "sluice/store.h"
 
+#include "store_events.h"
+
 typedef struct {
     char dir[64];
     sl_store_t *s;
@@ -61,28 +63,11 @@ static int s_teardown(void **state)
     return 0;
 }
 
-typedef struct {
-    sl_event_t ev;
-    sl_buf_t scratch;
-} s_ev_t;
-
-static void s_ev(s_ev_t *e, const char *tenant, const char *kind, const char *body)
-{
-    char json[2048], err[256];
-    snprintf(json, sizeof json,
-             "{\"tenant\":\"%s\",\"kind\":\"%s\",\"source\":\"test\",\"time\":"
-             "\"2026-11-25T08:00:00Z\",\"body\":%s}",
-             tenant, kind, body);
-    memset(e, 0, sizeof *e);
-    assert_int_equal(sl_event_from_json(json, strlen(json), &e->ev, &e->scratch, err, sizeof err),
-                     SL_OK);
-}
-
 /*  Apply in one batch named `actor`; returns the result. */
 static sl_apply_t s_apply(sl_store_t *s, const char *actor, const char *tenant, const char *kind,
                           const char *body)
 {
-    s_ev_t e;
+    s_ev_t e = {0};
     sl_store_batch_t *b;
     sl_apply_t r;
     s_ev(&e, tenant, kind, body);
@@ -132,7 +117,7 @@ static void s_ids_are(sl_store_t *s, const sl_dead_filter_t *f, const char *want
     "schema_check", acme/4 by "transform". */
 static void s_fill(sl_store_t *s)
 {
-    s_ev_t e;
+    s_ev_t e = {0};
     assert_int_equal(s_apply(s, "catalog", "acme", "tag.set", "{\"qualified_name\":\"a\"}"),
                      SL_APPLY_DEAD);
     assert_int_equal(s_apply(s, "catalog", "acme", "asset.explode", "{\"qualified_name\":\"a\"}"),
@@ -205,7 +190,7 @@ static void test_record_list_show(void **state)
     assert_int_equal(sl_store_dead_letter_json(f->s, "nobody", 1, &b), SL_ENOTFOUND);
 
     /*  The old API writes actor "store"; the old reader still works. */
-    s_ev_t e;
+    s_ev_t e = {0};
     s_ev(&e, "acme", "tag.set", "{}");
     assert_int_equal(sl_store_dead_letter(f->s, &e.ev, "old api"), SL_OK);
     sl_buf_free(&e.scratch);
@@ -237,7 +222,7 @@ static void test_purge(void **state)
                      SL_OK);
     assert_int_equal(n, 2);
     s_ids_are(f->s, NULL, "globex/1");
-    s_ev_t e;
+    s_ev_t e = {0};
     s_ev(&e, "acme", "tag.set", "{}");
     assert_int_equal(sl_store_dead_letter_from(f->s, &e.ev, "x", "again"), SL_OK);
     sl_buf_free(&e.scratch);
@@ -318,7 +303,7 @@ static void test_replay(void **state)
              "{\"id\":\"%s\",\"tenant\":\"acme\",\"kind\":\"asset.upsert\",\"body\":"
              "{\"qualified_name\":\"c\",\"type\":\"table\"}}",
              id);
-    s_ev_t e;
+    s_ev_t e = {0};
     char err[128];
     memset(&e, 0, sizeof e);
     assert_int_equal(sl_event_from_json(body, strlen(body), &e.ev, &e.scratch, err, sizeof err),
@@ -383,7 +368,7 @@ static void test_metrics(void **state)
     assert_true(sl_metrics_dead_letters("schema_check", "body.severity") >= 1);
     /*  An aborted batch counts nothing. */
     uint64_t k0 = sl_metrics_dead_letters("catalog", "unknown kind");
-    s_ev_t e;
+    s_ev_t e = {0};
     sl_store_batch_t *b;
     sl_apply_t r;
     s_ev(&e, "acme", "nope", "{}");

@@ -21,6 +21,8 @@
 #include "sluice/mpjson.h"
 #include "sluice/store.h"
 
+#include "store_events.h"
+
 typedef struct {
     char dir[64];
     sl_store_t *s;
@@ -65,26 +67,6 @@ static int s_teardown(void **state)
     s_rmrf(f->dir);
     free(f);
     return 0;
-}
-
-/*  An event from JSON text: body as given, a fresh id unless `id` given. */
-typedef struct {
-    sl_event_t ev;
-    sl_buf_t scratch;
-} s_ev_t;
-
-static void s_ev(s_ev_t *e, const char *tenant, const char *kind, const char *body)
-{
-    char json[4096], err[256];
-    snprintf(json, sizeof json,
-             "{\"tenant\":\"%s\",\"kind\":\"%s\",\"source\":\"test\",\"time\":"
-             "\"2026-11-25T08:00:00Z\",\"body\":%s}",
-             tenant, kind, body);
-    int rc = sl_event_from_json(json, strlen(json), &e->ev, &e->scratch, err, sizeof err);
-    if (rc != SL_OK) {
-        fprintf(stderr, "event: %s\n", err);
-    }
-    assert_int_equal(rc, SL_OK);
 }
 
 /*  Apply one event in its own batch; returns the result. */
